@@ -1,0 +1,59 @@
+/**
+ * Error types shared by the whole runtime.
+ *
+ * Every error the product reports is one line: what failed, and why, with the errno name and the
+ * kernel's extended-ack text where there is one.
+ */
+
+/** Bad input from a user, a runtime or a config file: the message names what was wrong. */
+export class InputError extends Error {
+  override name = 'InputError';
+}
+
+/** A system call failed. `code` is the errno name (EPERM, ENODEV, ...). */
+export class SystemError extends Error {
+  override name = 'SystemError';
+  constructor(
+    readonly syscall: string,
+    readonly code: string,
+    readonly errno: number,
+    detail: string,
+  ) {
+    super(`${syscall}: ${code}${detail ? ` (${detail})` : ''}`);
+  }
+}
+
+/** The kernel refused an rtnetlink request: errno plus the extended-ack message, if it gave one. */
+export class NetlinkError extends Error {
+  override name = 'NetlinkError';
+  constructor(
+    readonly request: string,
+    readonly code: string,
+    readonly errno: number,
+    readonly extack: string | undefined,
+  ) {
+    super(`${request}: ${code}${extack ? `: ${extack}` : ''}`);
+  }
+}
+
+/** Something did not happen in time (no RA, no netlink reply). */
+export class TimeoutError extends Error {
+  override name = 'TimeoutError';
+}
+
+/** The node-level errno shape the addon throws. */
+export interface ErrnoLike {
+  code?: unknown;
+  errno?: unknown;
+  syscall?: unknown;
+  message: string;
+}
+
+export function isErrno(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as ErrnoLike).code === code;
+}
+
+export function oneLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
