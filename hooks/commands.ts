@@ -1,0 +1,73 @@
+/** Operator commands: `ra` (solicit and show the router's advertisement) and `dad` (probe an address). */
+import { detectDuplicate, DEFAULT_RETRANS_MS } from '../runtime/dad';
+import { InputError } from '../runtime/errors';
+import { loadOrCreateHostSecret } from '../runtime/host-secret';
+import { stableAddress } from '../runtime/iid';
+import { openInterface, usableLinkLocal } from '../runtime/interface';
+import { formatIPv6, parseIPv6, parsePrefix } from '../runtime/ipv6';
+import { solicitRouter } from '../runtime/ndp/router-discovery';
+import { NdSocket } from '../runtime/ndp/socket';
+import { formatRaSummary, summarizeRa, type RaSummary } from '../runtime/ndp/summary';
+import { ICMP6_NA, ICMP6_NS, ICMP6_RA } from '../runtime/ndp/types';
+
+export interface CommandResult {
+  exitCode: number;
+  text: string;
+  json: unknown;
+}
+
+function positiveInt(value: string | undefined, what: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InputError(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+export async function raCommand(opts: { interface: string; netns?: string; timeout?: string; name?: string }): Promise<CommandResult> {
+  const timeoutMs = positiveInt(opts.timeout, '--timeout', 3000);
+  const iface = openInterface(opts.interface, opts.netns);
+  const sock = NdSocket.open({ netns: iface.netns, ifname: iface.link.name, ifindex: iface.link.index, types: [ICMP6_RA] });
+  try {
+    const source = usableLinkLocal(iface.rtnl, iface.link.index);
+    const found = await solicitRouter(sock, { source, mac: iface.link.mac, timeoutMs, retransmitMs: 1000 });
+    const summary = summarizeRa(found.router, found.advertisement);
+    const json: RaSummary & { interface: string; elapsedMs: number; slaac?: { name: string; addresses: string[] } } = {
+      interface: iface.link.name,
+      elapsedMs: Math.round(found.elapsedMs * 10) / 10,
+      ...summary,
+    };
+    let text = `${formatRaSummary(summary)}\n  received after    : ${json.elapsedMs} ms on ${iface.link.name}`;
+    if (opts.name !== undefined) {
+      const secret = loadOrCreateHostSecret();
+      const addresses = summary.prefixes
+        .filter((p) => p.autonomous && p.prefix.endsWith('/64'))
+        .map((p) => {
+          const { address, length } = parsePrefix(p.prefix);
+          return formatIPv6(stableAddress({ prefix: address, prefixLength: length, name: opts.name ?? '', networkId: '', dadCounter: 0, secret }).address);
+        });
+      json.slaac = { name: opts.name, addresses };
+      text += `\n  SLAAC for ${JSON.stringify(opts.name)}${' '.repeat(Math.max(1, 8 - opts.name.length))}: ${addresses.join(' ') || '(no autonomous /64 prefix)'}`;
+    }
+    return { exitCode: 0, text, json };
+  } finally {
+    sock.close();
+    iface.close();
+  }
+}
+
+export async function dadCommand(opts: { address: string; interface: string; netns?: string; transmits?: string; retrans?: string }): Promise<CommandResult> {
+  const target = parseIPv6(opts.address);
+  const transmits = positiveInt(opts.transmits, '--transmits', 1);
+  const retransMs = positiveInt(opts.retrans, '--retrans-ms', DEFAULT_RETRANS_MS);
+  const iface = openInterface(opts.interface, opts.netns);
+  const sock = NdSocket.open({ netns: iface.netns, ifname: iface.link.name, ifindex: iface.link.index, types: [ICMP6_NS, ICMP6_NA] });
+  try {
+    const r = await detectDuplicate(sock, { target, transmits, retransMs });
+    const elapsedMs = Math.round(r.elapsedMs);
+    const json = { address: formatIPv6(target), interface: iface.link.name, verdict: r.verdict, evidence: r.evidence ?? null, elapsedMs, probes: r.sent };
+    const text = `${r.verdict} ${formatIPv6(target)} on ${iface.link.name} after ${elapsedMs} ms (${r.sent} probe${r.sent === 1 ? '' : 's'})${r.evidence ? `: ${r.evidence}` : ''}`;
+    return { exitCode: r.verdict === 'unique' ? 0 : 1, text, json };
+  } finally {
+    sock.close();
+    iface.close();
+  }
+}

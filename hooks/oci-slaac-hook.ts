@@ -1,0 +1,72 @@
+/**
+ * oci-slaac-hook: the one executable. Operator commands today (`ra`, `dad`); the OCI hook stages
+ * (createRuntime, prestart, poststop) arrive with the hook itself.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { oneLine } from '../runtime/errors';
+import { dadCommand, raCommand, type CommandResult } from './commands';
+
+const USAGE = `usage:
+  oci-slaac-hook ra --interface IF [--netns PATH] [--timeout MS] [--name NAME] [--json]
+  oci-slaac-hook dad ADDRESS --interface IF [--netns PATH] [--transmits N] [--retrans-ms MS] [--json]`;
+
+class UsageError extends Error {}
+
+function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    throw new UsageError(oneLine(err));
+  }
+}
+
+async function run(argv: string[]): Promise<CommandResult> {
+  const [command, ...rest] = argv;
+  const common = {
+    interface: { type: 'string', short: 'i' },
+    netns: { type: 'string' },
+    json: { type: 'boolean' },
+  } as const;
+  switch (command) {
+    case 'ra': {
+      const { values } = parse({ args: rest, options: { ...common, timeout: { type: 'string' }, name: { type: 'string' } }, strict: true });
+      if (!values.interface) throw new UsageError('ra: --interface is required');
+      return withJson(values.json, await raCommand({ interface: values.interface, netns: values.netns, timeout: values.timeout, name: values.name }));
+    }
+    case 'dad': {
+      const { values, positionals } = parse({
+        args: rest,
+        options: { ...common, transmits: { type: 'string' }, 'retrans-ms': { type: 'string' } },
+        strict: true,
+        allowPositionals: true,
+      });
+      if (positionals.length !== 1 || !positionals[0]) throw new UsageError('dad: exactly one ADDRESS is required');
+      if (!values.interface) throw new UsageError('dad: --interface is required');
+      return withJson(
+        values.json,
+        await dadCommand({ address: positionals[0], interface: values.interface, netns: values.netns, transmits: values.transmits, retrans: values['retrans-ms'] }),
+      );
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+      return { exitCode: command ? 0 : 2, text: USAGE, json: null };
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+function withJson(json: boolean | undefined, r: CommandResult): CommandResult {
+  return json ? { ...r, text: JSON.stringify(r.json, null, 2) } : r;
+}
+
+run(process.argv.slice(2)).then(
+  (r) => {
+    (r.exitCode === 2 ? process.stderr : process.stdout).write(`${r.text}\n`);
+    process.exitCode = r.exitCode;
+  },
+  (err: unknown) => {
+    process.stderr.write(`oci-slaac-hook: ${oneLine(err)}\n${err instanceof UsageError ? `${USAGE}\n` : ''}`);
+    process.exitCode = err instanceof UsageError ? 2 : 3;
+  },
+);
