@@ -1,9 +1,12 @@
 /**
  * oci-slaac-hook: the one executable. Operator commands today (`ra`, `dad`); the OCI hook stages
  * (createRuntime, prestart, poststop) arrive with the hook itself.
+ *
+ * Exit codes: 0 success; 1 a negative answer (duplicate address, no router advertisement in
+ * time); 2 bad usage or input; 3 a system failure. Every error is one line on stderr.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { oneLine } from '../runtime/errors';
+import { InputError, TimeoutError, oneLine } from '../runtime/errors';
 import { dadCommand, raCommand, type CommandResult } from './commands';
 
 const USAGE = `usage:
@@ -67,6 +70,6 @@ run(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     process.stderr.write(`oci-slaac-hook: ${oneLine(err)}\n${err instanceof UsageError ? `${USAGE}\n` : ''}`);
-    process.exitCode = err instanceof UsageError ? 2 : 3;
+    process.exitCode = err instanceof UsageError || err instanceof InputError ? 2 : err instanceof TimeoutError ? 1 : 3;
   },
 );

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { UNSPECIFIED, formatIPv6, formatMac, isUnspecified, sameAddress, solicitedNode, type IPv6 } from './ipv6';
-import type { NdSocket, ReceivedNd } from './ndp/socket';
+import { isLinkNotReady, LINK_NOT_READY_RETRY_MS, type NdSocket, type ReceivedNd } from './ndp/socket';
 import type { NdOption } from './ndp/types';
 
 export interface DadOptions {
@@ -33,6 +33,8 @@ export interface DadResult {
 }
 
 export const DEFAULT_RETRANS_MS = 1000;
+/** How long a link that was just brought up may take to accept our first probe. */
+const LINK_READY_LIMIT_MS = 3000;
 
 function nonceOf(options: NdOption[]): Buffer | undefined {
   for (const o of options) if (o.type === 'nonce') return o.nonce;
@@ -82,12 +84,14 @@ export function detectDuplicate(sock: NdSocket, opts: DadOptions): Promise<DadRe
     const probe = (): void => {
       if (nonces.length === transmits) return finish('unique');
       const nonce = randomBytes(6);
-      nonces.push(nonce);
       try {
         sock.send({ type: 'neighbor-solicitation', target, options: [{ type: 'nonce', nonce }] }, UNSPECIFIED, group);
       } catch (err) {
-        return finish('duplicate', undefined, err as Error);
+        if (!isLinkNotReady(err) || performance.now() - start > LINK_READY_LIMIT_MS) return finish('duplicate', undefined, err as Error);
+        timer = setTimeout(probe, LINK_NOT_READY_RETRY_MS); // the link just came up
+        return;
       }
+      nonces.push(nonce);
       timer = setTimeout(probe, retransMs);
     };
     probe();

@@ -7,7 +7,7 @@
  */
 import { TimeoutError } from '../errors';
 import { ALL_ROUTERS, UNSPECIFIED, formatIPv6, type IPv6 } from '../ipv6';
-import type { NdSocket } from './socket';
+import { isLinkNotReady, LINK_NOT_READY_RETRY_MS, type NdSocket } from './socket';
 import type { RouterAdvertisement } from './types';
 
 export interface SolicitOptions {
@@ -72,7 +72,8 @@ export function solicitRouter(sock: NdSocket, opts: SolicitOptions): Promise<Dis
         );
         solicitations++;
       } catch (err) {
-        finish(err as Error);
+        if (!isLinkNotReady(err)) return finish(err as Error);
+        retransmit = setTimeout(solicit, LINK_NOT_READY_RETRY_MS); // the link just came up
         return;
       }
       retransmit = setTimeout(solicit, interval);

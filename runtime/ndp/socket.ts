@@ -157,6 +157,17 @@ export class NdSocket {
   }
 }
 
+/**
+ * Send errors that mean "this link is not ready for IPv6 yet" (just brought up: no carrier yet,
+ * or the kernel has not yet set up its multicast route): worth retrying shortly.
+ */
+export function isLinkNotReady(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EADDRNOTAVAIL' || code === 'ENETUNREACH' || code === 'ENETDOWN';
+}
+
+export const LINK_NOT_READY_RETRY_MS = 20;
+
 export function describeSource(meta: ReceivedMeta): string {
   return isUnspecified(meta.source) ? '::' : formatIPv6(meta.source);
 }
