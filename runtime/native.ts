@@ -17,7 +17,7 @@ export interface ReceivedMessage {
   name: Buffer;
   control: ControlMessage[];
   flags: number;
-  /** Real datagram length (larger than data.length when truncated). */
+  /** recvmsg's return: the real datagram length when MSG_TRUNC was passed in flags. */
   length: number;
 }
 

@@ -106,7 +106,7 @@ export class NdSocket {
     const addon = native();
     const out: ReceivedNd[] = [];
     for (;;) {
-      const got = addon.recvmsg(this.fd, 65536, 0);
+      const got = addon.recvmsg(this.fd, 65536, addon.constants.MSG_TRUNC);
       if (!got) return out;
       const meta: ReceivedMeta = {
         source: Buffer.from(got.name.subarray(8, 24)),
@@ -125,7 +125,7 @@ export class NdSocket {
       const result: DecodeResult =
         meta.ifindex !== this.ifindex
           ? { ok: false, reason: `arrived on interface ${meta.ifindex}, not ${this.ifindex}` }
-          : got.length > got.data.length
+          : got.flags & addon.constants.MSG_TRUNC
             ? { ok: false, reason: `truncated datagram of ${got.length} bytes` }
             : decodeNd(got.data, meta);
       out.push({ meta, result, at: performance.now() });

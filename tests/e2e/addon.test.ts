@@ -1,0 +1,67 @@
+// The native addon's own contract: errno-named errors, EAGAIN as null, options round-trip,
+// ancillary data, and the uv_poll watcher.
+import t from 'tap';
+import { native, AF_INET6, SOCK_DGRAM, SOL_SOCKET, SO_RCVBUF, IPPROTO_IPV6 } from '../../runtime/native';
+import { NetnsHandle } from '../../runtime/netns';
+import { sockaddrIn6 } from '../../runtime/ndp/socket';
+import { parseIPv6 } from '../../runtime/ipv6';
+
+const addon = native();
+
+t.test('errors carry the errno name, number and syscall', async (t) => {
+  const err = t.throws(() => addon.close(987654)) as NodeJS.ErrnoException;
+  t.equal(err.code, 'EBADF');
+  t.equal(err.errno, 9);
+  t.equal(err.syscall, 'close');
+  t.match(err.message, /^close: EBADF \(Bad file descriptor\)$/);
+  t.throws(() => addon.socketat(-1, 12345, SOCK_DGRAM, 0), { code: 'EAFNOSUPPORT' });
+  t.throws(() => addon.socketat(987654, AF_INET6, SOCK_DGRAM, 0), { code: 'EBADF', syscall: 'setns+socket' });
+  t.throws(() => (addon.socketat as unknown as (...a: unknown[]) => number)('x'), TypeError);
+});
+
+t.test('setsockopt/getsockopt round-trip; recvmsg gives null on EAGAIN', async (t) => {
+  const fd = addon.socketat(-1, AF_INET6, SOCK_DGRAM | addon.constants.SOCK_NONBLOCK, 0);
+  t.teardown(() => addon.close(fd));
+  addon.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, 65536);
+  t.ok(addon.getsockopt(fd, SOL_SOCKET, SO_RCVBUF, 4).readInt32LE(0) >= 65536, 'kernel doubles SO_RCVBUF');
+  t.equal(addon.recvmsg(fd, 100, 0), null);
+});
+
+t.test('sendmsg/recvmsg over loopback with IPv6 ancillary data, and the watcher', async (t) => {
+  const ns = NetnsHandle.current();
+  const rx = addon.socketat(ns.fd, AF_INET6, SOCK_DGRAM | addon.constants.SOCK_NONBLOCK, 0);
+  const tx = addon.socketat(ns.fd, AF_INET6, SOCK_DGRAM, 0);
+  t.teardown(() => {
+    addon.close(rx);
+    addon.close(tx);
+  });
+  const loopback = parseIPv6('::1');
+  const sa = sockaddrIn6(loopback, 0);
+  sa.writeUInt16BE(47123, 2);
+  addon.bind(rx, sa);
+  addon.setsockopt(rx, IPPROTO_IPV6, 51 /* IPV6_RECVHOPLIMIT */, 1);
+  addon.setsockopt(rx, IPPROTO_IPV6, 49 /* IPV6_RECVPKTINFO */, 1);
+
+  const got = new Promise<NonNullable<ReturnType<typeof addon.recvmsg>>>((resolve) => {
+    const handle = addon.watch(rx, addon.constants.UV_READABLE, (status) => {
+      t.equal(status, 0);
+      const m = addon.recvmsg(rx, 4, addon.constants.MSG_TRUNC); // shorter than the datagram: truncated, flagged, real length
+      if (!m) return;
+      addon.unwatch(handle);
+      addon.unwatch(handle); // twice is harmless
+      resolve(m);
+    });
+  });
+  const hop = Buffer.alloc(4);
+  hop.writeInt32LE(33);
+  addon.sendmsg(tx, Buffer.from('hello'), sa, [{ level: IPPROTO_IPV6, type: 52 /* IPV6_HOPLIMIT */, data: hop }], 0);
+  const m = await got;
+  t.equal(m.data.toString(), 'hell');
+  t.equal(m.length, 5);
+  t.ok(m.flags & addon.constants.MSG_TRUNC, 'MSG_TRUNC');
+  const hopLimit = m.control.find((c) => c.level === IPPROTO_IPV6 && c.type === 52);
+  t.equal(hopLimit?.data.readInt32LE(0), 33, 'hop limit from the sender cmsg arrives as ancillary data');
+  const pktinfo = m.control.find((c) => c.level === IPPROTO_IPV6 && c.type === 50);
+  t.same(pktinfo?.data.subarray(0, 16), loopback, 'pktinfo destination');
+  t.same(m.name.subarray(8, 24), loopback, 'sender address');
+});
