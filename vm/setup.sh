@@ -1,0 +1,43 @@
+#!/bin/sh
+# Everything a fresh Debian 12 machine (as root, Node.js >= 20 with npm installed) needs to build,
+# demo and test oci-slaac-hook: Debian packages, then `npm ci`. Idempotent; non-interactive.
+# Shared by .ci/run, the README's two commands and (later) the VM provisioning.
+set -eu
+cd "$(dirname "$0")/.."
+exec </dev/null
+
+[ "$(id -u)" = 0 ] || { echo "vm/setup.sh: must run as root" >&2; exit 1; }
+
+step() { printf '==> %s\n' "$*"; }
+
+export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true NEEDRESTART_MODE=a
+
+# radvd ndisc6 tshark tcpdump iproute2: the netns lab (vm/lab.sh) and its checks
+# procps kmod:                          pgrep/ps; modprobe
+# build-essential python3:              node-gyp for the native addon (headers: Debian's nodejs)
+# ca-certificates:                      the npm registry over https
+PACKAGES="radvd ndisc6 tshark tcpdump iproute2 procps kmod build-essential python3 ca-certificates"
+
+missing=
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	step "apt-get install$missing"
+	echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
+	apt-get update -q
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends \
+		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing
+else
+	step "Debian packages already installed"
+fi
+
+step "check node >= 20 and npm"
+command -v node >/dev/null && command -v npm >/dev/null || { echo "vm/setup.sh: Node.js >= 20 with npm is required" >&2; exit 1; }
+major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$major" -ge 20 ] || { echo "vm/setup.sh: Node.js >= 20 required, found $(node --version)" >&2; exit 1; }
+echo "node $(node --version), npm $(npm --version)"
+
+step "npm ci"
+npm ci --no-audit --no-fund
