@@ -45,7 +45,7 @@ export async function raCommand(opts: { interface: string; netns?: string; timeo
           return formatIPv6(stableAddress({ prefix: address, prefixLength: length, name: opts.name ?? '', networkId: '', dadCounter: 0, secret }).address);
         });
       json.slaac = { name: opts.name, addresses };
-      text += `\n  SLAAC for ${JSON.stringify(opts.name)}${' '.repeat(Math.max(1, 8 - opts.name.length))}: ${addresses.join(' ') || '(no autonomous /64 prefix)'}`;
+      text += `\n  ${`SLAAC for ${JSON.stringify(opts.name)}`.padEnd(18)}: ${addresses.join(' ') || '(no autonomous /64 prefix)'}`;
     }
     return { exitCode: 0, text, json };
   } finally {
