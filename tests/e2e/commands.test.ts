@@ -3,6 +3,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { RaSummary } from '../../runtime/ndp/summary';
 import { capture, labUp, rdisc6, run, tsharkIcmp6Summary, tsharkProblems, type Lab } from '../lab/lab';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'oci-slaac-hook.js');
@@ -31,26 +32,7 @@ const LAB_ENV = {
   LAB_ROUTER_PREFERENCE: 'high',
 };
 
-interface RaJson {
-  interface: string;
-  router: string;
-  routerMac: string | null;
-  curHopLimit: number;
-  managed: boolean;
-  other: boolean;
-  homeAgent: boolean;
-  proxy: boolean;
-  preference: string;
-  routerLifetime: number;
-  reachableTimeMs: number;
-  retransTimerMs: number;
-  mtu: number | null;
-  prefixes: { prefix: string; onLink: boolean; autonomous: boolean; validLifetime: number | 'infinite'; preferredLifetime: number | 'infinite' }[];
-  routes: { prefix: string; preference: string; lifetime: number | 'infinite' }[];
-  rdnss: { servers: string[]; lifetime: number | 'infinite' }[];
-  dnssl: { domains: string[]; lifetime: number | 'infinite' }[];
-  slaac?: { name: string; addresses: string[] };
-}
+type RaJson = RaSummary & { interface: string; slaac?: { name: string; addresses: string[] } };
 
 let lab: Lab;
 const pcap = path.join(os.tmpdir(), `osh-cmd-${process.pid}.pcap`);

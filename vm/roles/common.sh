@@ -101,6 +101,17 @@ lab_netns_add() {
 	ip -n "$1" link set lo up
 }
 
+# The netns a role lives in ($1; empty = the current one): made by the lab when the
+# lab also makes the LAN, otherwise (a VM's real NIC) it must already exist.
+lab_role_netns() {
+	[ -n "$1" ] || return 0
+	if [ -n "$LAB_LAN_NETNS" ]; then
+		lab_netns_add "$1"
+	else
+		lab_netns_exists "$1" || lab_die "netns '$1' does not exist"
+	fi
+}
+
 # Delete netns $1 if the lab created it (marker) or $2 = "owned" (a name that
 # only the lab uses, e.g. "<name>-router"). Returns 0 if something was deleted.
 lab_netns_del() {

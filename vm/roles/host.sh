@@ -38,13 +38,7 @@ host_up() {
 	lab_check_name
 	lab_check_ifname "$LAB_HOST_IF"
 	ns=$LAB_HOST_NETNS
-	if [ -n "$ns" ]; then
-		if [ -n "$LAB_LAN_NETNS" ]; then
-			lab_netns_add "$ns"
-		else
-			lab_netns_exists "$ns" || lab_die "netns '$ns' does not exist"
-		fi
-	fi
+	lab_role_netns "$ns"
 	lab_attach host lan-host "$ns" "$LAB_HOST_IF" "$LAB_HOST_MAC"
 	ifc=$LAB_HOST_IF
 	# Before the first link-up: never learn anything from the lab's RAs.

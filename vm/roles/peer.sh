@@ -42,13 +42,7 @@ peer_up() {
 	lab_check_name
 	lab_check_ifname "$LAB_PEER_IF"
 	ns=$LAB_PEER_NETNS
-	if [ -n "$ns" ]; then
-		if [ -n "$LAB_LAN_NETNS" ]; then
-			lab_netns_add "$ns"
-		else
-			lab_netns_exists "$ns" || lab_die "netns '$ns' does not exist"
-		fi
-	fi
+	lab_role_netns "$ns"
 	lab_attach peer lan-peer "$ns" "$LAB_PEER_IF" "$LAB_PEER_MAC"
 	ifc=$LAB_PEER_IF
 	lab_sysctl "$ns" "net/ipv6/conf/$ifc/disable_ipv6" 0

@@ -231,13 +231,7 @@ radvd_start() {
 router_up() {
 	validate
 	ns=$LAB_ROUTER_NETNS
-	if [ -n "$ns" ]; then
-		if [ -n "$LAB_LAN_NETNS" ]; then
-			lab_netns_add "$ns"
-		else
-			lab_netns_exists "$ns" || lab_die "netns '$ns' does not exist"
-		fi
-	fi
+	lab_role_netns "$ns"
 	lab_attach router lan-router "$ns" "$LAB_ROUTER_IF" "$LAB_ROUTER_MAC"
 	ifc=$LAB_ROUTER_IF
 	lab_sysctl "$ns" net/ipv6/conf/all/forwarding 1
