@@ -1,4 +1,5 @@
-/** Operator commands: `ra` (solicit and show the router's advertisement) and `dad` (probe an address). */
+/** Operator commands: `ra` (solicit and show the router's advertisement), `dad` (probe an address), `status`. */
+import { loadConfigFile } from '../runtime/config';
 import { detectDuplicate, DEFAULT_RETRANS_MS } from '../runtime/dad';
 import { InputError } from '../runtime/errors';
 import { loadOrCreateHostSecret } from '../runtime/host-secret';
@@ -9,6 +10,7 @@ import { solicitRouter } from '../runtime/ndp/router-discovery';
 import { NdSocket } from '../runtime/ndp/socket';
 import { formatRaSummary, summarizeRa, type RaSummary } from '../runtime/ndp/summary';
 import { ICMP6_NA, ICMP6_NS, ICMP6_RA } from '../runtime/ndp/types';
+import { StateStore, type LifetimeValue } from '../runtime/state';
 
 export interface CommandResult {
   exitCode: number;
@@ -70,4 +72,26 @@ export async function dadCommand(opts: { address: string; interface: string; net
     sock.close();
     iface.close();
   }
+}
+
+/** One row per attached container, from the state dir. */
+export function statusCommand(opts: { config?: string }): CommandResult {
+  const cfg = loadConfigFile(opts.config);
+  const records = new StateStore(cfg.state_dir).list();
+  const now = Date.now();
+  const left = (lt: LifetimeValue, raAt: number): string => (lt === 'infinite' ? 'forever' : `${Math.max(0, Math.round(lt - (now - raAt) / 1000))}s`);
+  const rows = records.map((r) => ({
+    id: r.id,
+    name: r.name,
+    interface: r.interface.name,
+    addresses: r.addresses.map((a) => `${a.address}/${a.prefixLength}`),
+    lifetimes: r.addresses.map((a) => `${left(a.validLifetime, r.raAt)}/${left(a.preferredLifetime, r.raAt)}`),
+    router: r.router.address,
+    since: r.since,
+  }));
+  const header = ['ID', 'NAME', 'IF', 'ADDRESS', 'VALID/PREFERRED', 'ROUTER', 'SINCE'];
+  const table = [header, ...rows.map((r) => [r.id.slice(0, 12), r.name, r.interface, r.addresses.join(','), r.lifetimes.join(','), r.router, r.since])];
+  const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
+  const text = table.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
+  return { exitCode: 0, text, json: records };
 }

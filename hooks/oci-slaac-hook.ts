@@ -1,17 +1,24 @@
 /**
- * oci-slaac-hook: the one executable. Operator commands today (`ra`, `dad`); the OCI hook stages
- * (createRuntime, prestart, poststop) arrive with the hook itself.
+ * oci-slaac-hook: the one executable — the OCI hook stages (createRuntime, prestart, poststop:
+ * the OCI state on stdin) and the operator commands (ra, dad, status).
  *
- * Exit codes: 0 success; 1 a negative answer (duplicate address, no router advertisement in
+ * Hook stages exit 0 on success and 1 on any failure (the runtime then refuses the container),
+ * with one line naming the cause on stderr and in syslog.
+ * Commands: 0 success; 1 a negative answer (duplicate address, no router advertisement in
  * time); 2 bad usage or input; 3 a system failure. Every error is one line on stderr.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError, TimeoutError, oneLine } from '../runtime/errors';
-import { dadCommand, raCommand, type CommandResult } from './commands';
+import { dadCommand, raCommand, statusCommand, type CommandResult } from './commands';
+import { readStdin, runHookStage } from './hook';
+import { Logger } from '../runtime/log';
+import { HOOK_STAGES, type HookStage } from '../runtime/oci/spec';
 
 const USAGE = `usage:
   oci-slaac-hook ra --interface IF [--netns PATH] [--timeout MS] [--name NAME] [--json]
-  oci-slaac-hook dad ADDRESS --interface IF [--netns PATH] [--transmits N] [--retrans-ms MS] [--json]`;
+  oci-slaac-hook dad ADDRESS --interface IF [--netns PATH] [--transmits N] [--retrans-ms MS] [--json]
+  oci-slaac-hook status [--config PATH] [--json]
+  oci-slaac-hook createRuntime|prestart|poststop [--config PATH]   (OCI hook; state on stdin)`;
 
 class UsageError extends Error {}
 
@@ -50,6 +57,10 @@ async function run(argv: string[]): Promise<CommandResult> {
         await dadCommand({ address: positionals[0], interface: values.interface, netns: values.netns, transmits: values.transmits, retrans: values['retrans-ms'] }),
       );
     }
+    case 'status': {
+      const { values } = parse({ args: rest, options: { config: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+      return withJson(values.json, statusCommand({ config: values.config }));
+    }
     case undefined:
     case '-h':
     case '--help':
@@ -63,7 +74,26 @@ function withJson(json: boolean | undefined, r: CommandResult): CommandResult {
   return json ? { ...r, text: JSON.stringify(r.json, null, 2) } : r;
 }
 
-run(process.argv.slice(2)).then(
+async function hook(stage: HookStage, args: string[]): Promise<number> {
+  const log = new Logger('');
+  try {
+    const { values } = parse({ args, options: { config: { type: 'string' } }, strict: true });
+    await runHookStage(stage, readStdin(), values.config, log);
+    return 0;
+  } catch (err) {
+    log.error(oneLine(err));
+    return 1;
+  } finally {
+    log.close();
+  }
+}
+
+const [first, ...others] = process.argv.slice(2);
+if (first !== undefined && (HOOK_STAGES as readonly string[]).includes(first)) {
+  hook(first as HookStage, others).then((code) => {
+    process.exitCode = code;
+  });
+} else run(process.argv.slice(2)).then(
   (r) => {
     (r.exitCode === 2 ? process.stderr : process.stdout).write(`${r.text}\n`);
     process.exitCode = r.exitCode;

@@ -124,3 +124,21 @@ export function staticAddress(prefix: IPv6, prefixLength: number, iid: string): 
   if (reserved !== undefined) throw new InputError(`interface identifier ${formatIPv6(parsed)} is reserved (${reserved})`);
   return join64(prefix, low);
 }
+
+/**
+ * A stable MAC address for a container's macvlan interface, derived like an RFC 7217 IID from
+ * (name, secret): unicast and locally administered (IEEE 802 U/L bit set, I/G clear). A
+ * restarted container then keeps its MAC as well as its link-local and global addresses (which
+ * depend on the same name and secret), so neighbours' caches stay right and the router's unicast
+ * RA reaches it at once (systemd-networkd does the like for virtual links: MACAddressPolicy=persistent).
+ */
+export function stableMac(input: { name: string; secret: Buffer }): Buffer {
+  if (input.secret.length < MIN_SECRET_BYTES) throw new RangeError(`secret must be at least ${MIN_SECRET_BYTES} bytes, got ${input.secret.length}`);
+  const mac = createHmac('sha256', input.secret)
+    .update('oci-slaac-hook mac\0')
+    .update(lengthPrefixed(input.name))
+    .digest()
+    .subarray(0, 6);
+  mac[0] = ((mac[0] ?? 0) & 0xfc) | 0x02;
+  return Buffer.from(mac);
+}

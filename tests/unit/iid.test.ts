@@ -136,3 +136,15 @@ t.test('staticAddress', async (t) => {
   t.throws(() => staticAddress(prefix, 64, '::200:5eff:fe00:5213'), { name: 'InputError', message: /::200:5eff:fe00:5213 is reserved \(Proxy Mobile IPv6/ });
   t.throws(() => staticAddress(prefix, 64, '::fdff:ffff:ffff:ff80'), /reserved \(reserved subnet anycast/);
 });
+
+t.test('stableMac: unicast, locally administered, stable per (name, secret)', async (t) => {
+  const { stableMac } = await import('../../runtime/iid');
+  const secret = Buffer.alloc(32, 9);
+  const a = stableMac({ name: 'web1', secret });
+  t.equal(a.length, 6);
+  t.equal((a[0] ?? 0) & 0x01, 0, 'I/G bit clear: unicast');
+  t.equal((a[0] ?? 0) & 0x02, 0x02, 'U/L bit set: locally administered');
+  t.same(stableMac({ name: 'web1', secret }), a, 'same inputs, same MAC');
+  t.notSame(stableMac({ name: 'web2', secret }), a);
+  t.notSame(stableMac({ name: 'web1', secret: Buffer.alloc(32, 8) }), a);
+});

@@ -1,0 +1,82 @@
+/**
+ * The OCI hook stages. createRuntime/prestart attach the container (a link on the parent NIC in
+ * its netns, SLAAC, DAD, routes) and record it; poststop withdraws it by container id from our
+ * own state — podman gives no pid there, and the netns may already be gone.
+ */
+import * as fs from 'node:fs';
+import { attachContainer, detachContainer } from '../runtime/attach';
+import { applyAnnotations, loadConfigFile, validateForAttach, type HookConfig } from '../runtime/config';
+import { stableName } from '../runtime/container-name';
+import { InputError, oneLine } from '../runtime/errors';
+import { loadOrCreateHostSecret } from '../runtime/host-secret';
+import type { Logger } from '../runtime/log';
+import { parseState, readConfig, type HookStage, type OciState } from '../runtime/oci/spec';
+import { StateStore } from '../runtime/state';
+
+export function readStdin(): string {
+  if (process.stdin.isTTY) throw new InputError('no OCI state on stdin (stdin is a terminal)');
+  try {
+    return fs.readFileSync(0, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EAGAIN') throw new InputError('no OCI state on stdin');
+    throw err;
+  }
+}
+
+const ATTACH_STATUSES = ['creating', 'created'];
+
+export async function runHookStage(stage: HookStage, stdin: string, configPath: string | undefined, log: Logger): Promise<void> {
+  const state = parseState(stdin);
+  log.forContainer(state.id);
+  const base = loadConfigFile(configPath);
+  const store = new StateStore(base.state_dir);
+
+  if (stage === 'poststop') {
+    if (state.status !== 'stopped') log.warn(`poststop with status "${state.status}"`);
+    const record = store.read(state.id);
+    if (!record) return; // never attached (or already withdrawn): nothing to do
+    const result = detachContainer(record, log);
+    store.remove(state.id);
+    log.info(`withdrawn ${record.addresses.map((a) => a.address).join(' ')} (link ${result})`);
+    return;
+  }
+
+  if (!ATTACH_STATUSES.includes(state.status)) {
+    throw new InputError(`${stage} hook called with container status "${state.status}" (expected ${ATTACH_STATUSES.join(' or ')}): check the hook's stage`);
+  }
+  await attach(state, base, store, log);
+}
+
+async function attach(state: OciState, base: HookConfig, store: StateStore, log: Logger): Promise<void> {
+  const oci = readConfig(state.bundle);
+  const annotations = { ...oci.annotations, ...state.annotations };
+  const cfg = applyAnnotations(base, annotations);
+  if (!cfg.enable) {
+    log.info('not enabled for this container (oci-slaac-hook.enable=false)');
+    return;
+  }
+  if (oci.network.kind === 'host') {
+    log.info('container shares the host network namespace: nothing to do');
+    return;
+  }
+  let netnsPath: string;
+  if (oci.network.kind === 'path') netnsPath = oci.network.path;
+  else if (state.pid) netnsPath = `/proc/${state.pid}/ns/net`;
+  else throw new InputError('OCI state has no pid: cannot find the container\'s network namespace');
+
+  if (store.read(state.id)) {
+    log.info('already attached (both createRuntime and prestart configured?): nothing to do');
+    return;
+  }
+  validateForAttach(cfg);
+  const name = stableName(state.id, state.bundle, annotations);
+  const record = await attachContainer({ id: state.id, name, netnsPath, config: cfg, secret: loadOrCreateHostSecret(), log });
+  try {
+    store.write(record);
+  } catch (err) {
+    detachContainer(record, log);
+    throw new Error(`cannot write state to ${cfg.state_dir}: ${oneLine(err)}`);
+  }
+  const addrs = record.addresses.map((a) => `${a.address}/${a.prefixLength}`).join(' ');
+  log.info(`${record.interface.name} ${addrs} via ${record.router.address} (name "${record.name}", RA ${record.timings.raMs} ms, DAD ${record.timings.dadMs} ms, total ${record.timings.totalMs} ms)`);
+}

@@ -1,0 +1,247 @@
+/**
+ * Attach a container: state → netns → link → RA → address → DAD → configure. Everything is
+ * native (rtnetlink, raw ICMPv6 sockets opened inside the container's netns); anything that
+ * fails undoes what was made — the link, and with it every address and route on it.
+ *
+ * The container's interface gets a link-local address from RFC 7217 at once, added as usable
+ * while our DAD for it runs (RFC 4429 optimistic use: the RS goes out from it without a SLLA
+ * option, so the router answers by unicast without the multicast RA rate limit). The RA's
+ * prefixes then give RFC 7217 global addresses that are installed only after our DAD says
+ * unique (strict) — or at once, with DAD finishing afterwards (optimistic).
+ */
+import type { HookConfig } from './config';
+import type { StableName } from './container-name';
+import { claimAddress, detectDuplicate, DEFAULT_RETRANS_MS, type DadResult } from './dad';
+import { InputError } from './errors';
+import { IDGEN_RETRIES, stableAddress, stableMac, staticAddress } from './iid';
+import { formatIPv6, formatMac, formatPrefix, parseIPv6, type IPv6 } from './ipv6';
+import type { Logger } from './log';
+import { solicitRouter, type DiscoveredRouter } from './ndp/router-discovery';
+import { NdSocket } from './ndp/socket';
+import { ICMP6_NA, ICMP6_NS, ICMP6_RA, type NdOption, type PrefixInformation } from './ndp/types';
+import { NetnsHandle, writeNetSysctl } from './netns';
+import { addAddress, deleteAddress } from './rtnetlink/addresses';
+import { IFA_F_NODAD, INFINITY_LIFETIME } from './rtnetlink/constants';
+import { createSlave, deleteLink, findLink, listLinks, setLink, type Link, type SlaveSpec } from './rtnetlink/links';
+import { addRoute } from './rtnetlink/routes';
+import { RtnetlinkSocket } from './rtnetlink/socket';
+import { lifetimesFromPrefix, remainingSeconds, selectPrefixes } from './slaac';
+import { STATE_VERSION, type AddressRecord, type ContainerRecord, type LifetimeValue } from './state';
+
+export interface AttachRequest {
+  id: string;
+  name: StableName;
+  netnsPath: string;
+  config: HookConfig;
+  secret: Buffer;
+  log: Logger;
+}
+
+const LINK_LOCAL_PREFIX = parseIPv6('fe80::');
+const MIN_IPV6_MTU = 1280;
+
+const lifetimeValue = (s: number): LifetimeValue => (s === INFINITY_LIFETIME ? 'infinite' : s);
+
+/** eth0, or the first free ethN when the netns already has one (e.g. podman's own eth0). */
+export function freeInterfaceName(links: Link[]): string {
+  const taken = new Set(links.map((l) => l.name));
+  for (let n = 0; ; n++) if (!taken.has(`eth${n}`)) return `eth${n}`;
+}
+
+function slaveSpec(cfg: HookConfig): SlaveSpec {
+  return cfg.mode === 'macvlan' ? { kind: 'macvlan', mode: cfg.macvlan_mode } : { kind: 'ipvlan', mode: cfg.ipvlan_mode };
+}
+
+export async function attachContainer(req: AttachRequest): Promise<ContainerRecord> {
+  const { config: cfg, log } = req;
+  const t0 = performance.now();
+  const host = RtnetlinkSocket.open();
+  const opened: { close(): void }[] = [host];
+  let undo: (() => void) | undefined;
+  try {
+    const parent = findLink(host, cfg.parent);
+    if (!parent) throw new InputError(`parent interface ${JSON.stringify(cfg.parent)} does not exist`);
+    const netns = NetnsHandle.open(req.netnsPath);
+    opened.push(netns);
+    const inside = RtnetlinkSocket.open(netns);
+    opened.push(inside);
+
+    // 1. The link, made directly inside the container's netns.
+    const ifname = freeInterfaceName(listLinks(inside));
+    const spec = slaveSpec(cfg);
+    // macvlan: a MAC stable per name, so a restarted container is the same neighbour as before.
+    const mac = spec.kind === 'macvlan' ? stableMac({ name: req.name.name, secret: req.secret }) : undefined;
+    createSlave(host, { parentIndex: parent.index, name: ifname, target: netns, spec, mac });
+    const link = findLink(inside, ifname);
+    if (!link) throw new Error(`${ifname} vanished right after it was created`);
+    undo = () => deleteLink(inside, link.index);
+
+    // 2. The kernel must neither autoconfigure from the RA nor run its own DAD: we do both.
+    for (const [key, value] of [['accept_ra', 0], ['autoconf', 0], ['accept_dad', 0]] as const) {
+      writeNetSysctl(netns, `net/ipv6/conf/${ifname}/${key}`, value);
+    }
+    setLink(inside, link.index, { addrGenMode: 'none' });
+    const lo = findLink(inside, 'lo');
+    if (lo) setLink(inside, lo.index, { up: true });
+    setLink(inside, link.index, { up: true });
+
+    // 3. Link-local address (RFC 7217 on fe80::/64), usable at once; its DAD runs alongside.
+    const probe = (address: IPv6, retransMs: number): Promise<DadResult> => {
+      const sock = NdSocket.open({ netns, ifname, ifindex: link.index, types: [ICMP6_NS, ICMP6_NA] });
+      return detectDuplicate(sock, { target: address, transmits: cfg.dad_transmits, retransMs }).finally(() => sock.close());
+    };
+    const linkLocal = stableAddress({ prefix: LINK_LOCAL_PREFIX, prefixLength: 64, name: req.name.name, networkId: cfg.network_id, dadCounter: 0, secret: req.secret }).address;
+    addAddress(inside, { index: link.index, address: linkLocal, prefixLength: 64, flags: IFA_F_NODAD });
+    const linkLocalDad = probe(linkLocal, DEFAULT_RETRANS_MS);
+    // From now on the kernel announces each address we install with an unsolicited NA (RFC 4861
+    // §7.2.6) — not the optimistic link-local above (RFC 4429 §3.3).
+    writeNetSysctl(netns, `net/ipv6/conf/${ifname}/ndisc_notify`, 1);
+
+    // 4. Router discovery.
+    const raSock = NdSocket.open({ netns, ifname, ifindex: link.index, types: [ICMP6_RA] });
+    opened.push(raSock);
+    const tRa = performance.now();
+    let found: DiscoveredRouter;
+    try {
+      found = await solicitRouter(raSock, { source: linkLocal, timeoutMs: cfg.ra_timeout_ms, retransmitMs: 1000 });
+    } finally {
+      raSock.close();
+    }
+    const raAt = Date.now();
+    const raMs = performance.now() - tRa;
+    const ra = found.advertisement;
+    const { usable, ignored } = selectPrefixes(ra.options);
+    for (const i of ignored) log.info(`RA prefix ${i.prefix} not used: ${i.reason}`);
+    if (usable.length === 0) {
+      throw new Error(`router ${formatIPv6(found.router)} on ${cfg.parent} advertises no prefix usable for SLAAC`);
+    }
+
+    // 5. MTU from the RA (RFC 4861 §6.3.4: within [1280, the link's maximum]).
+    const mtuOption = ra.options.find((o): o is Extract<NdOption, { type: 'mtu' }> => o.type === 'mtu');
+    let mtu: number | null = null;
+    if (mtuOption && mtuOption.mtu >= MIN_IPV6_MTU && mtuOption.mtu <= parent.mtu) {
+      setLink(inside, link.index, { mtu: mtuOption.mtu });
+      mtu = mtuOption.mtu;
+    } else if (mtuOption) {
+      log.warn(`RA MTU ${mtuOption.mtu} ignored: outside [${MIN_IPV6_MTU}, ${parent.mtu}]`);
+    }
+
+    // 6. Global addresses: one per usable prefix, each proven unique before it is installed.
+    const retransMs = ra.retransTimer > 0 ? ra.retransTimer : DEFAULT_RETRANS_MS;
+    const tDad = performance.now();
+    const claimFor = async (pi: PrefixInformation): Promise<AddressRecord> => {
+      const candidate = (dadCounter: number): IPv6 =>
+        cfg.iid
+          ? staticAddress(pi.prefix, pi.prefixLength, cfg.iid)
+          : stableAddress({ prefix: pi.prefix, prefixLength: pi.prefixLength, name: req.name.name, networkId: cfg.network_id, dadCounter, secret: req.secret }).address;
+      const claim = await claimAddress({
+        candidate,
+        probe: (a) => probe(a, retransMs),
+        mode: 'strict',
+        retries: cfg.iid ? 0 : IDGEN_RETRIES,
+        install: (address) => {
+          const lt = lifetimesFromPrefix(pi, raAt / 1000); // lifetimes count from the RA
+          const now = Date.now() / 1000;
+          addAddress(inside, {
+            index: link.index,
+            address,
+            prefixLength: pi.prefixLength,
+            flags: IFA_F_NODAD,
+            validLifetime: remainingSeconds(lt.validUntil, now),
+            preferredLifetime: remainingSeconds(lt.preferredUntil, now),
+          });
+        },
+        withdraw: (address) => deleteAddress(inside, { index: link.index, address, prefixLength: pi.prefixLength }),
+      });
+      for (const a of claim.attempts.filter((x) => x.verdict === 'duplicate')) log.warn(`DAD: ${formatIPv6(a.address)} is in use (${a.evidence ?? 'duplicate'}); trying the next`);
+      return {
+        address: formatIPv6(claim.address),
+        prefixLength: pi.prefixLength,
+        dadCounter: cfg.iid ? null : claim.dadCounter,
+        validLifetime: lifetimeValue(pi.validLifetime),
+        preferredLifetime: lifetimeValue(pi.preferredLifetime),
+        dad: 'verified',
+      };
+    };
+    const addresses = await Promise.all(usable.map(claimFor));
+    const llResult = await linkLocalDad;
+    if (llResult.verdict === 'duplicate') throw new Error(`link-local address ${formatIPv6(linkLocal)} is in use on the link (${llResult.evidence ?? 'duplicate'})`);
+    const dadMs = performance.now() - tDad;
+
+    // 7. Routes: default via the router (RFC 4861 §6.3.4), and its Route Information (RFC 4191).
+    const routes: string[] = [];
+    if (ra.routerLifetime > 0) {
+      addRoute(inside, { destination: Buffer.alloc(16), prefixLength: 0, gateway: found.router, oif: link.index, expires: ra.routerLifetime, preference: ra.preference });
+      routes.push('default');
+    }
+    for (const o of ra.options) {
+      if (o.type !== 'route-information' || o.lifetime === 0 || o.prefixLength === 0) continue;
+      addRoute(inside, { destination: o.prefix, prefixLength: o.prefixLength, gateway: found.router, oif: link.index, expires: o.lifetime, preference: o.preference });
+      routes.push(formatPrefix(o.prefix, o.prefixLength));
+    }
+
+    const slla = ra.options.find((o): o is Extract<NdOption, { type: 'source-link-layer-address' }> => o.type === 'source-link-layer-address');
+    const linkMac = findLink(inside, ifname)?.mac;
+    return {
+      version: STATE_VERSION,
+      id: req.id,
+      name: req.name.name,
+      nameSource: req.name.source,
+      netns: { path: req.netnsPath, id: netns.id },
+      interface: { name: ifname, index: link.index, mac: linkMac ? formatMac(linkMac) : '', kind: spec.kind, mode: spec.mode },
+      parent: cfg.parent,
+      linkLocal: formatIPv6(linkLocal),
+      addresses,
+      router: { address: formatIPv6(found.router), mac: slla ? formatMac(slla.address) : null, lifetime: ra.routerLifetime, preference: ra.preference },
+      mtu,
+      rdnss: ra.options.flatMap((o) => (o.type === 'rdnss' ? o.servers.map(formatIPv6) : [])),
+      dnssl: ra.options.flatMap((o) => (o.type === 'dnssl' ? o.domains : [])),
+      routes,
+      timings: { raMs: round(raMs), dadMs: round(dadMs), totalMs: round(performance.now() - t0) },
+      raAt,
+      since: new Date().toISOString(),
+    };
+  } catch (err) {
+    if (undo) {
+      try {
+        undo();
+      } catch (undoErr) {
+        log.warn(`cleanup after failure: ${(undoErr as Error).message}`);
+      }
+    }
+    throw err;
+  } finally {
+    for (const o of opened.reverse()) o.close();
+  }
+}
+
+const round = (ms: number): number => Math.round(ms * 10) / 10;
+
+/**
+ * Withdraw what attach made: delete the link if the container's netns still exists (and is the
+ * same netns: a /proc/PID path may by now name another process). When the netns is gone, the
+ * kernel has already removed the link with it.
+ */
+export function detachContainer(record: ContainerRecord, log: Logger): 'deleted' | 'gone' {
+  let netns: NetnsHandle;
+  try {
+    netns = NetnsHandle.open(record.netns.path);
+  } catch {
+    return 'gone';
+  }
+  try {
+    if (netns.id !== record.netns.id) return 'gone';
+    const inside = RtnetlinkSocket.open(netns);
+    try {
+      const link = listLinks(inside).find((l) => l.index === record.interface.index && l.name === record.interface.name);
+      if (!link) return 'gone';
+      deleteLink(inside, link.index);
+      log.info(`deleted ${link.name} from the container's network namespace`);
+      return 'deleted';
+    } finally {
+      inside.close();
+    }
+  } finally {
+    netns.close();
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Configuration: /etc/oci-slaac-hook/config.toml (or --config / OCI_SLAAC_HOOK_CONFIG), then
+ * per-container annotations `oci-slaac-hook.<key>` on top. Unknown keys and wrong types are
+ * errors that name the key: a typo must not silently mean "default".
+ */
+import * as fs from 'node:fs';
+import { parse as parseToml } from 'smol-toml';
+import { InputError } from './errors';
+import { checkIfname, type IpvlanMode, type MacvlanMode } from './rtnetlink/links';
+import type { DadMode } from './dad';
+
+export const DEFAULT_CONFIG_PATH = '/etc/oci-slaac-hook/config.toml';
+export const ANNOTATION_PREFIX = 'oci-slaac-hook.';
+
+export interface HookConfig {
+  /** The physical NIC the container's interface hangs off. */
+  parent: string;
+  mode: 'macvlan' | 'ipvlan';
+  macvlan_mode: MacvlanMode;
+  ipvlan_mode: IpvlanMode;
+  dad: DadMode;
+  /** DupAddrDetectTransmits (RFC 4862 §5.1). */
+  dad_transmits: number;
+  ra_timeout_ms: number;
+  state_dir: string;
+  /** Attach containers that do not say otherwise (annotation oci-slaac-hook.enable). */
+  enable: boolean;
+  /** RFC 7217 Network_ID; empty by default. */
+  network_id: string;
+  /** A static interface identifier ("::1234") instead of RFC 7217; per container via annotation. */
+  iid: string;
+}
+
+export const DEFAULTS: HookConfig = {
+  parent: '',
+  mode: 'macvlan',
+  macvlan_mode: 'bridge',
+  ipvlan_mode: 'l2',
+  dad: 'strict',
+  dad_transmits: 1,
+  ra_timeout_ms: 5000,
+  state_dir: '/run/oci-slaac-hook',
+  enable: true,
+  network_id: '',
+  iid: '',
+};
+
+/** Keys a container may set by annotation. state_dir is the host's alone. */
+const ANNOTATABLE: readonly (keyof HookConfig)[] = ['parent', 'mode', 'macvlan_mode', 'ipvlan_mode', 'dad', 'dad_transmits', 'ra_timeout_ms', 'enable', 'iid', 'network_id'];
+
+const CHOICES: Partial<Record<keyof HookConfig, readonly string[]>> = {
+  mode: ['macvlan', 'ipvlan'],
+  macvlan_mode: ['bridge', 'private', 'vepa', 'passthru'],
+  ipvlan_mode: ['l2', 'l3', 'l3s'],
+  dad: ['strict', 'optimistic'],
+};
+
+type Raw = string | number | boolean;
+
+function setKey(cfg: HookConfig, key: string, value: unknown, where: string): void {
+  if (!(key in DEFAULTS)) throw new InputError(`${where}: unknown key ${JSON.stringify(key)}`);
+  const k = key as keyof HookConfig;
+  const want = typeof DEFAULTS[k];
+  let v: Raw;
+  if (want === 'number') {
+    const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0) throw new InputError(`${where}: ${key} must be a positive integer, got ${JSON.stringify(value)}`);
+    v = n;
+  } else if (want === 'boolean') {
+    const b = value === 'true' ? true : value === 'false' ? false : value;
+    if (typeof b !== 'boolean') throw new InputError(`${where}: ${key} must be true or false, got ${JSON.stringify(value)}`);
+    v = b;
+  } else {
+    if (typeof value !== 'string') throw new InputError(`${where}: ${key} must be a string, got ${JSON.stringify(value)}`);
+    const choices = CHOICES[k];
+    if (choices && !choices.includes(value)) throw new InputError(`${where}: ${key} must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
+    v = value;
+  }
+  (cfg as unknown as Record<string, Raw>)[k] = v;
+}
+
+/** The config file: explicit path (must exist), else the env's, else the default (may be absent). */
+export function loadConfigFile(explicit?: string): HookConfig {
+  const file = explicit ?? process.env.OCI_SLAAC_HOOK_CONFIG ?? DEFAULT_CONFIG_PATH;
+  const cfg: HookConfig = { ...DEFAULTS };
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && file === DEFAULT_CONFIG_PATH && !explicit) return cfg;
+    throw new InputError(`config ${file}: ${code === 'ENOENT' ? 'does not exist' : (code ?? (err as Error).message)}`);
+  }
+  let table: Record<string, unknown>;
+  try {
+    table = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new InputError(`config ${file}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  for (const [key, value] of Object.entries(table)) {
+    // Tables ([dns] and the like) belong to other parts of the product.
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) continue;
+    setKey(cfg, key, value, `config ${file}`);
+  }
+  return cfg;
+}
+
+/** The annotations `oci-slaac-hook.<key>` that apply to one container. */
+export function applyAnnotations(base: HookConfig, annotations: Record<string, string>): HookConfig {
+  const cfg: HookConfig = { ...base };
+  for (const [name, value] of Object.entries(annotations)) {
+    if (!name.startsWith(ANNOTATION_PREFIX)) continue;
+    const key = name.slice(ANNOTATION_PREFIX.length);
+    if (key === 'name') continue; // the stable name; see container-name.ts
+    if (!ANNOTATABLE.includes(key as keyof HookConfig)) throw new InputError(`annotation ${name}: not a key a container may set`);
+    setKey(cfg, key, value, `annotation ${name}`);
+  }
+  return cfg;
+}
+
+/** Final checks once file and annotations are merged. */
+export function validateForAttach(cfg: HookConfig): HookConfig {
+  if (!cfg.parent) throw new InputError('no parent interface configured (set "parent" in config.toml or the oci-slaac-hook.parent annotation)');
+  checkIfname(cfg.parent);
+  return cfg;
+}

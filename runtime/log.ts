@@ -1,0 +1,73 @@
+/**
+ * Logging: every line to stderr and to syslog (/dev/log, RFC 3164 framing, facility daemon),
+ * prefixed with the container id — crun drops a hook's stderr unless asked, so syslog is where
+ * an operator finds out why a container did not start. No syslog socket, no syslog line.
+ */
+import { native } from './native';
+
+const AF_UNIX = 1;
+const SOCK_DGRAM = 2;
+const FACILITY_DAEMON = 3;
+const SEVERITY = { error: 3, warning: 4, info: 6, debug: 7 } as const;
+export type Level = keyof typeof SEVERITY;
+
+function sockaddrUn(file: string): Buffer {
+  const sa = Buffer.alloc(2 + Buffer.byteLength(file) + 1);
+  sa.writeUInt16LE(AF_UNIX, 0);
+  sa.write(file, 2);
+  return sa;
+}
+
+export class Logger {
+  private syslogFd: number | undefined | null = undefined; // null: tried, unavailable
+
+  constructor(
+    private tag: string,
+    private readonly syslogPath = process.env.OCI_SLAAC_HOOK_SYSLOG ?? '/dev/log',
+    private readonly quiet = false,
+  ) {}
+
+  /** Prefix every later line with this container id (12 characters, as runtimes show ids). */
+  forContainer(id: string): void {
+    this.tag = id.slice(0, 12);
+  }
+
+  log(level: Level, message: string): void {
+    const line = this.tag ? `${this.tag}: ${message}` : message;
+    if (!this.quiet || level === 'error') process.stderr.write(`oci-slaac-hook: ${line}\n`);
+    this.syslog(level, line);
+  }
+
+  info(message: string): void {
+    this.log('info', message);
+  }
+  warn(message: string): void {
+    this.log('warning', message);
+  }
+  error(message: string): void {
+    this.log('error', message);
+  }
+
+  private syslog(level: Level, line: string): void {
+    const addon = native();
+    if (this.syslogFd === undefined) {
+      try {
+        this.syslogFd = addon.socketat(-1, AF_UNIX, SOCK_DGRAM | addon.constants.SOCK_NONBLOCK, 0);
+      } catch {
+        this.syslogFd = null;
+      }
+    }
+    if (this.syslogFd === null) return;
+    const pri = FACILITY_DAEMON * 8 + SEVERITY[level];
+    try {
+      addon.sendmsg(this.syslogFd, Buffer.from(`<${pri}>oci-slaac-hook[${process.pid}]: ${line}`), sockaddrUn(this.syslogPath), null, 0);
+    } catch {
+      // No syslog daemon listening: stderr has the line.
+    }
+  }
+
+  close(): void {
+    if (typeof this.syslogFd === 'number') native().close(this.syslogFd);
+    this.syslogFd = null;
+  }
+}
