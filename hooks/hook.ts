@@ -11,7 +11,18 @@ import { InputError, oneLine } from '../runtime/errors';
 import { loadOrCreateHostSecret } from '../runtime/host-secret';
 import type { Logger } from '../runtime/log';
 import { parseState, readConfig, type HookStage, type OciState } from '../runtime/oci/spec';
+import { completeOptimisticDad } from '../runtime/optimistic';
 import { StateStore } from '../runtime/state';
+import { spawnSelf } from './background';
+
+/** Internal command: finish optimistic DAD for a container in the background. */
+export const COMPLETE_DAD_COMMAND = '__complete-dad';
+
+export async function completeDadInBackground(id: string, configPath: string | undefined, log: Logger): Promise<void> {
+  log.forContainer(id);
+  const cfg = loadConfigFile(configPath);
+  await completeOptimisticDad({ id, store: new StateStore(cfg.state_dir), config: cfg, secret: loadOrCreateHostSecret(), log });
+}
 
 export function readStdin(): string {
   if (process.stdin.isTTY) throw new InputError('no OCI state on stdin (stdin is a terminal)');
@@ -44,10 +55,10 @@ export async function runHookStage(stage: HookStage, stdin: string, configPath: 
   if (!ATTACH_STATUSES.includes(state.status)) {
     throw new InputError(`${stage} hook called with container status "${state.status}" (expected ${ATTACH_STATUSES.join(' or ')}): check the hook's stage`);
   }
-  await attach(state, base, store, log);
+  await attach(state, base, configPath, store, log);
 }
 
-async function attach(state: OciState, base: HookConfig, store: StateStore, log: Logger): Promise<void> {
+async function attach(state: OciState, base: HookConfig, configPath: string | undefined, store: StateStore, log: Logger): Promise<void> {
   const oci = readConfig(state.bundle);
   const annotations = { ...oci.annotations, ...state.annotations };
   const cfg = applyAnnotations(base, annotations);
@@ -77,6 +88,7 @@ async function attach(state: OciState, base: HookConfig, store: StateStore, log:
     detachContainer(record, log);
     throw new Error(`cannot write state to ${cfg.state_dir}: ${oneLine(err)}`);
   }
+  if (record.addresses.some((a) => a.dad === 'optimistic')) spawnSelf([COMPLETE_DAD_COMMAND, state.id, ...(configPath ? ['--config', configPath] : [])]);
   const addrs = record.addresses.map((a) => `${a.address}/${a.prefixLength}`).join(' ');
   log.info(`${record.interface.name} ${addrs} via ${record.router.address} (name "${record.name}", RA ${record.timings.raMs} ms, DAD ${record.timings.dadMs} ms, total ${record.timings.totalMs} ms)`);
 }

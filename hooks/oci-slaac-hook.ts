@@ -10,7 +10,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError, TimeoutError, oneLine } from '../runtime/errors';
 import { dadCommand, raCommand, statusCommand, type CommandResult } from './commands';
-import { readStdin, runHookStage } from './hook';
+import { COMPLETE_DAD_COMMAND, completeDadInBackground, readStdin, runHookStage } from './hook';
 import { Logger } from '../runtime/log';
 import { HOOK_STAGES, type HookStage } from '../runtime/oci/spec';
 
@@ -88,8 +88,26 @@ async function hook(stage: HookStage, args: string[]): Promise<number> {
   }
 }
 
+async function background(args: string[]): Promise<number> {
+  const log = new Logger('', undefined, true);
+  try {
+    const { values, positionals } = parse({ args, options: { config: { type: 'string' } }, strict: true, allowPositionals: true });
+    await completeDadInBackground(positionals[0] ?? '', values.config, log);
+    return 0;
+  } catch (err) {
+    log.error(oneLine(err));
+    return 1;
+  } finally {
+    log.close();
+  }
+}
+
 const [first, ...others] = process.argv.slice(2);
-if (first !== undefined && (HOOK_STAGES as readonly string[]).includes(first)) {
+if (first === COMPLETE_DAD_COMMAND) {
+  background(others).then((code) => {
+    process.exitCode = code;
+  });
+} else if (first !== undefined && (HOOK_STAGES as readonly string[]).includes(first)) {
   hook(first as HookStage, others).then((code) => {
     process.exitCode = code;
   });

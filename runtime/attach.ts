@@ -52,6 +52,36 @@ function slaveSpec(cfg: HookConfig): SlaveSpec {
   return cfg.mode === 'macvlan' ? { kind: 'macvlan', mode: cfg.macvlan_mode } : { kind: 'ipvlan', mode: cfg.ipvlan_mode };
 }
 
+/** The address to try for a prefix and DAD counter: RFC 7217, or the configured static IID. */
+export function addressCandidate(cfg: HookConfig, name: string, secret: Buffer, prefix: IPv6, prefixLength: number): (dadCounter: number) => IPv6 {
+  return (dadCounter) =>
+    cfg.iid
+      ? staticAddress(prefix, prefixLength, cfg.iid)
+      : stableAddress({ prefix, prefixLength, name, networkId: cfg.network_id, dadCounter, secret }).address;
+}
+
+/** Install a global address as usable (our DAD decides, not the kernel's), lifetimes counted from the RA. */
+export function installAddress(inside: RtnetlinkSocket, index: number, pi: PrefixInformation, raAt: number, address: IPv6): void {
+  const lt = lifetimesFromPrefix(pi, raAt / 1000);
+  const now = Date.now() / 1000;
+  addAddress(inside, {
+    index,
+    address,
+    prefixLength: pi.prefixLength,
+    flags: IFA_F_NODAD,
+    validLifetime: remainingSeconds(lt.validUntil, now),
+    preferredLifetime: remainingSeconds(lt.preferredUntil, now),
+  });
+}
+
+/** A fresh ND socket for one DAD probe (each concurrent probe listens on its own). */
+export function probeOn(netns: NetnsHandle, ifname: string, ifindex: number, transmits: number): (address: IPv6, retransMs: number) => Promise<DadResult> {
+  return (address, retransMs) => {
+    const sock = NdSocket.open({ netns, ifname, ifindex, types: [ICMP6_NS, ICMP6_NA] });
+    return detectDuplicate(sock, { target: address, transmits, retransMs }).finally(() => sock.close());
+  };
+}
+
 export async function attachContainer(req: AttachRequest): Promise<ContainerRecord> {
   const { config: cfg, log } = req;
   const t0 = performance.now();
@@ -86,13 +116,12 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
     setLink(inside, link.index, { up: true });
 
     // 3. Link-local address (RFC 7217 on fe80::/64), usable at once; its DAD runs alongside.
-    const probe = (address: IPv6, retransMs: number): Promise<DadResult> => {
-      const sock = NdSocket.open({ netns, ifname, ifindex: link.index, types: [ICMP6_NS, ICMP6_NA] });
-      return detectDuplicate(sock, { target: address, transmits: cfg.dad_transmits, retransMs }).finally(() => sock.close());
-    };
+    const probe = probeOn(netns, ifname, link.index, cfg.dad_transmits);
+    const optimistic = cfg.dad === 'optimistic';
     const linkLocal = stableAddress({ prefix: LINK_LOCAL_PREFIX, prefixLength: 64, name: req.name.name, networkId: cfg.network_id, dadCounter: 0, secret: req.secret }).address;
     addAddress(inside, { index: link.index, address: linkLocal, prefixLength: 64, flags: IFA_F_NODAD });
-    const linkLocalDad = probe(linkLocal, DEFAULT_RETRANS_MS);
+    // Optimistic mode returns before any DAD completes: the background check probes it instead.
+    const linkLocalDad = optimistic ? undefined : probe(linkLocal, DEFAULT_RETRANS_MS);
     // From now on the kernel announces each address we install with an unsolicited NA (RFC 4861
     // §7.2.6) — not the optimistic link-local above (RFC 4429 §3.3).
     writeNetSysctl(netns, `net/ipv6/conf/${ifname}/ndisc_notify`, 1);
@@ -130,42 +159,33 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
     const retransMs = ra.retransTimer > 0 ? ra.retransTimer : DEFAULT_RETRANS_MS;
     const tDad = performance.now();
     const claimFor = async (pi: PrefixInformation): Promise<AddressRecord> => {
-      const candidate = (dadCounter: number): IPv6 =>
-        cfg.iid
-          ? staticAddress(pi.prefix, pi.prefixLength, cfg.iid)
-          : stableAddress({ prefix: pi.prefix, prefixLength: pi.prefixLength, name: req.name.name, networkId: cfg.network_id, dadCounter, secret: req.secret }).address;
+      const candidate = addressCandidate(cfg, req.name.name, req.secret, pi.prefix, pi.prefixLength);
+      const base = {
+        prefix: formatPrefix(pi.prefix, pi.prefixLength),
+        prefixLength: pi.prefixLength,
+        validLifetime: lifetimeValue(pi.validLifetime),
+        preferredLifetime: lifetimeValue(pi.preferredLifetime),
+      };
+      if (optimistic) {
+        // RFC 4429: in use at once; DAD completes after the hook returns (runtime/optimistic.ts).
+        const address = candidate(0);
+        installAddress(inside, link.index, pi, raAt, address);
+        return { ...base, address: formatIPv6(address), dadCounter: cfg.iid ? null : 0, dad: 'optimistic' };
+      }
       const claim = await claimAddress({
         candidate,
         probe: (a) => probe(a, retransMs),
         mode: 'strict',
         retries: cfg.iid ? 0 : IDGEN_RETRIES,
-        install: (address) => {
-          const lt = lifetimesFromPrefix(pi, raAt / 1000); // lifetimes count from the RA
-          const now = Date.now() / 1000;
-          addAddress(inside, {
-            index: link.index,
-            address,
-            prefixLength: pi.prefixLength,
-            flags: IFA_F_NODAD,
-            validLifetime: remainingSeconds(lt.validUntil, now),
-            preferredLifetime: remainingSeconds(lt.preferredUntil, now),
-          });
-        },
+        install: (address) => installAddress(inside, link.index, pi, raAt, address),
         withdraw: (address) => deleteAddress(inside, { index: link.index, address, prefixLength: pi.prefixLength }),
       });
       for (const a of claim.attempts.filter((x) => x.verdict === 'duplicate')) log.warn(`DAD: ${formatIPv6(a.address)} is in use (${a.evidence ?? 'duplicate'}); trying the next`);
-      return {
-        address: formatIPv6(claim.address),
-        prefixLength: pi.prefixLength,
-        dadCounter: cfg.iid ? null : claim.dadCounter,
-        validLifetime: lifetimeValue(pi.validLifetime),
-        preferredLifetime: lifetimeValue(pi.preferredLifetime),
-        dad: 'verified',
-      };
+      return { ...base, address: formatIPv6(claim.address), dadCounter: cfg.iid ? null : claim.dadCounter, dad: 'verified' };
     };
     const addresses = await Promise.all(usable.map(claimFor));
     const llResult = await linkLocalDad;
-    if (llResult.verdict === 'duplicate') throw new Error(`link-local address ${formatIPv6(linkLocal)} is in use on the link (${llResult.evidence ?? 'duplicate'})`);
+    if (llResult?.verdict === 'duplicate') throw new Error(`link-local address ${formatIPv6(linkLocal)} is in use on the link (${llResult.evidence ?? 'duplicate'})`);
     const dadMs = performance.now() - tDad;
 
     // 7. Routes: default via the router (RFC 4861 §6.3.4), and its Route Information (RFC 4191).
@@ -191,6 +211,8 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
       interface: { name: ifname, index: link.index, mac: linkMac ? formatMac(linkMac) : '', kind: spec.kind, mode: spec.mode },
       parent: cfg.parent,
       linkLocal: formatIPv6(linkLocal),
+      linkLocalDad: optimistic ? 'optimistic' : 'verified',
+      retransMs,
       addresses,
       router: { address: formatIPv6(found.router), mac: slla ? formatMac(slla.address) : null, lifetime: ra.routerLifetime, preference: ra.preference },
       mtu,

@@ -15,6 +15,8 @@ export type LifetimeValue = number | 'infinite';
 
 export interface AddressRecord {
   address: string;
+  /** The RA prefix it was formed from ("2001:db8:1::/64"). */
+  prefix: string;
   prefixLength: number;
   /** RFC 7217 DAD counter the address was made with; null for a static IID. */
   dadCounter: number | null;
@@ -34,7 +36,10 @@ export interface ContainerRecord {
   interface: { name: string; index: number; mac: string; kind: 'macvlan' | 'ipvlan'; mode: string };
   parent: string;
   linkLocal: string;
+  linkLocalDad: 'verified' | 'optimistic';
   addresses: AddressRecord[];
+  /** RetransTimer from the RA (ms): the pace of DAD probes on this link. */
+  retransMs: number;
   router: { address: string; mac: string | null; lifetime: number; preference: Preference };
   mtu: number | null;
   rdnss: string[];

@@ -1,0 +1,12 @@
+/**
+ * The one process the product starts: itself, detached, to finish optimistic DAD after the hook
+ * has returned (the runtime waits for the hook, so the hook cannot wait for DAD).
+ */
+import { spawn } from 'node:child_process';
+
+export function spawnSelf(args: string[]): void {
+  const script = process.argv[1];
+  if (!script) throw new Error('cannot find our own script to run in the background');
+  const child = spawn(process.execPath, [script, ...args], { detached: true, stdio: 'ignore', env: process.env });
+  child.unref();
+}

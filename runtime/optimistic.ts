@@ -1,0 +1,86 @@
+/**
+ * The second half of optimistic DAD (RFC 4429): the hook installed the container's addresses
+ * before probing them and returned; this runs afterwards, in its own process, and probes them.
+ * A unique address is marked verified. A duplicate is withdrawn at once and replaced by the next
+ * RFC 7217 candidate, this time proven unique before it is installed (RFC 7217 §6).
+ */
+import { addressCandidate, installAddress, probeOn } from './attach';
+import type { HookConfig } from './config';
+import { claimAddress, DEFAULT_RETRANS_MS } from './dad';
+import { IDGEN_RETRIES } from './iid';
+import { formatIPv6, parseIPv6, parsePrefix } from './ipv6';
+import type { Logger } from './log';
+import type { PrefixInformation } from './ndp/types';
+import { NetnsHandle } from './netns';
+import { deleteAddress } from './rtnetlink/addresses';
+import { INFINITY_LIFETIME } from './rtnetlink/constants';
+import { listLinks } from './rtnetlink/links';
+import { RtnetlinkSocket } from './rtnetlink/socket';
+import type { AddressRecord, ContainerRecord, LifetimeValue, StateStore } from './state';
+
+const seconds = (l: LifetimeValue): number => (l === 'infinite' ? INFINITY_LIFETIME : l);
+
+export async function completeOptimisticDad(opts: { id: string; store: StateStore; config: HookConfig; secret: Buffer; log: Logger }): Promise<void> {
+  const { store, config: cfg, log } = opts;
+  const record = store.read(opts.id);
+  if (!record) return; // stopped already
+  const netns = NetnsHandle.open(record.netns.path);
+  const inside = RtnetlinkSocket.open(netns);
+  try {
+    if (netns.id !== record.netns.id) return;
+    const link = listLinks(inside).find((l) => l.index === record.interface.index && l.name === record.interface.name);
+    if (!link) return;
+    const probe = probeOn(netns, link.name, link.index, cfg.dad_transmits);
+    const retransMs = record.retransMs || DEFAULT_RETRANS_MS;
+
+    const checkOne = async (a: AddressRecord): Promise<AddressRecord | undefined> => {
+      if (a.dad !== 'optimistic') return a;
+      const address = parseIPv6(a.address);
+      const first = await probe(address, retransMs);
+      if (first.verdict === 'unique') return { ...a, dad: 'verified' };
+      deleteAddress(inside, { index: link.index, address, prefixLength: a.prefixLength });
+      log.warn(`optimistic DAD: ${a.address} is in use (${first.evidence ?? 'duplicate'}): withdrawn`);
+      if (a.dadCounter === null) {
+        log.error(`static address ${a.address} is a duplicate: the container has no address on ${a.prefix}`);
+        return undefined;
+      }
+      const { address: prefix, length } = parsePrefix(a.prefix);
+      const pi: PrefixInformation = { prefix, prefixLength: length, onLink: true, autonomous: true, routerAddress: false, validLifetime: seconds(a.validLifetime), preferredLifetime: seconds(a.preferredLifetime) };
+      const candidate = addressCandidate(cfg, record.name, opts.secret, prefix, length);
+      const start = a.dadCounter + 1;
+      try {
+        const claim = await claimAddress({
+          candidate: (n) => candidate(start + n),
+          probe: (x) => probe(x, retransMs),
+          mode: 'strict',
+          retries: IDGEN_RETRIES - 1,
+          install: (x) => installAddress(inside, link.index, pi, record.raAt, x),
+          withdraw: () => undefined,
+        });
+        log.info(`optimistic DAD: replaced by ${formatIPv6(claim.address)}`);
+        return { ...a, address: formatIPv6(claim.address), dadCounter: start + claim.dadCounter, dad: 'verified' };
+      } catch (err) {
+        log.error(`optimistic DAD: no unique address on ${a.prefix}: ${(err as Error).message}`);
+        return undefined;
+      }
+    };
+
+    const [linkLocal, ...addresses] = await Promise.all([
+      record.linkLocalDad === 'optimistic' ? probe(parseIPv6(record.linkLocal), retransMs) : undefined,
+      ...record.addresses.map(checkOne),
+    ]);
+    if (linkLocal?.verdict === 'duplicate') {
+      log.error(`link-local address ${record.linkLocal} is in use on the link (${linkLocal.evidence ?? 'duplicate'})`);
+    }
+    const updated: ContainerRecord = {
+      ...record,
+      linkLocalDad: linkLocal?.verdict === 'duplicate' ? 'optimistic' : 'verified',
+      addresses: addresses.filter((a): a is AddressRecord => a !== undefined),
+    };
+    if (store.read(record.id)) store.write(updated); // not if poststop came meanwhile
+    log.info(`optimistic DAD done: ${updated.addresses.map((a) => `${a.address} ${a.dad}`).join(', ') || 'no address left'}`);
+  } finally {
+    inside.close();
+    netns.close();
+  }
+}
