@@ -111,8 +111,6 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
       writeNetSysctl(netns, `net/ipv6/conf/${ifname}/${key}`, value);
     }
     setLink(inside, link.index, { addrGenMode: 'none' });
-    const lo = findLink(inside, 'lo');
-    if (lo) setLink(inside, lo.index, { up: true });
     setLink(inside, link.index, { up: true });
 
     // 3. Link-local address (RFC 7217 on fe80::/64), usable at once; its DAD runs alongside.
@@ -199,6 +197,10 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
       addRoute(inside, { destination: o.prefix, prefixLength: o.prefixLength, gateway: found.router, oif: link.index, expires: o.lifetime, preference: o.preference });
       routes.push(formatPrefix(o.prefix, o.prefixLength));
     }
+
+    // 8. lo up, last: a failure before this point leaves the netns exactly as it was.
+    const lo = findLink(inside, 'lo');
+    if (lo) setLink(inside, lo.index, { up: true });
 
     const slla = ra.options.find((o): o is Extract<NdOption, { type: 'source-link-layer-address' }> => o.type === 'source-link-layer-address');
     const linkMac = findLink(inside, ifname)?.mac;

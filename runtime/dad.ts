@@ -26,7 +26,7 @@ export interface DadOptions {
 export interface DadResult {
   address: IPv6;
   verdict: 'unique' | 'duplicate';
-  /** What showed the duplicate: "NA from fe80::1 (02:..)" or "DAD NS from another node". */
+  /** What showed the duplicate: "NA from fe80::1 at 02:.." or "DAD NS for the same address from another node". */
   evidence?: string;
   elapsedMs: number;
   sent: number;
@@ -46,7 +46,7 @@ function conflictIn(packet: ReceivedNd, target: IPv6, ourNonces: Buffer[]): stri
   const m = packet.result.message;
   if (m.type === 'neighbor-advertisement' && sameAddress(m.target, target)) {
     const tlla = m.options.find((o) => o.type === 'target-link-layer-address');
-    const mac = tlla && tlla.type === 'target-link-layer-address' ? ` (${formatMac(tlla.address)})` : '';
+    const mac = tlla && tlla.type === 'target-link-layer-address' ? ` at ${formatMac(tlla.address)}` : '';
     return `NA from ${formatIPv6(packet.meta.source)}${mac}`;
   }
   if (m.type === 'neighbor-solicitation' && sameAddress(m.target, target) && isUnspecified(packet.meta.source)) {
