@@ -13,10 +13,10 @@ step() { printf '==> %s\n' "$*"; }
 export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true NEEDRESTART_MODE=a
 
 # radvd ndisc6 tshark tcpdump iproute2: the netns lab (vm/lab.sh) and its checks
-# iputils-ping procps kmod:             ping from the lab router; pgrep/ps; modprobe
+# iputils-ping curl procps kmod:        ping and fetch from the lab router; pgrep/ps; modprobe
 # build-essential python3:              node-gyp for the native addon (headers: Debian's nodejs)
 # ca-certificates:                      the npm registry over https
-PACKAGES="radvd ndisc6 tshark tcpdump iproute2 iputils-ping procps kmod build-essential python3 ca-certificates"
+PACKAGES="radvd ndisc6 tshark tcpdump iproute2 iputils-ping curl procps kmod build-essential python3 ca-certificates"
 
 missing=
 for p in $PACKAGES; do

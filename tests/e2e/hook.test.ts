@@ -13,6 +13,7 @@ import { NetnsHandle } from '../../runtime/netns';
 import { sockaddrIn6 } from '../../runtime/ndp/socket';
 import type { ContainerRecord } from '../../runtime/state';
 import { labUp, run, type Lab } from '../lab/lab';
+import { syslogListener } from '../lab/syslog';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'oci-slaac-hook.js');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'osh-hook-'));
@@ -105,17 +106,8 @@ function bindInside(netnsName: string, address: string): string {
 t.test('attach by netns path: usable address, routes, MTU, state; poststop leaves nothing', async (t) => {
   const c = await fakeContainer('attach1', { annotations: { 'oci-slaac-hook.name': 'web1' } });
   t.teardown(c.remove);
-  // A syslog listener, to see the hook's lines there too.
-  const addon = native();
-  const logFd = addon.socketat(-1, 1 /* AF_UNIX */, SOCK_DGRAM | addon.constants.SOCK_NONBLOCK, 0);
-  const sun = Buffer.alloc(2 + syslogPath.length + 1);
-  sun.writeUInt16LE(1, 0);
-  sun.write(syslogPath, 2);
-  addon.bind(logFd, sun);
-  t.teardown(() => {
-    addon.close(logFd);
-    fs.rmSync(syslogPath, { force: true });
-  });
+  const syslog = syslogListener(syslogPath); // to see the hook's lines there too
+  t.teardown(syslog.close);
 
   const r = await hook('createRuntime', c.state('creating'));
   t.equal(r.code, 0, r.stderr);
@@ -152,9 +144,7 @@ t.test('attach by netns path: usable address, routes, MTU, state; poststop leave
   t.match(table.stdout, /^ID\s+NAME\s+IF\s+ADDRESS\s+VALID\/PREFERRED\s+ROUTER\s+SINCE$/m);
   t.match(table.stdout, new RegExp(`^attach1\\s+web1\\s+eth0\\s+${address}/64\\s+\\d+s/\\d+s\\s+fe80::`, 'm'));
 
-  const lines: string[] = [];
-  for (let m = addon.recvmsg(logFd, 4096, 0); m; m = addon.recvmsg(logFd, 4096, 0)) lines.push(m.data.toString());
-  t.ok(lines.some((l) => /^<30>oci-slaac-hook\[\d+\]: attach1: eth0 2001:db8:5:/.test(l)), 'syslog line, daemon.info, prefixed with the id');
+  t.ok(syslog.read().some((l) => /^<30>oci-slaac-hook\[\d+\]: attach1: eth0 2001:db8:5:/.test(l)), 'syslog line, daemon.info, prefixed with the id');
 
   const stop = await hook('poststop', c.state('stopped', false));
   t.equal(stop.code, 0, stop.stderr);
