@@ -17,3 +17,14 @@ esbuild.buildSync({
   logLevel: 'warning',
 });
 fs.chmodSync(out, 0o755);
+
+// The demo (a lab script, not product): bundled too, so it runs with plain node.
+esbuild.buildSync({
+  entryPoints: [path.join(root, 'scripts', 'demo.ts')],
+  outfile: path.join(root, 'dist', 'demo.js'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  logLevel: 'warning',
+});

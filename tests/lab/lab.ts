@@ -5,9 +5,16 @@
 // Everything here runs external programs as root; nothing throws from run().
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+/** The checkout: the nearest directory above this file (or the bundle using it) with vm/lab.sh. */
+export const REPO_ROOT = ((): string => {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'vm', 'lab.sh'))) return dir;
+  }
+  return path.resolve(__dirname, '..', '..');
+})();
 export const LAB_SH = path.join(REPO_ROOT, 'vm', 'lab.sh');
 /** The 32-bit all-ones lifetime ("infinity" in radvd.conf, "infinite" in rdisc6). */
 export const INFINITE = 0xffffffff;

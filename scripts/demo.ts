@@ -1,0 +1,102 @@
+// `npm run demo`: a self-made lab (router with radvd, a host NIC, a peer), the hook attached to
+// one container each under runc, crun and podman, what each got and how fast, the router
+// reaching each, then stop — and nothing left. Bundled to dist/demo.js by scripts/bundle.js.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { labUp, run, type Lab } from '../tests/lab/lab';
+import { makeRootfs, startContainer, type RunningContainer, type RuntimeName } from '../tests/lab/containers';
+import type { ContainerRecord } from '../runtime/state';
+
+const ROOT = path.join(__dirname, '..');
+const CLI = path.join(ROOT, 'dist', 'oci-slaac-hook.js');
+const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+const say = (s: string): void => console.log(`\n${bold(`== ${s}`)}`);
+
+const PROBE = `#!/bin/sh
+A=$(ip -6 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n 1)
+mkdir -p /dev/shm/www && echo "hello from $(hostname) at $A" > /dev/shm/www/index.html
+httpd -p "[$A]:80" -h /dev/shm/www
+exec sleep 600
+`;
+
+async function main(): Promise<void> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'osh-demo-'));
+  const stateDir = path.join(work, 'state');
+  const config = path.join(work, 'config.toml');
+  const env = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', `OCI_SLAAC_HOOK_CONFIG=${config}`, `OCI_SLAAC_HOOK_STATE_LIB=${path.join(work, 'lib')}`];
+  const cli = (...args: string[]) => run(process.execPath, [CLI, ...args], { env: { OCI_SLAAC_HOOK_CONFIG: config } });
+  const containers: RunningContainer[] = [];
+  let lab: Lab | undefined;
+  try {
+    say('Lab: a router (radvd) and a host NIC on one L2 segment, in namespaces of its own');
+    lab = await labUp({ LAB_NAME: 'osh-demo' });
+    console.log(lab.upOutput.trim());
+    const labRef = lab;
+
+    say(`What the router advertises: oci-slaac-hook ra --interface ${lab.hostIf}`);
+    console.log((await cli('ra', '--interface', lab.hostIf)).stdout.trim());
+
+    say('The hook, configured for this NIC');
+    fs.writeFileSync(config, `parent = ${JSON.stringify(lab.hostIf)}\nstate_dir = ${JSON.stringify(stateDir)}\n`);
+    console.log(fs.readFileSync(config, 'utf8').trim());
+    const rootfs = path.join(work, 'rootfs');
+    await makeRootfs(rootfs);
+    fs.writeFileSync(path.join(rootfs, 'probe.sh'), PROBE, { mode: 0o755 });
+    const hooksDir = path.join(work, 'hooks.d');
+    fs.mkdirSync(hooksDir);
+    for (const stage of ['prestart', 'poststop']) {
+      const shipped = JSON.parse(fs.readFileSync(path.join(ROOT, 'hooks', 'hooks.d', `oci-slaac-hook-${stage}.json`), 'utf8')) as { hook: { path: string; args: string[]; env: string[] } };
+      shipped.hook = { path: process.execPath, args: shipped.hook.args.map((a) => a.replace('/usr/local/lib/oci-slaac-hook', ROOT)), env };
+      fs.writeFileSync(path.join(hooksDir, `oci-slaac-hook-${stage}.json`), JSON.stringify(shipped));
+    }
+    const hook = (stage: string) => ({ path: process.execPath, args: ['node', CLI, stage], env, timeout: 30 });
+
+    say('One container each under runc, crun and podman');
+    const rows: string[][] = [['RUNTIME', 'CONTAINER', 'IF', 'ADDRESS', 'USABLE AFTER', 'START (runtime+hook)']];
+    for (const runtime of ['runc', 'crun', 'podman'] as RuntimeName[]) {
+      const id = `web-${runtime}`;
+      const t0 = Date.now();
+      const r = await startContainer(runtime, {
+        id,
+        rootfs,
+        args: ['/bin/sh', '/probe.sh'],
+        ...(runtime === 'podman' ? { hooksDir } : { hooks: { createRuntime: [hook('createRuntime')], poststop: [hook('poststop')] } }),
+      });
+      if (r.code !== 0 || !r.container) throw new Error(`${runtime}: ${r.stderr.trim()}`);
+      containers.push(r.container);
+      const wall = Date.now() - t0;
+      const rec = (JSON.parse((await cli('status', '--json')).stdout) as ContainerRecord[]).find((x) => x.name === id);
+      rows.push([runtime, id, rec?.interface.name ?? '?', rec?.addresses.map((a) => a.address).join(' ') ?? '?', `${rec?.timings.totalMs ?? '?'} ms`, `${wall} ms`]);
+    }
+    const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
+    for (const row of rows) console.log(row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  '));
+
+    say('oci-slaac-hook status');
+    console.log((await cli('status')).stdout.trim());
+
+    say('The router reaches each container: ping, and a page from its own web server');
+    for (const rec of JSON.parse((await cli('status', '--json')).stdout) as ContainerRecord[]) {
+      const a = rec.addresses[0]?.address ?? '';
+      const ping = await run('ip', ['netns', 'exec', labRef.routerNetns, 'ping', '-6', '-c', '1', '-W', '2', a]);
+      const page = await run('ip', ['netns', 'exec', labRef.routerNetns, 'curl', '-s', '-m', '3', `http://[${a}]/`]);
+      console.log(`${rec.name.padEnd(11)} ping ${ping.code === 0 ? 'ok  ' : 'FAIL'} ${(/time=[\d.]+ ms/.exec(ping.stdout) ?? [''])[0].padEnd(14)} ${page.stdout.trim() || 'no page'}`);
+    }
+
+    say('Stopping them');
+    for (const c of containers.splice(0)) await c.stop();
+    const left = (await cli('status', '--json')).stdout.trim();
+    const links = (await run('ip', ['-o', '-d', 'link', 'show'])).stdout.split('\n').filter((l) => l.includes('macvlan')).length;
+    console.log(`state files left: ${left === '[]' ? 0 : left}; macvlan links left: ${links}`);
+  } finally {
+    for (const c of containers) await c.stop().catch(() => undefined);
+    if (lab) await lab.down();
+    fs.rmSync(work, { recursive: true, force: true });
+    say('Lab torn down');
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});
