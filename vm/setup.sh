@@ -14,9 +14,12 @@ export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true NEEDRESTA
 
 # radvd ndisc6 tshark tcpdump iproute2: the netns lab (vm/lab.sh) and its checks
 # iputils-ping curl procps kmod:        ping and fetch from the lab router; pgrep/ps; modprobe
+# runc crun podman busybox-static:      the container runtimes the hook serves, a busybox rootfs
+# containernetworking-plugins iptables uidmap: podman's default (CNI bridge) network; the CNI
+#                                       macvlan plugin is also the benchmark's peer
 # build-essential python3:              node-gyp for the native addon (headers: Debian's nodejs)
 # ca-certificates:                      the npm registry over https
-PACKAGES="radvd ndisc6 tshark tcpdump iproute2 iputils-ping curl procps kmod build-essential python3 ca-certificates"
+PACKAGES="radvd ndisc6 tshark tcpdump iproute2 iputils-ping curl procps kmod runc crun podman busybox-static containernetworking-plugins iptables uidmap build-essential python3 ca-certificates"
 
 missing=
 for p in $PACKAGES; do
