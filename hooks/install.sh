@@ -3,18 +3,20 @@
 #   $PREFIX/lib/oci-slaac-hook/{dist/oci-slaac-hook.js,build/Release/osh_native.node}
 #   $PREFIX/bin/oci-slaac-hook                       (the operator command)
 #   $HOOKS_DIR/oci-slaac-hook-{prestart,poststop}.json (podman's hooks.d)
-#   /etc/oci-slaac-hook/config.toml                  (only if absent; set "parent" in it)
-# PREFIX defaults to /usr/local; HOOKS_DIR to /usr/share/containers/oci/hooks.d, the only
-# directory podman 4.3 on Debian 12 reads by default.
+#   $CONFIG_DIR/config.toml                          (only if absent; set "parent" in it)
+# PREFIX defaults to /usr/local, CONFIG_DIR to /etc/oci-slaac-hook; HOOKS_DIR to
+# /usr/share/containers/oci/hooks.d, the only directory podman 4.3 on Debian 12 reads by
+# default.
 set -eu
 cd "$(dirname "$0")/.."
 PREFIX=${PREFIX:-/usr/local}
 HOOKS_DIR=${HOOKS_DIR:-/usr/share/containers/oci/hooks.d}
+CONFIG_DIR=${CONFIG_DIR:-/etc/oci-slaac-hook}
 NODE=$(command -v node)
 LIB="$PREFIX/lib/oci-slaac-hook"
 
 [ -f dist/oci-slaac-hook.js ] && [ -f build/Release/osh_native.node ] || { echo "hooks/install.sh: run 'npm run build' first" >&2; exit 1; }
-install -d "$LIB/dist" "$LIB/build/Release" "$PREFIX/bin" "$HOOKS_DIR" /etc/oci-slaac-hook
+install -d "$LIB/dist" "$LIB/build/Release" "$PREFIX/bin" "$HOOKS_DIR" "$CONFIG_DIR"
 install -m 0755 dist/oci-slaac-hook.js "$LIB/dist/oci-slaac-hook.js"
 install -m 0755 build/Release/osh_native.node "$LIB/build/Release/osh_native.node"
 ln -sf "$LIB/dist/oci-slaac-hook.js" "$PREFIX/bin/oci-slaac-hook"
@@ -22,12 +24,12 @@ for stage in prestart poststop; do
 	sed -e "s|/usr/local/lib/oci-slaac-hook|$LIB|g" -e "s|\"/usr/bin/node\"|\"$NODE\"|" \
 		"hooks/hooks.d/oci-slaac-hook-$stage.json" >"$HOOKS_DIR/oci-slaac-hook-$stage.json"
 done
-if [ ! -f /etc/oci-slaac-hook/config.toml ]; then
-	cat >/etc/oci-slaac-hook/config.toml <<'TOML'
+if [ ! -f "$CONFIG_DIR/config.toml" ]; then
+	cat >"$CONFIG_DIR/config.toml" <<'TOML'
 # oci-slaac-hook configuration; see README.md for every key.
 # parent = "eth0"        # the physical NIC containers' interfaces hang off (required)
 # mode = "macvlan"       # or "ipvlan"
 # dad = "strict"         # or "optimistic"
 TOML
 fi
-echo "installed to $LIB; hooks.d files in $HOOKS_DIR; edit /etc/oci-slaac-hook/config.toml"
+echo "installed to $LIB; hooks.d files in $HOOKS_DIR; edit $CONFIG_DIR/config.toml"
