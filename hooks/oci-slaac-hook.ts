@@ -74,29 +74,15 @@ function withJson(json: boolean | undefined, r: CommandResult): CommandResult {
   return json ? { ...r, text: JSON.stringify(r.json, null, 2) } : r;
 }
 
-async function hook(stage: HookStage, args: string[]): Promise<number> {
-  const log = new Logger('');
+/** Run hook-side work with a logger: any error becomes one logged line and exit status 1. */
+async function logged(quiet: boolean, work: (log: Logger) => Promise<void>): Promise<void> {
+  const log = new Logger('', undefined, quiet);
   try {
-    const { values } = parse({ args, options: { config: { type: 'string' } }, strict: true });
-    await runHookStage(stage, readStdin(), values.config, log);
-    return 0;
+    await work(log);
+    process.exitCode = 0;
   } catch (err) {
     log.error(oneLine(err));
-    return 1;
-  } finally {
-    log.close();
-  }
-}
-
-async function background(args: string[]): Promise<number> {
-  const log = new Logger('', undefined, true);
-  try {
-    const { values, positionals } = parse({ args, options: { config: { type: 'string' } }, strict: true, allowPositionals: true });
-    await completeDadInBackground(positionals[0] ?? '', values.config, log);
-    return 0;
-  } catch (err) {
-    log.error(oneLine(err));
-    return 1;
+    process.exitCode = 1;
   } finally {
     log.close();
   }
@@ -104,12 +90,14 @@ async function background(args: string[]): Promise<number> {
 
 const [first, ...others] = process.argv.slice(2);
 if (first === COMPLETE_DAD_COMMAND) {
-  background(others).then((code) => {
-    process.exitCode = code;
+  void logged(true, (log) => {
+    const { values, positionals } = parse({ args: others, options: { config: { type: 'string' } }, strict: true, allowPositionals: true });
+    return completeDadInBackground(positionals[0] ?? '', values.config, log);
   });
 } else if (first !== undefined && (HOOK_STAGES as readonly string[]).includes(first)) {
-  hook(first as HookStage, others).then((code) => {
-    process.exitCode = code;
+  void logged(false, (log) => {
+    const { values } = parse({ args: others, options: { config: { type: 'string' } }, strict: true });
+    return runHookStage(first as HookStage, readStdin(), values.config, log);
   });
 } else run(process.argv.slice(2)).then(
   (r) => {
