@@ -74,7 +74,7 @@ function withJson(json: boolean | undefined, r: CommandResult): CommandResult {
   return json ? { ...r, text: JSON.stringify(r.json, null, 2) } : r;
 }
 
-/** Run hook-side work with a logger: any error becomes one logged line and exit status 1. */
+/** Run hook-side work with a logger; an error becomes one logged line and exit status 1. */
 async function logged(quiet: boolean, work: (log: Logger) => Promise<void>): Promise<void> {
   const log = new Logger('', undefined, quiet);
   try {
