@@ -29,7 +29,25 @@ export interface HookConfig {
   network_id: string;
   /** A static interface identifier ("::1234") instead of RFC 7217; per container via annotation. */
   iid: string;
+  /** [dns]: publication by RFC 2136 dynamic update; absent = no publication. */
+  dns?: DnsConfig;
 }
+
+export interface DnsConfig {
+  /** "2001:db8::53", "[2001:db8::53]:5353", "192.0.2.53:53". */
+  server: string;
+  zone: string;
+  /** The ip6.arpa zone for PTR records; empty = no PTR. */
+  reverse_zone: string;
+  /** BIND-style TSIG key file; empty = unsigned updates. */
+  key_file: string;
+  ttl: number;
+  /** true: a failed update fails the container. false: it starts, and the record is pending. */
+  required: boolean;
+  timeout_ms: number;
+}
+
+export const DNS_DEFAULTS: DnsConfig = { server: '', zone: '', reverse_zone: '', key_file: '', ttl: 300, required: false, timeout_ms: 2000 };
 
 export const DEFAULTS: HookConfig = {
   parent: '',
@@ -47,6 +65,8 @@ export const DEFAULTS: HookConfig = {
 
 /** Keys a container may set by annotation. state_dir is the host's alone. */
 const ANNOTATABLE: readonly (keyof HookConfig)[] = ['parent', 'mode', 'macvlan_mode', 'ipvlan_mode', 'dad', 'dad_transmits', 'ra_timeout_ms', 'enable', 'iid', 'network_id'];
+/** Annotations read elsewhere: the stable name (container-name.ts) and the DNS label (publish.ts). */
+const OTHER_ANNOTATIONS = ['name', 'dns_name'];
 
 const CHOICES: Partial<Record<keyof HookConfig, readonly string[]>> = {
   mode: ['macvlan', 'ipvlan'],
@@ -57,14 +77,14 @@ const CHOICES: Partial<Record<keyof HookConfig, readonly string[]>> = {
 
 type Raw = string | number | boolean;
 
-function setKey(cfg: HookConfig, key: string, value: unknown, where: string): void {
-  if (!(key in DEFAULTS)) throw new InputError(`${where}: unknown key ${JSON.stringify(key)}`);
-  const k = key as keyof HookConfig;
-  const want = typeof DEFAULTS[k];
+function setKey<T extends object>(cfg: T, defaults: T, key: string, value: unknown, where: string): void {
+  if (!(key in defaults) || key === 'dns') throw new InputError(`${where}: unknown key ${JSON.stringify(key)}`);
+  const k = key as keyof T;
+  const want = typeof defaults[k];
   let v: Raw;
   if (want === 'number') {
     const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0) throw new InputError(`${where}: ${key} must be a positive integer, got ${JSON.stringify(value)}`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0 || n > 0x7fffffff) throw new InputError(`${where}: ${key} must be a positive integer, got ${JSON.stringify(value)}`);
     v = n;
   } else if (want === 'boolean') {
     const b = value === 'true' ? true : value === 'false' ? false : value;
@@ -72,11 +92,11 @@ function setKey(cfg: HookConfig, key: string, value: unknown, where: string): vo
     v = b;
   } else {
     if (typeof value !== 'string') throw new InputError(`${where}: ${key} must be a string, got ${JSON.stringify(value)}`);
-    const choices = CHOICES[k];
+    const choices = CHOICES[k as keyof HookConfig];
     if (choices && !choices.includes(value)) throw new InputError(`${where}: ${key} must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
     v = value;
   }
-  (cfg as unknown as Record<string, Raw>)[k] = v;
+  (cfg as unknown as Record<string, Raw>)[key] = v;
 }
 
 /** The config file: explicit path (must exist), else the env's, else the default (may be absent). */
@@ -98,11 +118,21 @@ export function loadConfigFile(explicit?: string): HookConfig {
     throw new InputError(`config ${file}: ${(err as Error).message.split('\n')[0]}`);
   }
   for (const [key, value] of Object.entries(table)) {
-    // Tables ([dns] and the like) belong to other parts of the product.
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) continue;
-    setKey(cfg, key, value, `config ${file}`);
+    if (key === 'dns' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      cfg.dns = dnsSection(value as Record<string, unknown>, `config ${file} [dns]`);
+      continue;
+    }
+    setKey(cfg, DEFAULTS, key, value, `config ${file}`);
   }
   return cfg;
+}
+
+function dnsSection(table: Record<string, unknown>, where: string): DnsConfig {
+  const dns: DnsConfig = { ...DNS_DEFAULTS };
+  for (const [key, value] of Object.entries(table)) setKey(dns, DNS_DEFAULTS, key, value, where);
+  if (!dns.server) throw new InputError(`${where}: "server" is required`);
+  if (!dns.zone) throw new InputError(`${where}: "zone" is required`);
+  return dns;
 }
 
 /** The annotations `oci-slaac-hook.<key>` that apply to one container. */
@@ -111,9 +141,9 @@ export function applyAnnotations(base: HookConfig, annotations: Record<string, s
   for (const [name, value] of Object.entries(annotations)) {
     if (!name.startsWith(ANNOTATION_PREFIX)) continue;
     const key = name.slice(ANNOTATION_PREFIX.length);
-    if (key === 'name') continue; // the stable name; see container-name.ts
+    if (OTHER_ANNOTATIONS.includes(key)) continue;
     if (!ANNOTATABLE.includes(key as keyof HookConfig)) throw new InputError(`annotation ${name}: not a key a container may set`);
-    setKey(cfg, key, value, `annotation ${name}`);
+    setKey(cfg, DEFAULTS, key, value, `annotation ${name}`);
   }
   return cfg;
 }
