@@ -246,7 +246,7 @@ const round = (ms: number): number => Math.round(ms * 10) / 10;
  * same netns: a /proc/PID path may by now name another process). When the netns is gone, the
  * kernel has already removed the link with it.
  */
-export function detachContainer(record: ContainerRecord, log: Logger): 'deleted' | 'gone' {
+export function detachContainer(record: ContainerRecord): 'deleted' | 'gone' {
   let netns: NetnsHandle;
   try {
     netns = NetnsHandle.open(record.netns.path);
@@ -260,7 +260,6 @@ export function detachContainer(record: ContainerRecord, log: Logger): 'deleted'
       const link = listLinks(inside).find((l) => l.index === record.interface.index && l.name === record.interface.name);
       if (!link) return 'gone';
       deleteLink(inside, link.index);
-      log.info(`deleted ${link.name} from the container's network namespace`);
       return 'deleted';
     } finally {
       inside.close();

@@ -20,16 +20,17 @@ import type { AddressRecord, ContainerRecord, LifetimeValue, StateStore } from '
 
 const seconds = (l: LifetimeValue): number => (l === 'infinite' ? INFINITY_LIFETIME : l);
 
-export async function completeOptimisticDad(opts: { id: string; store: StateStore; config: HookConfig; secret: Buffer; log: Logger }): Promise<void> {
+/** Resolves with the updated record (undefined when the container is gone or was never ours). */
+export async function completeOptimisticDad(opts: { id: string; store: StateStore; config: HookConfig; secret: Buffer; log: Logger }): Promise<ContainerRecord | undefined> {
   const { store, config: cfg, log } = opts;
   const record = store.read(opts.id);
-  if (!record) return; // stopped already
+  if (!record) return undefined; // stopped already
   const netns = NetnsHandle.open(record.netns.path);
   const inside = RtnetlinkSocket.open(netns);
   try {
-    if (netns.id !== record.netns.id) return;
+    if (netns.id !== record.netns.id) return undefined;
     const link = listLinks(inside).find((l) => l.index === record.interface.index && l.name === record.interface.name);
-    if (!link) return;
+    if (!link) return undefined;
     const probe = probeOn(netns, link.name, link.index, cfg.dad_transmits);
     const retransMs = record.retransMs || DEFAULT_RETRANS_MS;
 
@@ -77,8 +78,8 @@ export async function completeOptimisticDad(opts: { id: string; store: StateStor
       linkLocalDad: linkLocal?.verdict === 'duplicate' ? 'optimistic' : 'verified',
       addresses: addresses.filter((a): a is AddressRecord => a !== undefined),
     };
-    if (store.read(record.id)) store.write(updated); // not if poststop came meanwhile
     log.info(`optimistic DAD done: ${updated.addresses.map((a) => `${a.address} ${a.dad}`).join(', ') || 'no address left'}`);
+    return updated;
   } finally {
     inside.close();
     netns.close();

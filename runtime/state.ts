@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Preference } from './ndp/types';
+import type { DnsState } from './publish';
 
 export const STATE_VERSION = 1;
 
@@ -49,6 +50,8 @@ export interface ContainerRecord {
   /** When the RA was received (ms since the epoch): lifetimes count from here. */
   raAt: number;
   since: string;
+  /** DNS publication, when [dns] is configured. */
+  dns?: DnsState;
 }
 
 const ID = /^[\w+.-]{1,1024}$/;

@@ -17,9 +17,11 @@ export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true NEEDRESTA
 # runc crun podman busybox-static:      the container runtimes the hook serves, a busybox rootfs
 # containernetworking-plugins iptables uidmap: podman's default (CNI bridge) network; the CNI
 #                                       macvlan plugin is also the benchmark's peer
+# bind9 bind9-utils bind9-dnsutils knot knot-dnsutils: the lab's authoritative DNS (BIND9, and
+#                                       Knot for interop), nsupdate/dig/tsig-keygen for the tests
 # build-essential python3:              node-gyp for the native addon (headers: Debian's nodejs)
 # ca-certificates:                      the npm registry over https
-PACKAGES="radvd ndisc6 tshark tcpdump iproute2 iputils-ping curl procps kmod runc crun podman busybox-static containernetworking-plugins iptables uidmap build-essential python3 ca-certificates"
+PACKAGES="radvd ndisc6 tshark tcpdump iproute2 iputils-ping curl procps kmod runc crun podman busybox-static containernetworking-plugins iptables uidmap bind9 bind9-utils bind9-dnsutils knot knot-dnsutils build-essential python3 ca-certificates"
 
 missing=
 for p in $PACKAGES; do

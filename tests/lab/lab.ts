@@ -162,6 +162,22 @@ export interface Lab {
   bridge: string;
   runDir: string;
   config: LabConfig;
+  /** LAB_HOST_ADDR without /len: the host NIC's static address; undefined = none (link-local only). */
+  hostAddr?: string;
+  /** Second host (LAB_HOSTB=1): its netns, NIC and static address (without /len; undefined = none). */
+  hostbNetns?: string;
+  hostbIf?: string;
+  hostbAddr?: string;
+  /** DNS role (LAB_DNS=bind|knot): the server, its netns ('' = current netns), address (without /len) and port. */
+  dnsServer?: 'bind' | 'knot';
+  dnsNetns?: string;
+  dnsAddr?: string;
+  dnsPort?: number;
+  /** Forward and reverse (ip6.arpa) zone, without trailing dot. */
+  dnsZone?: string;
+  dnsReverseZone?: string;
+  /** BIND-style TSIG key file (hmac-sha256) allowed to update AAAA, PTR and TXT in both zones; `nsupdate -k` reads it. */
+  dnsKeyFile?: string;
   /** Every effective LAB_* value as printed by `vm/lab.sh env`. */
   env: Readonly<Record<string, string>>;
   /** stdout of `vm/lab.sh up`. */
@@ -261,7 +277,26 @@ export async function labUp(env: Record<string, string> = {}): Promise<Lab> {
   const eff = parseEnvLines(envRun.stdout);
   const get = (k: string): string => eff[k] ?? '';
   const hostNetns = get('LAB_HOST_NETNS') || undefined;
+  const runDir = path.join(get('LAB_RUN_DIR'), get('LAB_NAME'));
+  const optional: Partial<Lab> = {};
+  if (get('LAB_HOST_ADDR')) optional.hostAddr = noLen(get('LAB_HOST_ADDR'));
+  if (get('LAB_HOSTB') === '1') {
+    optional.hostbNetns = get('LAB_HOSTB_NETNS');
+    optional.hostbIf = get('LAB_HOSTB_IF');
+    if (get('LAB_HOSTB_ADDR')) optional.hostbAddr = noLen(get('LAB_HOSTB_ADDR'));
+  }
+  const dnsServer = get('LAB_DNS');
+  if (dnsServer === 'bind' || dnsServer === 'knot') {
+    optional.dnsServer = dnsServer;
+    optional.dnsNetns = get('LAB_DNS_NETNS');
+    optional.dnsAddr = noLen(get('LAB_DNS_ADDR'));
+    optional.dnsPort = Number(get('LAB_DNS_PORT'));
+    optional.dnsZone = get('LAB_DNS_ZONE');
+    optional.dnsReverseZone = get('LAB_DNS_REVERSE_ZONE');
+    optional.dnsKeyFile = path.join(runDir, 'tsig.key');
+  }
   return {
+    ...optional,
     name: get('LAB_NAME'),
     hostIf: get('LAB_HOST_IF'),
     hostNetns,
@@ -272,7 +307,7 @@ export async function labUp(env: Record<string, string> = {}): Promise<Lab> {
     peerIf: get('LAB_PEER_IF'),
     lanNetns: get('LAB_LAN_NETNS'),
     bridge: 'br0',
-    runDir: path.join(get('LAB_RUN_DIR'), get('LAB_NAME')),
+    runDir,
     config: labConfigFromEnv(eff),
     env: Object.freeze(eff),
     upOutput: up.stdout,
