@@ -1,10 +1,12 @@
-// `npm run demo`: a self-made lab (router with radvd, a host NIC, a peer), the hook attached to
-// one container each under runc, crun and podman, what each got and how fast, the router
-// reaching each, then stop — and nothing left. Bundled to dist/demo.js by scripts/bundle.js.
+// `npm run demo`: a self-made lab (router with radvd, BIND9, two hosts), the hook attached to one
+// container each under runc, crun and podman on host A and one on host B, what each got and how
+// fast, every name in DNS, the router reaching each, containers on the two hosts finding each
+// other by name, then stop — and nothing left. Bundled to dist/demo.js by scripts/bundle.js.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { labUp, run, type Lab } from '../tests/lab/lab';
+import { dig } from '../tests/lab/dns';
 import { makeRootfs, startContainer, type RunningContainer, type RuntimeName } from '../tests/lab/containers';
 import type { ContainerRecord } from '../runtime/state';
 
@@ -29,16 +31,18 @@ async function main(): Promise<void> {
   const containers: RunningContainer[] = [];
   let lab: Lab | undefined;
   try {
-    say('Lab: a router (radvd) and a host NIC on one L2 segment, in namespaces of its own');
-    lab = await labUp({ LAB_NAME: 'osh-demo' });
+    say('Lab: a router (radvd), an authoritative DNS (BIND9) and two hosts on one L2 segment, in namespaces of its own');
+    lab = await labUp({ LAB_NAME: 'osh-demo', LAB_DNS: 'bind', LAB_HOST_ADDR: '2001:db8:1::2/64', LAB_HOSTB: '1' });
     console.log(lab.upOutput.trim());
     const labRef = lab;
 
     say(`What the router advertises: oci-slaac-hook ra --interface ${lab.hostIf}`);
     console.log((await cli('ra', '--interface', lab.hostIf)).stdout.trim());
 
-    say('The hook, configured for this NIC');
-    fs.writeFileSync(config, `parent = ${JSON.stringify(lab.hostIf)}\nstate_dir = ${JSON.stringify(stateDir)}\n`);
+    say('The hook on host A, configured for its NIC and the lab DNS');
+    const dnsSection = (l: Lab): string =>
+      `[dns]\nserver = "[${l.dnsAddr}]:${l.dnsPort}"\nzone = "${l.dnsZone}"\nreverse_zone = "${l.dnsReverseZone}"\nkey_file = "${l.dnsKeyFile}"\nttl = 60\n`;
+    fs.writeFileSync(config, `parent = ${JSON.stringify(lab.hostIf)}\nstate_dir = ${JSON.stringify(stateDir)}\n${dnsSection(lab)}`);
     console.log(fs.readFileSync(config, 'utf8').trim());
     const rootfs = path.join(work, 'rootfs');
     await makeRootfs(rootfs);
@@ -53,7 +57,8 @@ async function main(): Promise<void> {
     const hook = (stage: string) => ({ path: process.execPath, args: ['node', CLI, stage], env, timeout: 30 });
 
     say('One container each under runc, crun and podman');
-    const rows: string[][] = [['RUNTIME', 'CONTAINER', 'IF', 'ADDRESS', 'USABLE AFTER', 'START (runtime+hook)']];
+    fs.writeFileSync(path.join(rootfs, 'etc', 'resolv.conf'), `nameserver ${lab.dnsAddr}\nsearch ${lab.dnsZone}\n`);
+    const rows: string[][] = [['RUNTIME', 'CONTAINER', 'IF', 'ADDRESS', 'USABLE AFTER', 'START (runtime+hook)', 'DNS']];
     for (const runtime of ['runc', 'crun', 'podman'] as RuntimeName[]) {
       const id = `web-${runtime}`;
       const t0 = Date.now();
@@ -67,7 +72,7 @@ async function main(): Promise<void> {
       containers.push(r.container);
       const wall = Date.now() - t0;
       const rec = (JSON.parse((await cli('status', '--json')).stdout) as ContainerRecord[]).find((x) => x.name === id);
-      rows.push([runtime, id, rec?.interface.name ?? '?', rec?.addresses.map((a) => a.address).join(' ') ?? '?', `${rec?.timings.totalMs ?? '?'} ms`, `${wall} ms`]);
+      rows.push([runtime, id, rec?.interface.name ?? '?', rec?.addresses.map((a) => a.address).join(' ') ?? '?', `${rec?.timings.totalMs ?? '?'} ms`, `${wall} ms`, rec?.dns ? `${rec.dns.name} (${rec.dns.status})` : '-']);
     }
     const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
     for (const row of rows) console.log(row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  '));
@@ -83,8 +88,51 @@ async function main(): Promise<void> {
       console.log(`${rec.name.padEnd(11)} ping ${ping.code === 0 ? 'ok  ' : 'FAIL'} ${(/time=[\d.]+ ms/.exec(ping.stdout) ?? [''])[0].padEnd(14)} ${page.stdout.trim() || 'no page'}`);
     }
 
+    say('Host B: its own hook, in its own network namespace, on its own NIC, publishing into the same zone');
+    const hostB = lab.hostbNetns ?? '';
+    const configB = path.join(work, 'config-b.toml');
+    fs.writeFileSync(configB, `parent = ${JSON.stringify(lab.hostbIf)}\nstate_dir = ${JSON.stringify(path.join(work, 'state-b'))}\n${dnsSection(lab)}`);
+    const bNetns = 'osh-demo-b1';
+    await run('ip', ['netns', 'add', bNetns]);
+    const bBundle = path.join(work, 'bundle-b');
+    fs.mkdirSync(bBundle);
+    fs.writeFileSync(path.join(bBundle, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', linux: { namespaces: [{ type: 'network', path: `/run/netns/${bNetns}` }] }, annotations: { 'oci-slaac-hook.name': 'web-b' } }));
+    const hookB = (stage: string, status: string) =>
+      run(process.execPath, [CLI, stage, '--config', configB], { netns: hostB, input: JSON.stringify({ ociVersion: '1.0.2', id: 'web-b', status, bundle: bBundle }), env: { OCI_SLAAC_HOOK_STATE_LIB: path.join(work, 'lib-b') } });
+    const startedB = await hookB('createRuntime', 'creating');
+    console.log(startedB.stderr.trim());
+    const addrB = (JSON.parse(fs.readFileSync(path.join(work, 'state-b', 'web-b.json'), 'utf8')) as ContainerRecord).addresses[0]?.address ?? '';
+    const wwwB = path.join(work, 'www-b');
+    fs.mkdirSync(wwwB);
+    fs.writeFileSync(path.join(wwwB, 'index.html'), `hello from web-b on host B at ${addrB}\n`);
+    await run('ip', ['netns', 'exec', bNetns, 'busybox', 'httpd', '-p', `[${addrB}]:80`, '-h', wwwB]);
+
+    say(`The zone ${lab.dnsZone} on the lab's BIND9 (dig)`);
+    for (const name of ['web-runc', 'web-crun', 'web-podman', 'web-b']) {
+      const aaaa = await dig(lab, `${name}.${lab.dnsZone}`, 'AAAA');
+      console.log(`${`${name}.${lab.dnsZone}`.padEnd(24)} AAAA ${aaaa.join(' ') || '-'}`);
+    }
+
+    say('Across hosts, by name: a container on host A fetches from web-b on host B, and back');
+    const out = path.join(work, 'out-client');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(rootfs, 'client.sh'), `#!/bin/sh\nprintf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 web-b.${lab.dnsZone} 80 | tail -n 1 > /out/page\nexec sleep 60\n`, { mode: 0o755 });
+    const client = await startContainer('runc', { id: 'client-a', rootfs, args: ['/bin/sh', '/client.sh'], outDir: out, hooks: { createRuntime: [hook('createRuntime')], poststop: [hook('poststop')] } });
+    if (client.container) containers.push(client.container);
+    const pageFile = path.join(out, 'page');
+    for (let i = 0; i < 50 && !(fs.existsSync(pageFile) && fs.statSync(pageFile).size > 0); i++) await new Promise((r) => setTimeout(r, 100));
+    console.log(`client-a (host A) → http://web-b.${lab.dnsZone}/ : ${fs.existsSync(pageFile) ? fs.readFileSync(pageFile, 'utf8').trim() : 'nothing'}`);
+    const webRunc = (await dig(lab, `web-runc.${lab.dnsZone}`, 'AAAA'))[0] ?? '';
+    const back = await run('ip', ['netns', 'exec', bNetns, 'curl', '-s', '-m', '3', `http://[${webRunc}]/`]);
+    console.log(`web-b (host B) → web-runc.${lab.dnsZone} = ${webRunc} : ${back.stdout.trim() || 'nothing'}`);
+
     say('Stopping them');
     for (const c of containers.splice(0)) await c.stop();
+    await run('pkill', ['-f', `busybox httpd -p \\[${addrB}\\]:80`]);
+    await hookB('poststop', 'stopped');
+    await run('ip', ['netns', 'del', bNetns]);
+    const names = (await Promise.all(['web-runc', 'web-crun', 'web-podman', 'web-b', 'client-a'].map((n) => dig(lab as Lab, `${n}.${lab?.dnsZone ?? ''}`, 'AAAA')))).flat();
+    console.log(`DNS records left: ${names.length}`);
     const left = (await cli('status', '--json')).stdout.trim();
     const links = (await run('ip', ['-o', '-d', 'link', 'show'])).stdout.split('\n').filter((l) => l.includes('macvlan')).length;
     console.log(`state files left: ${left === '[]' ? 0 : left}; macvlan links left: ${links}`);
