@@ -276,3 +276,29 @@ lab_role_main_usage() {
 	echo "usage: $0 up|down|env" >&2
 	exit 2
 }
+
+# Stop daemons: SIGTERM, wait up to 5 s while `$1 PID` says a pid is still the daemon, then
+# SIGKILL and wait again; dies if one survives that. $2...: pids (repeats and blanks fine).
+# Returns 1 when there was nothing to stop.
+lab_stop_pids() {
+	still_running=$1
+	shift
+	pids=$(echo "$@" | tr ' ' '\n' | sort -u | tr '\n' ' ')
+	[ -n "$(echo $pids)" ] || return 1
+	kill $pids 2>/dev/null || true
+	for phase in term kill; do
+		n=50
+		while [ "$n" -gt 0 ]; do
+			alive=
+			for p in $pids; do
+				if "$still_running" "$p"; then alive="$alive $p"; fi
+			done
+			[ -n "$alive" ] || return 0
+			n=$((n - 1))
+			sleep 0.1
+		done
+		[ "$phase" = term ] || lab_die "pid(s)$alive survived SIGKILL"
+		kill -9 $alive 2>/dev/null || true
+		pids=$alive
+	done
+}

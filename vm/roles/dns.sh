@@ -179,36 +179,8 @@ server_pid() {
 }
 
 server_stop() {
-	pids="$(server_pid) $(server_pids_for_dir)"
-	pids=$(echo $pids | tr ' ' '\n' | sort -u | tr '\n' ' ')
-	[ -n "$(echo $pids)" ] || return 1
-	kill $pids 2>/dev/null || true
-	n=50
-	while [ "$n" -gt 0 ]; do
-		alive=
-		for p in $pids; do
-			if pid_is_server "$p"; then alive="$alive $p"; fi
-		done
-		[ -n "$alive" ] || break
-		n=$((n - 1))
-		sleep 0.1
-	done
-	if [ -n "$alive" ]; then
-		kill -9 $alive 2>/dev/null || true
-		n=20
-		while [ "$n" -gt 0 ]; do
-			alive2=
-			for p in $alive; do
-				if pid_is_server "$p"; then alive2="$alive2 $p"; fi
-			done
-			[ -n "$alive2" ] || break
-			n=$((n - 1))
-			sleep 0.1
-		done
-		[ -z "$alive2" ] || lab_die "DNS server pid(s)$alive2 survived SIGKILL"
-	fi
+	lab_stop_pids pid_is_server $(server_pid) $(server_pids_for_dir) || return 1
 	rm -f "$DIR/named.pid" "$DIR/knotd.pid"
-	return 0
 }
 
 # ---------------------------------------------------------------- files

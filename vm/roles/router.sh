@@ -180,26 +180,8 @@ radvd_pid() {
 }
 
 radvd_stop() {
-	pids="$(radvd_pid) $(lab_radvd_pids_for_conf "$CONF")"
-	pids=$(echo $pids | tr ' ' '\n' | sort -u | tr '\n' ' ')
-	[ -n "$(echo $pids)" ] || return 1
-	kill $pids 2>/dev/null || true
-	n=30
-	while [ "$n" -gt 0 ]; do
-		alive=
-		for p in $pids; do
-			if lab_pid_is_radvd "$p"; then alive="$alive $p"; fi
-		done
-		[ -n "$alive" ] || break
-		n=$((n - 1))
-		sleep 0.1
-	done
-	if [ -n "$alive" ]; then
-		kill -9 $alive 2>/dev/null || true
-		sleep 0.1
-	fi
+	lab_stop_pids lab_pid_is_radvd $(radvd_pid) $(lab_radvd_pids_for_conf "$CONF") || return 1
 	rm -f "$PIDFILE"
-	return 0
 }
 
 radvd_start() {
