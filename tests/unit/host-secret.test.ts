@@ -59,8 +59,9 @@ t.test('20 processes racing to create it all get the same secret', async (t) => 
       child.stdout.on('data', (chunk: string) => ((out += chunk), out.includes('ready\n') && ok()));
       child.once('exit', (code) => fail(new Error(`child exited ${code} before it was ready`)));
     });
+    // 'close', not 'exit': only then has all of the child's stdout been read.
     const done = new Promise<string>((ok, fail) =>
-      child.on('exit', (code) => (code === 0 ? ok(out.replace('ready\n', '').trim()) : fail(new Error(`child exited ${code}`)))),
+      child.on('close', (code) => (code === 0 ? ok(out.replace('ready\n', '').trim()) : fail(new Error(`child exited ${code}`)))),
     );
     return { child, ready, done };
   });
