@@ -29,7 +29,7 @@ export async function completeDadInBackground(id: string, configPath: string | u
   const addresses = updated.addresses.map((a) => a.address);
   if (updated.dns && cfg.dns && updated.dns.records.some((r) => r.type === 'AAAA' && !addresses.includes(r.data))) {
     const old = await withdraw(updated.dns, cfg.dns.timeout_ms);
-    const plan = planDns(cfg.dns, updated.dns.name.slice(0, updated.dns.name.indexOf('.')), addresses);
+    const plan = planDns(cfg.dns, updated.dns.label, addresses);
     updated.dns = stillPublished(old) ? old : await publish(plan, cfg.dns.timeout_ms);
   }
   if (store.read(id)) store.write(updated); // not if poststop came meanwhile
@@ -46,8 +46,6 @@ export function readStdin(): string {
 }
 
 const ATTACH_STATUSES = ['creating', 'created'];
-
-class DnsRequiredError extends Error {}
 
 /**
  * Publish the container's records. With dns.required a failure fails the container (what was
@@ -68,7 +66,7 @@ async function publishOrUndo(dns: DnsConfig, stableName: string, annotations: Re
     log.info(`DNS: published ${published.name} (${published.records.map((r) => r.type).join(', ')})`);
   } else if (dns.required) {
     if (stillPublished(published)) await withdraw(published, dns.timeout_ms);
-    throw new DnsRequiredError(published.error ?? 'DNS update failed');
+    throw new Error(published.error ?? 'DNS update failed');
   } else {
     log.warn(`DNS: ${published.error ?? 'update failed'}; the container starts, its record is pending`);
   }
@@ -130,11 +128,15 @@ async function attach(state: OciState, base: HookConfig, configPath: string | un
   const record = await attachContainer({ id: state.id, name, netnsPath, config: cfg, secret: loadOrCreateHostSecret(), log });
   try {
     if (cfg.dns) record.dns = await publishOrUndo(cfg.dns, name.name, annotations, record.addresses.map((a) => a.address), log);
-    store.write(record);
+    try {
+      store.write(record);
+    } catch (err) {
+      throw new Error(`cannot write state to ${cfg.state_dir}: ${oneLine(err)}`);
+    }
   } catch (err) {
     if (record.dns) await withdraw(record.dns, cfg.dns?.timeout_ms ?? DNS_DEFAULTS.timeout_ms);
     detachContainer(record);
-    throw err instanceof InputError || err instanceof DnsRequiredError ? err : new Error(`cannot write state to ${cfg.state_dir}: ${oneLine(err)}`);
+    throw err;
   }
   if (record.addresses.some((a) => a.dad === 'optimistic')) spawnSelf([COMPLETE_DAD_COMMAND, state.id, ...(configPath ? ['--config', configPath] : [])]);
   const addrs = record.addresses.map((a) => `${a.address}/${a.prefixLength}`).join(' ');

@@ -23,7 +23,8 @@ export interface DnsRecord {
 }
 
 export interface DnsState {
-  /** The fully qualified name, without the trailing dot. */
+  /** The container's label, and the fully qualified name (no trailing dot) it makes in the zone. */
+  label: string;
   name: string;
   /** published: every record is in DNS; pending: publication failed and the container runs without; withdraw-failed: poststop could not delete them (retried by the next poststop). */
   status: 'published' | 'pending' | 'withdraw-failed';
@@ -53,7 +54,7 @@ export function planDns(cfg: DnsConfig, label: string, addresses: string[]): Dns
       records.push({ zone: reverse, name: owner, type: 'PTR', data: name, published: false });
     }
   }
-  return { name, status: 'pending', server: cfg.server, keyFile: cfg.key_file, ttl: cfg.ttl, records };
+  return { label, name, status: 'pending', server: cfg.server, keyFile: cfg.key_file, ttl: cfg.ttl, records };
 }
 
 /** Send one update per zone. Records are marked published as their zone's update succeeds. */

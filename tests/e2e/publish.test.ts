@@ -9,11 +9,16 @@ import { labUp, run, type Lab } from '../lab/lab';
 import { dig, nsupdate, reverseName } from '../lab/dns';
 import { makeRootfs, startContainer } from '../lab/containers';
 import type { ContainerRecord } from '../../runtime/state';
+import { stableAddress } from '../../runtime/iid';
+import { formatIPv6, parsePrefix } from '../../runtime/ipv6';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'oci-slaac-hook.js');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'osh-pub-'));
 const libDir = path.join(work, 'lib');
+const secret = Buffer.alloc(32, 0x33); // a known host secret, so the test can compute the addresses
+fs.mkdirSync(libDir, { mode: 0o700 });
+fs.writeFileSync(path.join(libDir, 'secret'), secret, { mode: 0o600 });
 type DnsLab = Lab & { dnsAddr: string; dnsPort: number; dnsZone: string; dnsReverseZone: string; dnsKeyFile: string };
 let lab: DnsLab;
 
@@ -188,6 +193,24 @@ t.test('wrong key: BADSIG by name; server down: pending, or refused when require
   t.equal(r3.stderr.trim().split('\n').length, 1, 'one line');
   t.notMatch(await c3.links(), /eth0/, 'no link left');
   t.equal(c3.state(), undefined, 'no state left');
+});
+
+t.test('optimistic DAD replacing a taken address republishes it', async (t) => {
+  const candidate = (n: number) => formatIPv6(stableAddress({ prefix: parsePrefix('2001:db8:53::/64').address, prefixLength: 64, name: 'opti', networkId: '', dadCounter: n, secret }).address);
+  await run('ip', ['-n', lab.peerNetns, 'addr', 'add', `${candidate(0)}/64`, 'dev', lab.peerIf, 'nodad']);
+  t.teardown(() => run('ip', ['-n', lab.peerNetns, 'addr', 'del', `${candidate(0)}/64`, 'dev', lab.peerIf]).then(() => undefined));
+  const c = await fakeContainer('pub9', writeConfig('opti', lab.hostIf), { annotations: { 'oci-slaac-hook.name': 'opti', 'oci-slaac-hook.dad': 'optimistic' } });
+  t.teardown(c.remove);
+  t.equal((await c.start()).code, 0);
+  t.same(await dig(lab, `opti.${lab.dnsZone}`, 'AAAA'), [candidate(0)], 'published at once, before DAD');
+  const deadline = Date.now() + 6000;
+  while (Date.now() < deadline && c.state()?.addresses[0]?.dad !== 'verified') await new Promise((r) => setTimeout(r, 100));
+  t.match(c.state(), { addresses: [{ address: candidate(1), dad: 'verified' }], dns: { status: 'published' } });
+  t.same(await dig(lab, `opti.${lab.dnsZone}`, 'AAAA'), [candidate(1)], 'the taken address withdrawn, the new one published');
+  t.same(await dig(lab, reverseName(candidate(0)), 'PTR'), [], 'old PTR gone');
+  t.same(await dig(lab, reverseName(candidate(1)), 'PTR'), [`opti.${lab.dnsZone}.`], 'new PTR');
+  t.equal((await c.stop()).code, 0);
+  t.same(await dig(lab, `opti.${lab.dnsZone}`, 'AAAA'), []);
 });
 
 t.test('containers on two hosts find each other by name', async (t) => {
