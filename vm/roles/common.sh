@@ -302,3 +302,20 @@ lab_stop_pids() {
 		pids=$alive
 	done
 }
+
+# Undo a role's plumbing ($1 role, $2 netns or empty, $3 interface, $4 its static address): in
+# the lab, its netns (deleted when the lab made it, or when it is the lab's own <name>-<role>)
+# or its veth; on a real NIC (LAB_LAN_NETNS empty), only the address. 0 if anything was undone.
+lab_role_unplug() {
+	if [ -n "$LAB_LAN_NETNS" ]; then
+		if [ -n "$2" ]; then
+			owned=
+			[ "$2" != "$LAB_NAME-$1" ] || owned=owned
+			lab_netns_del "$2" $owned
+		else
+			lab_detach "$1" "" "$3"
+		fi
+	else
+		{ [ -z "$2" ] || lab_netns_exists "$2"; } && lab_ip "$2" -6 addr del "$4" dev "$3" 2>/dev/null
+	fi
+}

@@ -431,19 +431,7 @@ dns_up() {
 dns_down() {
 	did=
 	if server_stop; then did=1; fi
-	ns=$LAB_DNS_NETNS
-	if [ -n "$LAB_LAN_NETNS" ]; then
-		if [ -n "$ns" ]; then
-			owned=
-			[ "$ns" != "$LAB_NAME-dns" ] || owned=owned
-			if lab_netns_del "$ns" $owned; then did=1; fi
-		elif lab_detach dns "" "$LAB_DNS_IF"; then
-			did=1
-		fi
-	elif { [ -z "$ns" ] || lab_netns_exists "$ns"; } &&
-		lab_ip "$ns" -6 addr del "$(dns_addr)" dev "$LAB_DNS_IF" 2>/dev/null; then
-		did=1
-	fi
+	if lab_role_unplug dns "$LAB_DNS_NETNS" "$LAB_DNS_IF" "$(dns_addr)"; then did=1; fi
 	if [ -e "$DIR" ] || [ -e "$KEYFILE" ]; then did=1; fi
 	clean_files
 	lab_state_cleanup

@@ -59,20 +59,8 @@ peer_up() {
 }
 
 peer_down() {
-	ns=$LAB_PEER_NETNS
 	did=
-	if [ -n "$LAB_LAN_NETNS" ]; then
-		if [ -n "$ns" ]; then
-			owned=
-			[ "$ns" != "$LAB_NAME-peer" ] || owned=owned
-			if lab_netns_del "$ns" $owned; then did=1; fi
-		elif lab_detach peer "" "$LAB_PEER_IF"; then
-			did=1
-		fi
-	elif { [ -z "$ns" ] || lab_netns_exists "$ns"; } &&
-		lab_ip "$ns" -6 addr del "$(peer_addr)" dev "$LAB_PEER_IF" 2>/dev/null; then
-		did=1
-	fi
+	if lab_role_unplug peer "$LAB_PEER_NETNS" "$LAB_PEER_IF" "$(peer_addr)"; then did=1; fi
 	lab_state_cleanup
 	if [ -n "$did" ]; then lab_log "down"; fi
 }
