@@ -4,15 +4,16 @@
  * own state — podman gives no pid there, and the netns may already be gone.
  */
 import * as fs from 'node:fs';
+import { isatty } from 'node:tty';
 import { attachContainer, detachContainer } from '../runtime/attach';
-import { applyAnnotations, DNS_DEFAULTS, loadConfigFile, validateForAttach, type DnsConfig, type HookConfig } from '../runtime/config';
+import { applyAnnotations, loadConfigFile, validateForAttach, type HookConfig } from '../runtime/config';
 import { stableName } from '../runtime/container-name';
 import { InputError, oneLine } from '../runtime/errors';
 import { loadOrCreateHostSecret } from '../runtime/host-secret';
 import type { Logger } from '../runtime/log';
 import { parseState, readConfig, type HookStage, type OciState } from '../runtime/oci/spec';
 import { completeOptimisticDad } from '../runtime/optimistic';
-import { dnsLabel, planDns, publish, stillPublished, withdraw, type DnsState } from '../runtime/publish';
+import { publishContainer, republish, stillPublished, withdraw } from '../runtime/publish';
 import { StateStore } from '../runtime/state';
 import { spawnSelf } from './background';
 
@@ -25,18 +26,13 @@ export async function completeDadInBackground(id: string, configPath: string | u
   const store = new StateStore(cfg.state_dir);
   const updated = await completeOptimisticDad({ id, store, config: cfg, secret: loadOrCreateHostSecret(), log });
   if (!updated) return;
-  // A replaced address is republished: the old records withdrawn, the new ones added.
-  const addresses = updated.addresses.map((a) => a.address);
-  if (updated.dns && cfg.dns && updated.dns.records.some((r) => r.type === 'AAAA' && !addresses.includes(r.data))) {
-    const old = await withdraw(updated.dns, cfg.dns.timeout_ms);
-    const plan = planDns(cfg.dns, updated.dns.label, addresses);
-    updated.dns = stillPublished(old) ? old : await publish(plan, cfg.dns.timeout_ms);
-  }
+  if (updated.dns) updated.dns = await republish(updated.dns, updated.addresses.map((a) => a.address));
   if (store.read(id)) store.write(updated); // not if poststop came meanwhile
 }
 
 export function readStdin(): string {
-  if (process.stdin.isTTY) throw new InputError('no OCI state on stdin (stdin is a terminal)');
+  // isatty(0), not process.stdin: that getter builds a stream (and a libuv handle) we never use.
+  if (isatty(0)) throw new InputError('no OCI state on stdin (stdin is a terminal)');
   try {
     return fs.readFileSync(0, 'utf8');
   } catch (err) {
@@ -46,32 +42,6 @@ export function readStdin(): string {
 }
 
 const ATTACH_STATUSES = ['creating', 'created'];
-
-/**
- * Publish the container's records. With dns.required a failure fails the container (what was
- * published is withdrawn by the caller's undo); without, the container starts and the state
- * says the record is pending.
- */
-async function publishOrUndo(dns: DnsConfig, stableName: string, annotations: Record<string, string>, addresses: string[], log: Logger): Promise<DnsState | undefined> {
-  let plan: DnsState;
-  try {
-    plan = planDns(dns, dnsLabel(stableName, annotations), addresses);
-  } catch (err) {
-    if (dns.required) throw err;
-    log.warn(`DNS: ${oneLine(err)}; the container starts unpublished`);
-    return undefined;
-  }
-  const published = await publish(plan, dns.timeout_ms);
-  if (published.status === 'published') {
-    log.info(`DNS: published ${published.name} (${published.records.map((r) => r.type).join(', ')})`);
-  } else if (dns.required) {
-    if (stillPublished(published)) await withdraw(published, dns.timeout_ms);
-    throw new Error(published.error ?? 'DNS update failed');
-  } else {
-    log.warn(`DNS: ${published.error ?? 'update failed'}; the container starts, its record is pending`);
-  }
-  return published;
-}
 
 export async function runHookStage(stage: HookStage, stdin: string, configPath: string | undefined, log: Logger): Promise<void> {
   const state = parseState(stdin);
@@ -84,8 +54,8 @@ export async function runHookStage(stage: HookStage, stdin: string, configPath: 
     const record = store.read(state.id);
     if (!record) return; // never attached (or already withdrawn): nothing to do
     const result = detachContainer(record);
-    if (stillPublished(record.dns) && record.dns) {
-      const dns = await withdraw(record.dns, base.dns?.timeout_ms ?? DNS_DEFAULTS.timeout_ms);
+    if (record.dns && stillPublished(record.dns)) {
+      const dns = await withdraw(record.dns);
       if (stillPublished(dns)) {
         store.write({ ...record, dns }); // kept so that the next poststop retries
         throw new Error(`${dns.error ?? 'DNS withdrawal failed'} (records kept in ${base.state_dir}; run poststop again to retry)`);
@@ -127,14 +97,14 @@ async function attach(state: OciState, base: HookConfig, configPath: string | un
   const name = stableName(state.id, state.bundle, annotations);
   const record = await attachContainer({ id: state.id, name, netnsPath, config: cfg, secret: loadOrCreateHostSecret(), log });
   try {
-    if (cfg.dns) record.dns = await publishOrUndo(cfg.dns, name.name, annotations, record.addresses.map((a) => a.address), log);
+    if (cfg.dns) record.dns = await publishContainer(cfg.dns, name.name, annotations, record.addresses.map((a) => a.address), log);
     try {
       store.write(record);
     } catch (err) {
       throw new Error(`cannot write state to ${cfg.state_dir}: ${oneLine(err)}`);
     }
   } catch (err) {
-    if (record.dns) await withdraw(record.dns, cfg.dns?.timeout_ms ?? DNS_DEFAULTS.timeout_ms);
+    if (record.dns) await withdraw(record.dns);
     detachContainer(record);
     throw err;
   }

@@ -75,8 +75,8 @@ function withJson(json: boolean | undefined, r: CommandResult): CommandResult {
 }
 
 /** Run hook-side work with a logger; an error becomes one logged line and exit status 1. */
-async function logged(quiet: boolean, work: (log: Logger) => Promise<void>): Promise<void> {
-  const log = new Logger('', undefined, quiet);
+async function logged(work: (log: Logger) => Promise<void>): Promise<void> {
+  const log = new Logger('');
   try {
     await work(log);
     process.exitCode = 0;
@@ -90,12 +90,12 @@ async function logged(quiet: boolean, work: (log: Logger) => Promise<void>): Pro
 
 const [first, ...others] = process.argv.slice(2);
 if (first === COMPLETE_DAD_COMMAND) {
-  void logged(true, (log) => {
+  void logged((log) => {
     const { values, positionals } = parse({ args: others, options: { config: { type: 'string' } }, strict: true, allowPositionals: true });
     return completeDadInBackground(positionals[0] ?? '', values.config, log);
   });
 } else if (first !== undefined && (HOOK_STAGES as readonly string[]).includes(first)) {
-  void logged(false, (log) => {
+  void logged((log) => {
     const { values } = parse({ args: others, options: { config: { type: 'string' } }, strict: true });
     return runHookStage(first as HookStage, readStdin(), values.config, log);
   });

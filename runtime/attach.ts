@@ -120,13 +120,13 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
     addAddress(inside, { index: link.index, address: linkLocal, prefixLength: 64, flags: IFA_F_NODAD });
     // Optimistic mode returns before any DAD completes: the background check probes it instead.
     const linkLocalDad = optimistic ? undefined : probe(linkLocal, DEFAULT_RETRANS_MS);
+    linkLocalDad?.catch(() => undefined); // awaited below; a failure before then must not go unhandled
     // From now on the kernel announces each address we install with an unsolicited NA (RFC 4861
     // §7.2.6) — not the optimistic link-local above (RFC 4429 §3.3).
     writeNetSysctl(netns, `net/ipv6/conf/${ifname}/ndisc_notify`, 1);
 
     // 4. Router discovery.
     const raSock = NdSocket.open({ netns, ifname, ifindex: link.index, types: [ICMP6_RA] });
-    opened.push(raSock);
     const tRa = performance.now();
     let found: DiscoveredRouter;
     try {
@@ -203,14 +203,13 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
     if (lo) setLink(inside, lo.index, { up: true });
 
     const slla = ra.options.find((o): o is Extract<NdOption, { type: 'source-link-layer-address' }> => o.type === 'source-link-layer-address');
-    const linkMac = findLink(inside, ifname)?.mac;
     return {
       version: STATE_VERSION,
       id: req.id,
       name: req.name.name,
       nameSource: req.name.source,
       netns: { path: req.netnsPath, id: netns.id },
-      interface: { name: ifname, index: link.index, mac: linkMac ? formatMac(linkMac) : '', kind: spec.kind, mode: spec.mode },
+      interface: { name: ifname, index: link.index, mac: link.mac ? formatMac(link.mac) : '', kind: spec.kind, mode: spec.mode },
       parent: cfg.parent,
       linkLocal: formatIPv6(linkLocal),
       linkLocalDad: optimistic ? 'optimistic' : 'verified',

@@ -24,7 +24,6 @@ export class Logger {
   constructor(
     private tag: string,
     private readonly syslogPath = process.env.OCI_SLAAC_HOOK_SYSLOG ?? '/dev/log',
-    private readonly quiet = false,
   ) {}
 
   /** Prefix every later line with this container id (12 characters, as runtimes show ids). */
@@ -34,7 +33,7 @@ export class Logger {
 
   log(level: Level, message: string): void {
     const line = this.tag ? `${this.tag}: ${message}` : message;
-    if (!this.quiet || level === 'error') process.stderr.write(`oci-slaac-hook: ${line}\n`);
+    process.stderr.write(`oci-slaac-hook: ${line}\n`);
     this.syslog(level, line);
   }
 

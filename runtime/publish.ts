@@ -5,11 +5,13 @@
  * rdata): a record someone else made at the same name survives.
  */
 import type { DnsConfig } from './config';
-import { explicitLabel, isInZone, labelFromContainerName, normalizeZone, reverseName } from './dns/names';
+import { explicitLabel, labelFromContainerName, normalizeZone, reverseName } from './dns/names';
 import { loadKeyFile } from './dns/keyfile';
 import { parseServer, sendUpdate, type UpdateOp } from './dns/update';
+import { isSubdomain } from './dns/wire';
 import { InputError, oneLine } from './errors';
 import { parseIPv6 } from './ipv6';
+import type { Logger } from './log';
 
 export const DNS_NAME_ANNOTATION = 'oci-slaac-hook.dns_name';
 
@@ -22,6 +24,7 @@ export interface DnsRecord {
   published: boolean;
 }
 
+/** Everything needed to withdraw later, even if config.toml changes meanwhile. */
 export interface DnsState {
   /** The container's label, and the fully qualified name (no trailing dot) it makes in the zone. */
   label: string;
@@ -31,6 +34,9 @@ export interface DnsState {
   server: string;
   keyFile: string;
   ttl: number;
+  timeoutMs: number;
+  zone: string;
+  reverseZone: string;
   records: DnsRecord[];
   error?: string;
 }
@@ -44,53 +50,82 @@ export function dnsLabel(stableName: string, annotations: Record<string, string>
 /** What to publish for these addresses (nothing is sent yet). */
 export function planDns(cfg: DnsConfig, label: string, addresses: string[]): DnsState {
   const zone = normalizeZone(cfg.zone, 'dns.zone');
-  const name = `${label}.${zone}`;
-  const records: DnsRecord[] = addresses.map((a) => ({ zone, name, type: 'AAAA', data: a, published: false }));
-  if (cfg.reverse_zone) {
-    const reverse = normalizeZone(cfg.reverse_zone, 'dns.reverse_zone');
+  const reverseZone = cfg.reverse_zone ? normalizeZone(cfg.reverse_zone, 'dns.reverse_zone') : '';
+  const plan: DnsState = { label, name: `${label}.${zone}`, status: 'pending', server: cfg.server, keyFile: cfg.key_file, ttl: cfg.ttl, timeoutMs: cfg.timeout_ms, zone, reverseZone, records: [] };
+  return withRecords(plan, addresses);
+}
+
+/** The plan's records for `addresses`: AAAA at its name, PTR in its reverse zone (if any). */
+function withRecords(plan: DnsState, addresses: string[]): DnsState {
+  const records: DnsRecord[] = addresses.map((a) => ({ zone: plan.zone, name: plan.name, type: 'AAAA', data: a, published: false }));
+  if (plan.reverseZone) {
     for (const a of addresses) {
       const owner = reverseName(parseIPv6(a));
-      if (!isInZone(owner, reverse)) throw new InputError(`address ${a} is not in dns.reverse_zone ${reverse}`);
-      records.push({ zone: reverse, name: owner, type: 'PTR', data: name, published: false });
+      if (!isSubdomain(owner, plan.reverseZone)) throw new InputError(`address ${a} is not in dns.reverse_zone ${plan.reverseZone}`);
+      records.push({ zone: plan.reverseZone, name: owner, type: 'PTR', data: plan.name, published: false });
     }
   }
-  return { label, name, status: 'pending', server: cfg.server, keyFile: cfg.key_file, ttl: cfg.ttl, records };
+  return { ...plan, records };
 }
 
-/** Send one update per zone. Records are marked published as their zone's update succeeds. */
-async function update(state: DnsState, op: 'add' | 'delete', timeoutMs: number): Promise<void> {
-  const server = parseServer(state.server);
-  const key = state.keyFile ? loadKeyFile(state.keyFile) : undefined;
-  const zones = [...new Set(state.records.map((r) => r.zone))];
-  for (const zone of zones) {
-    const mine = state.records.filter((r) => r.zone === zone && (op === 'add' ? !r.published : r.published));
-    if (mine.length === 0) continue;
-    const ops: UpdateOp[] = mine.map((r) => (op === 'add' ? { op, name: r.name, type: r.type, ttl: state.ttl, data: r.data } : { op, name: r.name, type: r.type, data: r.data }));
-    await sendUpdate({ server, zone, ops, key, timeoutMs });
-    for (const r of mine) r.published = op === 'add';
-  }
-}
-
-/** Publish; on failure the state says which records made it (the caller decides what follows). */
-export async function publish(state: DnsState, timeoutMs: number): Promise<DnsState> {
-  const next: DnsState = { ...state, records: state.records.map((r) => ({ ...r })) };
+/**
+ * Add the records not yet published, or delete those that are: one update per zone, each
+ * record marked as its zone's update succeeds. Never throws: a failure is in the result.
+ */
+async function apply(state: DnsState, op: 'add' | 'delete'): Promise<DnsState> {
+  const next: DnsState = { ...state, records: state.records.map((r) => ({ ...r })), error: undefined };
   try {
-    await update(next, 'add', timeoutMs);
-    return { ...next, status: 'published', error: undefined };
+    const server = parseServer(state.server);
+    const key = state.keyFile ? loadKeyFile(state.keyFile) : undefined;
+    for (const zone of new Set(next.records.map((r) => r.zone))) {
+      const mine = next.records.filter((r) => r.zone === zone && r.published === (op === 'delete'));
+      if (mine.length === 0) continue;
+      const ops: UpdateOp[] = mine.map((r) => (op === 'add' ? { op, name: r.name, type: r.type, ttl: state.ttl, data: r.data } : { op, name: r.name, type: r.type, data: r.data }));
+      await sendUpdate({ server, zone, ops, key, timeoutMs: state.timeoutMs });
+      for (const r of mine) r.published = op === 'add';
+    }
+    return { ...next, status: op === 'add' ? 'published' : 'pending' };
   } catch (err) {
-    return { ...next, status: 'pending', error: oneLine(err) };
+    return { ...next, status: op === 'add' ? 'pending' : 'withdraw-failed', error: oneLine(err) };
   }
 }
 
-/** Delete exactly the records we published. Resolves with what is still published (none on success). */
-export async function withdraw(state: DnsState, timeoutMs: number): Promise<DnsState> {
-  const next: DnsState = { ...state, records: state.records.map((r) => ({ ...r })) };
-  try {
-    await update(next, 'delete', timeoutMs);
-    return { ...next, status: 'pending', error: undefined };
-  } catch (err) {
-    return { ...next, status: 'withdraw-failed', error: oneLine(err) };
-  }
-}
+/** Delete exactly the records we published. The result says what is still published (none on success). */
+export const withdraw = (state: DnsState): Promise<DnsState> => apply(state, 'delete');
 
 export const stillPublished = (state: DnsState | undefined): boolean => state?.records.some((r) => r.published) ?? false;
+
+/**
+ * Publish a newly attached container. With dns.required a failure (an unusable name, or the
+ * server's refusal) throws, after withdrawing whatever made it; without, the container starts
+ * and the result says the record is pending (undefined when its name cannot be published).
+ */
+export async function publishContainer(cfg: DnsConfig, stableName: string, annotations: Record<string, string>, addresses: string[], log: Logger): Promise<DnsState | undefined> {
+  let plan: DnsState;
+  try {
+    plan = planDns(cfg, dnsLabel(stableName, annotations), addresses);
+  } catch (err) {
+    if (cfg.required) throw err;
+    log.warn(`DNS: ${oneLine(err)}; the container starts unpublished`);
+    return undefined;
+  }
+  const published = await apply(plan, 'add');
+  if (published.status === 'published') {
+    log.info(`DNS: published ${published.name} (${published.records.map((r) => r.type).join(', ')})`);
+  } else if (cfg.required) {
+    if (stillPublished(published)) await withdraw(published);
+    throw new Error(published.error ?? 'DNS update failed');
+  } else {
+    log.warn(`DNS: ${published.error ?? 'update failed'}; the container starts, its record is pending`);
+  }
+  return published;
+}
+
+/** After addresses changed (optimistic DAD replaced one): withdraw the old records, publish the new. */
+export async function republish(state: DnsState, addresses: string[]): Promise<DnsState> {
+  const current = state.records.filter((r) => r.type === 'AAAA').map((r) => r.data);
+  if (current.length === addresses.length && current.every((a) => addresses.includes(a))) return state;
+  const old = await withdraw(state);
+  if (stillPublished(old)) return old;
+  return apply(withRecords(old, addresses), 'add');
+}

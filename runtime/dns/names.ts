@@ -10,6 +10,7 @@
  * oci-slaac-hook.dns_name annotation) is only lower-cased: it must already be a valid label.
  */
 import { InputError } from '../errors';
+import { normalizeName } from './wire';
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -35,10 +36,15 @@ export function explicitLabel(value: string, what: string): string {
   return label;
 }
 
-/** A zone name as configured: lower-case, no trailing dot, every label sane. */
+/** A zone name as configured, in canonical form (the wire codec's rules); InputError naming `what`. */
 export function normalizeZone(zone: string, what: string): string {
-  const z = zone.toLowerCase().replace(/\.$/, '');
-  if (!z || z.length > 253 || !z.split('.').every((l) => /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/.test(l))) throw new InputError(`${what}: ${JSON.stringify(zone)} is not a valid zone name`);
+  let z: string;
+  try {
+    z = normalizeName(zone);
+  } catch {
+    z = '';
+  }
+  if (!z) throw new InputError(`${what}: ${JSON.stringify(zone)} is not a valid zone name`);
   return z;
 }
 
@@ -50,8 +56,4 @@ export function reverseName(address: Buffer): string {
     nibbles.push((b & 0x0f).toString(16), (b >> 4).toString(16));
   }
   return `${nibbles.join('.')}.ip6.arpa`;
-}
-
-export function isInZone(name: string, zone: string): boolean {
-  return name === zone || name.endsWith(`.${zone}`);
 }

@@ -228,6 +228,22 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* A byte count, or the errno as an exception. */
+static napi_value count_or_throw(napi_env env, const char *syscall, ssize_t n) {
+  if (n < 0) return throw_errno(env, syscall, errno);
+  napi_value out;
+  CHECK(napi_create_int64(env, n, &out));
+  return out;
+}
+
+/* For a failed read: null when there was nothing to read (EAGAIN), else the errno as an exception. */
+static napi_value null_or_throw(napi_env env, const char *syscall, int err) {
+  if (err != EAGAIN) return throw_errno(env, syscall, err);
+  napi_value nul;
+  napi_get_null(env, &nul);
+  return nul;
+}
+
 /* read(fd, maxlen) -> Buffer, or null on EAGAIN. */
 static napi_value js_read(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -243,8 +259,7 @@ static napi_value js_read(napi_env env, napi_callback_info info) {
   if (n < 0) {
     int e = errno;
     free(buf);
-    if (e == EAGAIN) { napi_value nul; napi_get_null(env, &nul); return nul; }
-    return throw_errno(env, "read", e);
+    return null_or_throw(env, "read", e);
   }
   napi_value out = make_buffer(env, buf, (size_t)n);
   free(buf);
@@ -263,10 +278,7 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
     return throw_type(env, "write(fd, data: Buffer)");
   ssize_t n;
   do n = write(fd, data, len); while (n < 0 && errno == EINTR);
-  if (n < 0) return throw_errno(env, "write", errno);
-  napi_value out;
-  CHECK(napi_create_int64(env, n, &out));
-  return out;
+  return count_or_throw(env, "write", n);
 }
 
 /*
@@ -321,10 +333,7 @@ static napi_value js_sendmsg(napi_env env, napi_callback_info info) {
   msg.msg_controllen = control_len;
   ssize_t n;
   do n = sendmsg(fd, &msg, flags); while (n < 0 && errno == EINTR);
-  if (n < 0) return throw_errno(env, "sendmsg", errno);
-  napi_value out;
-  CHECK(napi_create_int64(env, n, &out));
-  return out;
+  return count_or_throw(env, "sendmsg", n);
 }
 
 /*
@@ -356,8 +365,7 @@ static napi_value js_recvmsg(napi_env env, napi_callback_info info) {
   if (n < 0) {
     int e = errno;
     free(buf);
-    if (e == EAGAIN) { napi_value nul; napi_get_null(env, &nul); return nul; }
-    return throw_errno(env, "recvmsg", e);
+    return null_or_throw(env, "recvmsg", e);
   }
   size_t got = (size_t)n < (size_t)maxlen ? (size_t)n : (size_t)maxlen;
   napi_value out, items, v;

@@ -1,5 +1,5 @@
 /** Links: create macvlan/ipvlan slaves straight into a netns, set state/MTU/name/addr_gen_mode, list, delete. */
-import { InputError } from '../errors';
+import { InputError, NetlinkError } from '../errors';
 import type { NetnsHandle } from '../netns';
 import { attrNested, attrString, attrU16, attrU32, attrU8, cString, decodeAttrs, encodeAttrs, type Attr } from './codec';
 import {
@@ -83,10 +83,16 @@ export function listLinks(sock: RtnetlinkSocket): Link[] {
   return sock.dump('list links', RTM_GETLINK, ifinfomsg(), RTM_NEWLINK).map((m) => decodeLink(m.payload));
 }
 
-/** The link called `name`, or undefined. */
+/** The link called `name`, or undefined: one RTM_GETLINK by name, not a dump of every link. */
 export function findLink(sock: RtnetlinkSocket, name: string): Link | undefined {
   checkIfname(name);
-  return listLinks(sock).find((l) => l.name === name);
+  try {
+    const [reply] = sock.get(`get link ${name}`, RTM_GETLINK, Buffer.concat([ifinfomsg(), encodeAttrs([attrString(IFLA_IFNAME, name)])]), RTM_NEWLINK);
+    return reply ? decodeLink(reply.payload) : undefined;
+  } catch (err) {
+    if (err instanceof NetlinkError && err.code === 'ENODEV') return undefined;
+    throw err;
+  }
 }
 
 export type SlaveSpec =

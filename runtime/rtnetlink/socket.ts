@@ -88,6 +88,15 @@ export class RtnetlinkSocket {
     this.exchange(what, type, flags | NLM_F_ACK, payload, () => undefined);
   }
 
+  /** Send a single-object GET request: its reply messages of `replyType` (the kernel acks after). */
+  get(what: string, type: number, payload: Buffer, replyType: number): NetlinkMessage[] {
+    const out: NetlinkMessage[] = [];
+    this.exchange(what, type, NLM_F_ACK, payload, (m) => {
+      if (m.type === replyType) out.push(m);
+    });
+    return out;
+  }
+
   /** Send a dump request and collect every reply message of `replyType`. */
   dump(what: string, type: number, payload: Buffer, replyType: number): NetlinkMessage[] {
     const out: NetlinkMessage[] = [];

@@ -21,8 +21,8 @@ import {
   rcodeName,
   readName,
 } from '../../runtime/dns/wire';
+import { hex, seededRandom as random } from './helpers';
 
-const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+|\/\/[^\n]*/g, ''), 'hex');
 const reasonOf = (r: DecodeResult): string => (r.ok ? '(decoded fine)' : r.reason);
 
 /** Wire form of a name, built label by label here (independent of the codec). */
@@ -30,17 +30,6 @@ function wireName(...labels: string[]): string {
   return labels.map((l) => Buffer.from([l.length]).toString('hex') + Buffer.from(l, 'latin1').toString('hex')).join('') + '00';
 }
 
-/** Deterministic PRNG (mulberry32) so a fuzz failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---------------------------------------------------------------- the UPDATE we send
 

@@ -1,8 +1,8 @@
 import t from 'tap';
 import { parseIPv6 } from '../../runtime/ipv6';
 import { icmp6Checksum, ipv6Header, verifyIcmp6Checksum } from '../../runtime/ndp/checksum';
+import { hex, seededRandom as random } from './helpers';
 
-const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 
 /**
  * An independent checksum, written differently on purpose: it builds the whole pseudo-header as
@@ -22,16 +22,6 @@ function referenceChecksum(source: Buffer, destination: Buffer, icmp: Buffer): n
   return ~sum & 0xffff;
 }
 
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let x = Math.imul(state ^ (state >>> 15), 1 | state);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 0x100000000;
-  };
-}
 
 const fe80_1 = parseIPv6('fe80::1');
 const ff02_2 = parseIPv6('ff02::2');

@@ -11,9 +11,9 @@ import type {
   ReceivedMeta,
   RouterAdvertisement,
 } from '../../runtime/ndp/types';
+import { hex, seededRandom as random } from './helpers';
 
 const ip = (text: string): Buffer => parseIPv6(text);
-const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 const meta = (source: string, destination: string, hopLimit = 255): ReceivedMeta => ({
   source: ip(source),
   destination: ip(destination),
@@ -36,16 +36,6 @@ function reasonOf(result: DecodeResult): string {
   return result.ok ? '(decoded fine)' : result.reason;
 }
 
-/** Deterministic PRNG (mulberry32) so a fuzz failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let x = Math.imul(state ^ (state >>> 15), 1 | state);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 0x100000000;
-  };
-}
 
 const mac = hex('020000000001');
 const raMeta = meta('fe80::1', 'ff02::1');

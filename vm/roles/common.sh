@@ -319,3 +319,23 @@ lab_role_unplug() {
 		{ [ -z "$2" ] || lab_netns_exists "$2"; } && lab_ip "$2" -6 addr del "$4" dev "$3" 2>/dev/null
 	fi
 }
+
+# An address with its prefix length: /64 unless one is given (empty stays empty).
+lab_addr_len() {
+	case $1 in '' | */*) echo "$1" ;; *) echo "$1/64" ;; esac
+}
+
+# Plug in a role that holds a static address ($1 role, $2 netns or empty, $3 interface, $4 MAC,
+# $5 address/len): its netns, its port on the LAN, an interface that ignores RAs, the address
+# without DAD, up. On a lab veth the link-local skips DAD too, so the role is quiet on the
+# bridge once `up` returns (it still answers NS).
+lab_role_plug() {
+	lab_role_netns "$2"
+	lab_attach "$1" "lan-$1" "$2" "$3" "$4"
+	lab_sysctl "$2" "net/ipv6/conf/$3/disable_ipv6" 0
+	lab_sysctl "$2" "net/ipv6/conf/$3/accept_ra" 0
+	lab_sysctl "$2" "net/ipv6/conf/$3/autoconf" 0
+	if [ -n "$LAB_LAN_NETNS" ]; then lab_sysctl "$2" "net/ipv6/conf/$3/accept_dad" 0; fi
+	lab_ip "$2" -6 addr replace "$5" dev "$3" nodad
+	lab_ip "$2" link set dev "$3" up
+}

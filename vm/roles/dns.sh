@@ -119,7 +119,7 @@ fi
 LAB_DNS_REVERSE_ZONE=${LAB_DNS_REVERSE_ZONE%.}
 
 dns_addr() {
-	case $LAB_DNS_ADDR in */*) echo "$LAB_DNS_ADDR" ;; *) echo "$LAB_DNS_ADDR/64" ;; esac
+	lab_addr_len "$LAB_DNS_ADDR"
 }
 
 check_domain() {
@@ -397,18 +397,8 @@ params() {
 dns_up() {
 	validate
 	ns=$LAB_DNS_NETNS
-	lab_role_netns "$ns"
+	lab_role_plug dns "$ns" "$LAB_DNS_IF" "$LAB_DNS_MAC" "$(dns_addr)"
 	[ -z "$ns" ] || ip -n "$ns" link set lo up
-	lab_attach dns lan-dns "$ns" "$LAB_DNS_IF" "$LAB_DNS_MAC"
-	ifc=$LAB_DNS_IF
-	lab_sysctl "$ns" "net/ipv6/conf/$ifc/disable_ipv6" 0
-	lab_sysctl "$ns" "net/ipv6/conf/$ifc/accept_ra" 0
-	lab_sysctl "$ns" "net/ipv6/conf/$ifc/autoconf" 0
-	if [ -n "$LAB_LAN_NETNS" ]; then
-		lab_sysctl "$ns" "net/ipv6/conf/$ifc/accept_dad" 0
-	fi
-	lab_ip "$ns" -6 addr replace "$(dns_addr)" dev "$ifc" nodad
-	lab_ip "$ns" link set dev "$ifc" up
 
 	mkdir -p "$DIR"
 	running=$(server_pid)

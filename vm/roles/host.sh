@@ -53,7 +53,7 @@ esac
 ADDR_STATE=$LAB_STATE_DIR/$LAB_ROLE.addr
 
 host_addr() {
-	case $LAB_HOST_ADDR in '' | */*) echo "$LAB_HOST_ADDR" ;; *) echo "$LAB_HOST_ADDR/64" ;; esac
+	lab_addr_len "$LAB_HOST_ADDR"
 }
 
 # Remove the address a previous up added (if it is still there), forget it.

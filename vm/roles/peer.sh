@@ -35,26 +35,15 @@ LAB_PEER_NETNS=${LAB_PEER_NETNS-$LAB_NAME-peer}
 : "${LAB_PEER_ADDR:=2001:db8:1::100}"
 
 peer_addr() {
-	case $LAB_PEER_ADDR in */*) echo "$LAB_PEER_ADDR" ;; *) echo "$LAB_PEER_ADDR/64" ;; esac
+	lab_addr_len "$LAB_PEER_ADDR"
 }
 
 peer_up() {
 	lab_check_name
 	lab_check_ifname "$LAB_PEER_IF"
 	ns=$LAB_PEER_NETNS
-	lab_role_netns "$ns"
-	lab_attach peer lan-peer "$ns" "$LAB_PEER_IF" "$LAB_PEER_MAC"
 	ifc=$LAB_PEER_IF
-	lab_sysctl "$ns" "net/ipv6/conf/$ifc/disable_ipv6" 0
-	lab_sysctl "$ns" "net/ipv6/conf/$ifc/accept_ra" 0
-	lab_sysctl "$ns" "net/ipv6/conf/$ifc/autoconf" 0
-	if [ -n "$LAB_LAN_NETNS" ]; then
-		# Lab veth: no DAD probe for its link-local either, so the peer is
-		# quiet on the bridge once up returns (it still answers NS).
-		lab_sysctl "$ns" "net/ipv6/conf/$ifc/accept_dad" 0
-	fi
-	lab_ip "$ns" -6 addr replace "$(peer_addr)" dev "$ifc" nodad
-	lab_ip "$ns" link set dev "$ifc" up
+	lab_role_plug peer "$ns" "$ifc" "$LAB_PEER_MAC" "$(peer_addr)"
 	lab_log "up ($ifc${ns:+ in netns $ns}, $(peer_addr) nodad, accept_ra=0)"
 }
 
