@@ -89,6 +89,7 @@ function hooksDJson(hook: HookCommand, stage: string): string {
   return JSON.stringify({ version: '1.0.0', hook, when: { always: true }, stages: [stage] });
 }
 
+/** Wait for a file the container writes whole (written elsewhere, then renamed into place). */
 async function waitFor(file: string, ms = 5000): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -187,7 +188,7 @@ for (const runtime of RUNTIMES) {
     const r = await startContainer(runtime, {
       id,
       rootfs,
-      args: ['/bin/sh', '-c', 'echo "hello $MARK" > /out/hello; ip -o link > /out/links; exec sleep 600'],
+      args: ['/bin/sh', '-c', 'echo "hello $MARK" > /out/hello.tmp && mv /out/hello.tmp /out/hello; ip -o link > /out/links.tmp && mv /out/links.tmp /out/links; exec sleep 600'],
       env: ['MARK=from-env'],
       annotations: { [MY_ANNOTATION]: 'yes' },
       outDir: out,
@@ -297,7 +298,7 @@ t.test('podman bridge network: eth0, netns path in config.json, hooks from spec.
     id,
     rootfs,
     network: 'bridge',
-    args: ['/bin/sh', '-c', 'ip -o link > /out/links; exec sleep 600'],
+    args: ['/bin/sh', '-c', 'ip -o link > /out/links.tmp && mv /out/links.tmp /out/links; exec sleep 600'],
     outDir: out,
     // Not a hooks dir: the helper writes these as hooks.d files itself.
     hooks: { createRuntime: [recordHook(rec, 'createRuntime')], poststop: [recordHook(rec, 'poststop')] },

@@ -26,7 +26,7 @@ A=$(ip -6 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n 1
 echo "$A" > /out/address
 mkdir -p /dev/shm/www && echo "hello from $A" > /dev/shm/www/index.html  # /dev/shm: per container; the rootfs is shared
 if httpd -p "[$A]:8080" -h /dev/shm/www 2>/out/httpd.err; then echo bound > /out/bind; else echo failed > /out/bind; fi
-ip -o link > /out/links
+ip -o link > /out/links.tmp && mv /out/links.tmp /out/links  # renamed: complete once it exists
 exec sleep 600
 `;
 
