@@ -54,6 +54,7 @@ export async function runHookStage(stage: HookStage, stdin: string, configPath: 
     const record = store.read(state.id);
     if (!record) return; // never attached (or already withdrawn): nothing to do
     const result = detachContainer(record);
+    for (const w of result.warnings) log.warn(`withdraw: ${w}`);
     if (record.dns && stillPublished(record.dns)) {
       const dns = await withdraw(record.dns);
       if (stillPublished(dns)) {
@@ -62,7 +63,7 @@ export async function runHookStage(stage: HookStage, stdin: string, configPath: 
       }
     }
     store.remove(state.id);
-    log.info(`withdrawn ${record.addresses.map((a) => a.address).join(' ')}${record.dns ? ` and ${record.dns.name}` : ''} (link ${result})`);
+    log.info(`withdrawn ${record.addresses.map((a) => a.address).join(' ')}${record.dns ? ` and ${record.dns.name}` : ''} (link ${result.link})`);
     return;
   }
 

@@ -8,6 +8,10 @@
  * option, so the router answers by unicast without the multicast RA rate limit). The RA's
  * prefixes then give RFC 7217 global addresses that are installed only after our DAD says
  * unique (strict) — or at once, with DAD finishing afterwards (optimistic).
+ *
+ * ipvlan l3/l3s slaves hear no multicast: RS/RA and DAD then run on the parent, in the host
+ * netns (`NdVantage`), and the host makes the addresses reachable (runtime/l3-host.ts). With
+ * host_link, the host reaches its containers through a companion link (runtime/host-link.ts).
  */
 import type { HookConfig } from './config';
 import type { StableName } from './container-name';
@@ -20,8 +24,10 @@ import { solicitRouter, type DiscoveredRouter } from './ndp/router-discovery';
 import { NdSocket } from './ndp/socket';
 import { ICMP6_NA, ICMP6_NS, ICMP6_RA, type NdOption, type PrefixInformation } from './ndp/types';
 import { NetnsHandle, writeNetSysctl } from './netns';
-import { addAddress, deleteAddress } from './rtnetlink/addresses';
-import { IFA_F_NODAD, INFINITY_LIFETIME } from './rtnetlink/constants';
+import { addAddress, deleteAddress, listAddresses } from './rtnetlink/addresses';
+import { IFA_F_DADFAILED, IFA_F_NODAD, IFA_F_TENTATIVE, INFINITY_LIFETIME, RT_SCOPE_LINK } from './rtnetlink/constants';
+import { addAddressReach, installTableRoutes, needsHostReach, prepareParent, releaseTable, removeAddressReach, type L3Reach } from './l3-host';
+import { addHostRoute, ensureCompanion, removeHostRoute } from './host-link';
 import { createSlave, deleteLink, findLink, listLinks, setLink, type Link, type SlaveSpec } from './rtnetlink/links';
 import { addRoute } from './rtnetlink/routes';
 import { RtnetlinkSocket } from './rtnetlink/socket';
@@ -74,12 +80,27 @@ export function installAddress(inside: RtnetlinkSocket, index: number, pi: Prefi
   });
 }
 
+/**
+ * Where the container's Neighbor Discovery runs: on its own interface (macvlan, ipvlan l2), or on
+ * the parent in the host netns (ipvlan l3/l3s, whose slave hears no multicast).
+ */
+export interface NdVantage {
+  netns: NetnsHandle;
+  ifname: string;
+  ifindex: number;
+}
+
 /** A fresh ND socket for one DAD probe (each concurrent probe listens on its own). */
-export function probeOn(netns: NetnsHandle, ifname: string, ifindex: number, transmits: number): (address: IPv6, retransMs: number) => Promise<DadResult> {
+export function probeOn(at: NdVantage, transmits: number): (address: IPv6, retransMs: number) => Promise<DadResult> {
   return (address, retransMs) => {
-    const sock = NdSocket.open({ netns, ifname, ifindex, types: [ICMP6_NS, ICMP6_NA] });
+    const sock = NdSocket.open({ ...at, types: [ICMP6_NS, ICMP6_NA] });
     return detectDuplicate(sock, { target: address, transmits, retransMs }).finally(() => sock.close());
   };
+}
+
+/** The parent's usable link-local address (the RS source on the parent), if it has one. */
+function usableLinkLocal(host: RtnetlinkSocket, index: number): IPv6 | undefined {
+  return listAddresses(host, index).find((a) => a.scope === RT_SCOPE_LINK && (a.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) === 0)?.address;
 }
 
 export async function attachContainer(req: AttachRequest): Promise<ContainerRecord> {
@@ -87,7 +108,8 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
   const t0 = performance.now();
   const host = RtnetlinkSocket.open();
   const opened: { close(): void }[] = [host];
-  let undo: (() => void) | undefined;
+  /** What to take back if attach fails, run last-made first. */
+  const undo: (() => void)[] = [];
   try {
     const parent = findLink(host, cfg.parent);
     if (!parent) throw new InputError(`parent interface ${JSON.stringify(cfg.parent)} does not exist`);
@@ -104,7 +126,9 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
     createSlave(host, { parentIndex: parent.index, name: ifname, target: netns, spec, mac });
     const link = findLink(inside, ifname);
     if (!link) throw new Error(`${ifname} vanished right after it was created`);
-    undo = () => deleteLink(inside, link.index);
+    undo.push(() => deleteLink(inside, link.index));
+    const onParent = needsHostReach(spec.kind, spec.mode);
+    const vantage: NdVantage = onParent ? { netns: NetnsHandle.current(), ifname: parent.name, ifindex: parent.index } : { netns, ifname, ifindex: link.index };
 
     // 2. The kernel must neither autoconfigure from the RA nor run its own DAD: we do both.
     for (const [key, value] of [['accept_ra', 0], ['autoconf', 0], ['accept_dad', 0]] as const) {
@@ -114,7 +138,7 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
     setLink(inside, link.index, { up: true });
 
     // 3. Link-local address (RFC 7217 on fe80::/64), usable at once; its DAD runs alongside.
-    const probe = probeOn(netns, ifname, link.index, cfg.dad_transmits);
+    const probe = probeOn(vantage, cfg.dad_transmits);
     const optimistic = cfg.dad === 'optimistic';
     const linkLocal = stableAddress({ prefix: LINK_LOCAL_PREFIX, prefixLength: 64, name: req.name.name, networkId: cfg.network_id, dadCounter: 0, secret: req.secret }).address;
     addAddress(inside, { index: link.index, address: linkLocal, prefixLength: 64, flags: IFA_F_NODAD });
@@ -126,11 +150,13 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
     writeNetSysctl(netns, `net/ipv6/conf/${ifname}/ndisc_notify`, 1);
 
     // 4. Router discovery.
-    const raSock = NdSocket.open({ netns, ifname, ifindex: link.index, types: [ICMP6_RA] });
+    //    On the parent, the RS goes out from the parent's own link-local address (or `::`).
+    const raSock = NdSocket.open({ ...vantage, types: [ICMP6_RA] });
     const tRa = performance.now();
     let found: DiscoveredRouter;
     try {
-      found = await solicitRouter(raSock, { source: linkLocal, timeoutMs: cfg.ra_timeout_ms, retransmitMs: 1000 });
+      const source = onParent ? usableLinkLocal(host, parent.index) : linkLocal;
+      found = await solicitRouter(raSock, { source, timeoutMs: cfg.ra_timeout_ms, retransmitMs: 1000 });
     } finally {
       raSock.close();
     }
@@ -154,6 +180,33 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
     }
 
     // 6. Global addresses: one per usable prefix, each proven unique before it is installed.
+    //    ipvlan l3/l3s: each one is made reachable by the host as it is installed.
+    let reach: L3Reach | undefined;
+    if (onParent) {
+      const r: L3Reach = { parentIndex: parent.index, table: cfg.l3_table };
+      prepareParent(parent.name);
+      installTableRoutes(host, r, ra, found.router);
+      undo.push(() => releaseTable(host, r.table));
+      reach = r;
+    }
+    const reached: IPv6[] = [];
+    undo.push(() => {
+      for (const a of reached.splice(0)) if (reach) removeAddressReach(host, reach, a);
+    });
+    const install = (pi: PrefixInformation, address: IPv6): void => {
+      installAddress(inside, link.index, pi, raAt, address);
+      if (!reach) return;
+      addAddressReach(host, reach, address);
+      reached.push(address);
+    };
+    const withdraw = (pi: PrefixInformation, address: IPv6): void => {
+      if (reach) {
+        removeAddressReach(host, reach, address);
+        const i = reached.findIndex((a) => a.equals(address));
+        if (i >= 0) reached.splice(i, 1);
+      }
+      deleteAddress(inside, { index: link.index, address, prefixLength: pi.prefixLength });
+    };
     const retransMs = ra.retransTimer > 0 ? ra.retransTimer : DEFAULT_RETRANS_MS;
     const tDad = performance.now();
     const claimFor = async (pi: PrefixInformation): Promise<AddressRecord> => {
@@ -167,7 +220,7 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
       if (optimistic) {
         // RFC 4429: in use at once; DAD completes after the hook returns (runtime/optimistic.ts).
         const address = candidate(0);
-        installAddress(inside, link.index, pi, raAt, address);
+        install(pi, address);
         return { ...base, address: formatIPv6(address), dadCounter: cfg.iid ? null : 0, dad: 'optimistic' };
       }
       const claim = await claimAddress({
@@ -175,8 +228,8 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
         probe: (a) => probe(a, retransMs),
         mode: 'strict',
         retries: cfg.iid ? 0 : IDGEN_RETRIES,
-        install: (address) => installAddress(inside, link.index, pi, raAt, address),
-        withdraw: (address) => deleteAddress(inside, { index: link.index, address, prefixLength: pi.prefixLength }),
+        install: (address) => install(pi, address),
+        withdraw: (address) => withdraw(pi, address),
       });
       for (const a of claim.attempts.filter((x) => x.verdict === 'duplicate')) log.warn(`DAD: ${formatIPv6(a.address)} is in use (${a.evidence ?? 'duplicate'}); trying the next`);
       return { ...base, address: formatIPv6(claim.address), dadCounter: cfg.iid ? null : claim.dadCounter, dad: 'verified' };
@@ -198,7 +251,23 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
       routes.push(formatPrefix(o.prefix, o.prefixLength));
     }
 
-    // 8. lo up, last: a failure before this point leaves the netns exactly as it was.
+    // 8. host_link: the host's routes to the container through its companion link.
+    let hostLink: ContainerRecord['hostLink'];
+    if (cfg.host_link) {
+      const companion = ensureCompanion(host, parent, spec, req.secret);
+      const routed: IPv6[] = [];
+      undo.push(() => {
+        for (const a of routed) removeHostRoute(host, companion, a);
+      });
+      for (const a of addresses) {
+        const address = parseIPv6(a.address);
+        addHostRoute(host, companion, address);
+        routed.push(address);
+      }
+      hostLink = { name: companion.name, index: companion.index, linkLocal: formatIPv6(companion.linkLocal) };
+    }
+
+    // 9. lo up, last: a failure before this point leaves the netns exactly as it was.
     const lo = findLink(inside, 'lo');
     if (lo) setLink(inside, lo.index, { up: true });
 
@@ -210,6 +279,8 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
       nameSource: req.name.source,
       netns: { path: req.netnsPath, id: netns.id },
       interface: { name: ifname, index: link.index, mac: link.mac ? formatMac(link.mac) : '', kind: spec.kind, mode: spec.mode },
+      ...(reach ? { l3: reach } : {}),
+      ...(hostLink ? { hostLink } : {}),
       parent: cfg.parent,
       linkLocal: formatIPv6(linkLocal),
       linkLocalDad: optimistic ? 'optimistic' : 'verified',
@@ -225,9 +296,9 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
       since: new Date().toISOString(),
     };
   } catch (err) {
-    if (undo) {
+    for (const step of undo.reverse()) {
       try {
-        undo();
+        step();
       } catch (undoErr) {
         log.warn(`cleanup after failure: ${(undoErr as Error).message}`);
       }
@@ -241,11 +312,41 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
 const round = (ms: number): number => Math.round(ms * 10) / 10;
 
 /**
- * Withdraw what attach made: delete the link if the container's netns still exists (and is the
- * same netns: a /proc/PID path may by now name another process). When the netns is gone, the
- * kernel has already removed the link with it.
+ * Withdraw what attach made. The host's part (host routes, l3 rules and proxy entries) always —
+ * it outlives the container's netns. Then the link, if the container's netns still exists (and is
+ * the same netns: a /proc/PID path may by now name another process). When the netns is gone, the
+ * kernel has already removed the link with it. Returns the host-side failures as warnings.
  */
-export function detachContainer(record: ContainerRecord): 'deleted' | 'gone' {
+export function detachContainer(record: ContainerRecord): { link: 'deleted' | 'gone'; warnings: string[] } {
+  const warnings = detachHostSide(record);
+  return { link: detachLink(record), warnings };
+}
+
+function detachHostSide(record: ContainerRecord): string[] {
+  if (!record.l3 && !record.hostLink) return [];
+  const warnings: string[] = [];
+  const host = RtnetlinkSocket.open();
+  try {
+    const addresses = record.addresses.map((a) => parseIPv6(a.address));
+    const hl = record.hostLink;
+    if (hl) {
+      for (const a of addresses) {
+        const w = removeHostRoute(host, { index: hl.index, linkLocal: parseIPv6(hl.linkLocal) }, a);
+        if (w) warnings.push(w);
+      }
+    }
+    const l3 = record.l3;
+    if (l3) {
+      for (const a of addresses) warnings.push(...removeAddressReach(host, l3, a));
+      releaseTable(host, l3.table);
+    }
+  } finally {
+    host.close();
+  }
+  return warnings;
+}
+
+function detachLink(record: ContainerRecord): 'deleted' | 'gone' {
   let netns: NetnsHandle;
   try {
     netns = NetnsHandle.open(record.netns.path);

@@ -29,6 +29,10 @@ export interface HookConfig {
   network_id: string;
   /** A static interface identifier ("::1234") instead of RFC 7217; per container via annotation. */
   iid: string;
+  /** Let the host reach its own containers through a companion link (runtime/host-link.ts). */
+  host_link: boolean;
+  /** ipvlan l3/l3s: the host's routing table (and rule priority) for containers' traffic. */
+  l3_table: number;
   /** [dns]: publication by RFC 2136 dynamic update; absent = no publication. */
   dns?: DnsConfig;
 }
@@ -61,9 +65,11 @@ export const DEFAULTS: HookConfig = {
   enable: true,
   network_id: '',
   iid: '',
+  host_link: false,
+  l3_table: 4862,
 };
 
-/** Keys a container may set by annotation. state_dir is the host's alone. */
+/** Keys a container may set by annotation. state_dir, host_link and l3_table are the host's alone. */
 const ANNOTATABLE: readonly (keyof HookConfig)[] = ['parent', 'mode', 'macvlan_mode', 'ipvlan_mode', 'dad', 'dad_transmits', 'ra_timeout_ms', 'enable', 'iid', 'network_id'];
 /** Annotations read elsewhere: the stable name (container-name.ts) and the DNS label (publish.ts). */
 const OTHER_ANNOTATIONS = ['name', 'dns_name'];
@@ -152,5 +158,6 @@ export function applyAnnotations(base: HookConfig, annotations: Record<string, s
 export function validateForAttach(cfg: HookConfig): HookConfig {
   if (!cfg.parent) throw new InputError('no parent interface configured (set "parent" in config.toml or the oci-slaac-hook.parent annotation)');
   checkIfname(cfg.parent);
+  if (cfg.l3_table >= 253 && cfg.l3_table <= 255) throw new InputError(`l3_table ${cfg.l3_table} is one of the kernel's own tables (253 default, 254 main, 255 local)`);
   return cfg;
 }

@@ -4,17 +4,19 @@
  * A unique address is marked verified. A duplicate is withdrawn at once and replaced by the next
  * RFC 7217 candidate, this time proven unique before it is installed (RFC 7217 §6).
  */
-import { addressCandidate, installAddress, probeOn } from './attach';
+import { addressCandidate, installAddress, probeOn, type NdVantage } from './attach';
 import type { HookConfig } from './config';
 import { claimAddress, DEFAULT_RETRANS_MS } from './dad';
 import { IDGEN_RETRIES } from './iid';
-import { formatIPv6, parseIPv6, parsePrefix } from './ipv6';
+import { formatIPv6, parseIPv6, parsePrefix, type IPv6 } from './ipv6';
 import type { Logger } from './log';
 import type { PrefixInformation } from './ndp/types';
 import { NetnsHandle } from './netns';
 import { deleteAddress } from './rtnetlink/addresses';
 import { INFINITY_LIFETIME } from './rtnetlink/constants';
-import { listLinks } from './rtnetlink/links';
+import { addAddressReach, removeAddressReach } from './l3-host';
+import { addHostRoute, removeHostRoute } from './host-link';
+import { findLink, listLinks } from './rtnetlink/links';
 import { RtnetlinkSocket } from './rtnetlink/socket';
 import type { AddressRecord, ContainerRecord, LifetimeValue, StateStore } from './state';
 
@@ -27,11 +29,28 @@ export async function completeOptimisticDad(opts: { id: string; store: StateStor
   if (!record) return undefined; // stopped already
   const netns = NetnsHandle.open(record.netns.path);
   const inside = RtnetlinkSocket.open(netns);
+  const host = RtnetlinkSocket.open();
   try {
     if (netns.id !== record.netns.id) return undefined;
     const link = listLinks(inside).find((l) => l.index === record.interface.index && l.name === record.interface.name);
     if (!link) return undefined;
-    const probe = probeOn(netns, link.name, link.index, cfg.dad_transmits);
+    // ipvlan l3/l3s: probe from the parent, as attach did (the slave hears no multicast).
+    const parent = record.l3 ? findLink(host, record.parent) : undefined;
+    if (record.l3 && parent?.index !== record.l3.parentIndex) return undefined;
+    const vantage: NdVantage = parent ? { netns: NetnsHandle.current(), ifname: parent.name, ifindex: parent.index } : { netns, ifname: link.name, ifindex: link.index };
+    const probe = probeOn(vantage, cfg.dad_transmits);
+    const hl = record.hostLink ? { index: record.hostLink.index, name: record.hostLink.name, linkLocal: parseIPv6(record.hostLink.linkLocal) } : undefined;
+    /** The address and what the host holds for it (l3 reach, host route) come and go together. */
+    const withdrawOne = (address: IPv6, prefixLength: number): void => {
+      if (hl) removeHostRoute(host, hl, address);
+      if (record.l3) removeAddressReach(host, record.l3, address);
+      deleteAddress(inside, { index: link.index, address, prefixLength });
+    };
+    const installOne = (pi: PrefixInformation, address: IPv6): void => {
+      installAddress(inside, link.index, pi, record.raAt, address);
+      if (record.l3) addAddressReach(host, record.l3, address);
+      if (hl) addHostRoute(host, hl, address);
+    };
     const retransMs = record.retransMs || DEFAULT_RETRANS_MS;
 
     const checkOne = async (a: AddressRecord): Promise<AddressRecord | undefined> => {
@@ -39,7 +58,7 @@ export async function completeOptimisticDad(opts: { id: string; store: StateStor
       const address = parseIPv6(a.address);
       const first = await probe(address, retransMs);
       if (first.verdict === 'unique') return { ...a, dad: 'verified' };
-      deleteAddress(inside, { index: link.index, address, prefixLength: a.prefixLength });
+      withdrawOne(address, a.prefixLength);
       log.warn(`optimistic DAD: ${a.address} is in use (${first.evidence ?? 'duplicate'}): withdrawn`);
       if (a.dadCounter === null) {
         log.error(`static address ${a.address} is a duplicate: the container has no address on ${a.prefix}`);
@@ -55,7 +74,7 @@ export async function completeOptimisticDad(opts: { id: string; store: StateStor
           probe: (x) => probe(x, retransMs),
           mode: 'strict',
           retries: IDGEN_RETRIES - 1,
-          install: (x) => installAddress(inside, link.index, pi, record.raAt, x),
+          install: (x) => installOne(pi, x),
           withdraw: () => undefined,
         });
         log.info(`optimistic DAD: replaced by ${formatIPv6(claim.address)}`);
@@ -81,6 +100,7 @@ export async function completeOptimisticDad(opts: { id: string; store: StateStor
     log.info(`optimistic DAD done: ${updated.addresses.map((a) => `${a.address} ${a.dad}`).join(', ') || 'no address left'}`);
     return updated;
   } finally {
+    host.close();
     inside.close();
     netns.close();
   }

@@ -35,6 +35,10 @@ export interface ContainerRecord {
   nameSource: 'annotation' | 'podman' | 'id';
   netns: { path: string; id: string };
   interface: { name: string; index: number; mac: string; kind: 'macvlan' | 'ipvlan'; mode: string };
+  /** ipvlan l3/l3s: the host-side rule table and proxy NDP that make the addresses reachable. */
+  l3?: { parentIndex: number; table: number };
+  /** host_link: the host's companion link and its link-local (the host routes' source). */
+  hostLink?: { name: string; index: number; linkLocal: string };
   parent: string;
   linkLocal: string;
   linkLocalDad: 'verified' | 'optimistic';

@@ -21,7 +21,9 @@ export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true NEEDRESTA
 #                                       Knot for interop), nsupdate/dig/tsig-keygen for the tests
 # build-essential python3:              node-gyp for the native addon (headers: Debian's nodejs)
 # ca-certificates:                      the npm registry over https
-PACKAGES="radvd ndisc6 tshark tcpdump iproute2 iputils-ping curl procps kmod runc crun podman busybox-static containernetworking-plugins iptables uidmap bind9 bind9-utils bind9-dnsutils knot knot-dnsutils build-essential python3 ca-certificates"
+# qemu-system-x86 cpio:                 the CI VM (vm/ci-vm.sh: Debian's kernel, which has ipvlan)
+# vagrant vagrant-libvirt:              `vagrant validate` of the Vagrantfile testbed
+PACKAGES="qemu-system-x86 cpio vagrant vagrant-libvirt radvd ndisc6 tshark tcpdump iproute2 iputils-ping curl procps kmod runc crun podman busybox-static containernetworking-plugins iptables uidmap bind9 bind9-utils bind9-dnsutils knot knot-dnsutils build-essential python3 ca-certificates"
 
 missing=
 for p in $PACKAGES; do

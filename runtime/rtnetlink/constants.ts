@@ -88,3 +88,19 @@ export const RTA_EXPIRES = 23;
 export const ROUTE_PREFS = { medium: 0, high: 1, reserved: 2, low: 3 } as const;
 
 export const INFINITY_LIFETIME = 0xffffffff;
+
+export const RTM_NEWNEIGH = 28;
+export const RTM_DELNEIGH = 29;
+export const RTM_GETNEIGH = 30;
+export const RTM_NEWRULE = 32;
+export const RTM_DELRULE = 33;
+export const RTM_GETRULE = 34;
+export const NDA_DST = 1;
+export const NTF_PROXY = 0x08;
+export const NUD_PERMANENT = 0x80;
+export const FRA_SRC = 2;
+export const FRA_PRIORITY = 6;
+export const FRA_TABLE = 15;
+export const FR_ACT_TO_TBL = 1;
+export const RTA_PREFSRC = 7;
+export const RTPROT_STATIC = 4;

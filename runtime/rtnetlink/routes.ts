@@ -14,6 +14,7 @@ import {
   RTA_GATEWAY,
   RTA_OIF,
   RTA_PREF,
+  RTA_PREFSRC,
   RTA_PRIORITY,
   RTA_TABLE,
   RTM_DELROUTE,
@@ -31,6 +32,8 @@ export interface RouteSpec {
   prefixLength: number;
   gateway?: IPv6;
   oif: number;
+  /** The source address the host prefers for this route (RTA_PREFSRC). */
+  prefsrc?: IPv6;
   metric?: number;
   preference?: Preference;
   /** Seconds until the kernel expires the route; omitted or infinity = never. */
@@ -66,6 +69,7 @@ function routePayload(spec: RouteSpec): Buffer {
   const attrs: Attr[] = [attrU32(RTA_TABLE, table), attrU32(RTA_OIF, spec.oif)];
   if (spec.prefixLength > 0) attrs.push({ type: RTA_DST, value: spec.destination });
   if (spec.gateway) attrs.push({ type: RTA_GATEWAY, value: spec.gateway });
+  if (spec.prefsrc) attrs.push({ type: RTA_PREFSRC, value: spec.prefsrc });
   if (spec.metric !== undefined) attrs.push(attrU32(RTA_PRIORITY, spec.metric));
   if (spec.preference) attrs.push(attrU8(RTA_PREF, ROUTE_PREFS[spec.preference]));
   if (spec.expires !== undefined && spec.expires !== INFINITY_LIFETIME) attrs.push(attrU32(RTA_EXPIRES, spec.expires));

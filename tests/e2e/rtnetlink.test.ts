@@ -8,6 +8,8 @@ import { createSlave, deleteLink, findLink, listLinks, setLink } from '../../run
 import { addAddress, deleteAddress, listAddresses, replaceAddress, type AddressEvent } from '../../runtime/rtnetlink/addresses';
 import { addRoute, deleteRoute, listRoutes } from '../../runtime/rtnetlink/routes';
 import { watchAddresses } from '../../runtime/rtnetlink/events';
+import { addSourceRule, deleteSourceRule, listSourceRules } from '../../runtime/rtnetlink/rules';
+import { addProxyNeighbour, deleteProxyNeighbour, listProxyNeighbours } from '../../runtime/rtnetlink/neighbours';
 import { IFA_F_NODAD, IFA_F_OPTIMISTIC, IFA_F_TENTATIVE } from '../../runtime/rtnetlink/constants';
 import { NetlinkError } from '../../runtime/errors';
 import { formatIPv6, parseIPv6 } from '../../runtime/ipv6';
@@ -164,6 +166,33 @@ t.test('routes: default via a link-local router with expiry, delete', async (t) 
   deleteLink(inside, eth0.index);
   inside.close();
   host.close();
+  ns.close();
+});
+
+t.test('source rules and proxy neighbours (the host side of ipvlan l3): add, dump, delete', async (t) => {
+  const ns = NetnsHandle.open(`/run/netns/${NS}`);
+  const inside = RtnetlinkSocket.open(ns);
+  ip('-n', NS, 'link', 'add', 'dummy0', 'type', 'veth', 'peer', 'name', 'dummy0p'); // (no dummy driver in this kernel)
+  const dummy = findLink(inside, 'dummy0');
+  if (!dummy) throw new Error('dummy0 missing');
+  const a = parseIPv6('2001:db8:7::c1');
+  const rule = { source: a, table: 4862, priority: 4862 };
+  addSourceRule(inside, rule);
+  t.match(ip('-n', NS, '-6', 'rule', 'show'), /^4862:\s+from 2001:db8:7::c1 lookup 4862/m, 'ip shows the rule');
+  t.same(listSourceRules(inside).map((r) => ({ ...r, source: formatIPv6(r.source) })), [{ source: '2001:db8:7::c1', table: 4862, priority: 4862 }], 'dumped (a strict-checked dump request)');
+  t.equal((t.throws(() => addSourceRule(inside, rule)) as NetlinkError).code, 'EEXIST', 'a second add is EEXIST');
+  deleteSourceRule(inside, rule);
+  t.same(listSourceRules(inside), [], 'deleted');
+  t.equal((t.throws(() => deleteSourceRule(inside, rule)) as NetlinkError).code, 'ENOENT', 'deleting again is ENOENT');
+
+  addProxyNeighbour(inside, dummy.index, a);
+  addProxyNeighbour(inside, dummy.index, a); // idempotent
+  t.match(ip('-n', NS, '-6', 'neigh', 'show', 'proxy'), /2001:db8:7::c1 dev dummy0 proxy/, 'ip shows the proxy entry');
+  t.same(listProxyNeighbours(inside).map((p) => ({ index: p.index, address: formatIPv6(p.address) })), [{ index: dummy.index, address: '2001:db8:7::c1' }], 'dumped');
+  deleteProxyNeighbour(inside, dummy.index, a);
+  t.equal(ip('-n', NS, '-6', 'neigh', 'show', 'proxy').trim(), '', 'deleted');
+  deleteLink(inside, dummy.index);
+  inside.close();
   ns.close();
 });
 
