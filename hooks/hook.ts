@@ -73,6 +73,21 @@ export async function runHookStage(stage: HookStage, stdin: string, configPath: 
   await attach(state, base, configPath, store, log);
 }
 
+/**
+ * An ipvlan mode belongs to the parent, not the slave: a new slave in another mode switches every
+ * slave of that parent to it. Refuse rather than silently change the running containers' mode.
+ */
+function refuseIpvlanModeChange(cfg: HookConfig, store: StateStore): void {
+  if (cfg.mode !== 'ipvlan') return;
+  const others = store.list().filter((r) => r.parent === cfg.parent && r.interface.kind === 'ipvlan' && r.interface.mode !== cfg.ipvlan_mode);
+  const first = others[0];
+  if (first) {
+    throw new InputError(
+      `ipvlan_mode ${cfg.ipvlan_mode} refused: ${cfg.parent} already carries ipvlan ${first.interface.mode} containers (${others.map((r) => r.id).join(', ')}), and the mode is one per parent`,
+    );
+  }
+}
+
 async function attach(state: OciState, base: HookConfig, configPath: string | undefined, store: StateStore, log: Logger): Promise<void> {
   const oci = readConfig(state.bundle);
   const annotations = { ...oci.annotations, ...state.annotations };
@@ -95,6 +110,7 @@ async function attach(state: OciState, base: HookConfig, configPath: string | un
     return;
   }
   validateForAttach(cfg);
+  refuseIpvlanModeChange(cfg, store);
   const name = stableName(state.id, state.bundle, annotations);
   const record = await attachContainer({ id: state.id, name, netnsPath, config: cfg, secret: loadOrCreateHostSecret(), log });
   try {

@@ -157,6 +157,28 @@ t.test('ipvlan l3: DAD from the parent catches a duplicate held by the peer; the
   t.same(await hostSide(), { rules: '', proxies: '', table: '' }, 'nothing left');
 });
 
+t.test('ipvlan: the mode is one per parent, so a container asking for another mode is refused', async (t) => {
+  const { c, s } = await start('ipv-mode-l2', { 'oci-slaac-hook.ipvlan_mode': 'l2' });
+  const out = path.join(work, 'out', 'ipv-mode-l3');
+  fs.mkdirSync(out, { recursive: true });
+  const r = await startContainer('runc', {
+    id: 'ipv-mode-l3',
+    rootfs,
+    args: ['/bin/sh', '/probe.sh'],
+    outDir: out,
+    annotations: { 'oci-slaac-hook.ipvlan_mode': 'l3' },
+    hooks: { createRuntime: [hookCommand('createRuntime')], poststop: [hookCommand('poststop')] },
+    timeoutMs: 120000,
+  });
+  await r.container?.stop();
+  t.not(r.code, 0, 'runc refuses the container');
+  t.match(r.stderr, `oci-slaac-hook: ipv-mode-l3: ipvlan_mode l3 refused: ${lab.hostIf} already carries ipvlan l2 containers (ipv-mode-l2), and the mode is one per parent`, 'one line naming the conflict');
+  t.match(await linkOf(c.pid), /ipvlan\s+mode l2 /, 'the running container keeps l2');
+  t.equal((await ping(lab.routerNetns, s.address)).code, 0, 'and stays reachable');
+  await c.stop();
+  t.same(records(), [], 'nothing left');
+});
+
 const HOST_LINK_CASES: { what: string; annotations: Record<string, string> }[] = [
   { what: 'macvlan bridge', annotations: { 'oci-slaac-hook.mode': 'macvlan' } },
   { what: 'ipvlan l2', annotations: { 'oci-slaac-hook.ipvlan_mode': 'l2' } },
