@@ -157,6 +157,31 @@ t.test('ipvlan l3: DAD from the parent catches a duplicate held by the peer; the
   t.same(await hostSide(), { rules: '', proxies: '', table: '' }, 'nothing left');
 });
 
+t.test('ipvlan l3, optimistic: usable at once; DAD finishing on the parent replaces a duplicate and moves the host side with it', async (t) => {
+  const name = 'opt-l3';
+  const candidate = (n: number) => formatIPv6(stableAddress({ prefix: parsePrefix(PREFIX).address, prefixLength: 64, name, networkId: '', dadCounter: n, secret }).address);
+  await run('ip', ['-n', lab.peerNetns, 'addr', 'add', `${candidate(0)}/64`, 'dev', lab.peerIf, 'nodad']);
+  t.teardown(() => run('ip', ['-n', lab.peerNetns, 'addr', 'del', `${candidate(0)}/64`, 'dev', lab.peerIf]).then(() => undefined));
+  const { c, s } = await start('ipv-opt', { 'oci-slaac-hook.ipvlan_mode': 'l3', 'oci-slaac-hook.name': name, 'oci-slaac-hook.dad': 'optimistic' });
+  t.equal(s.address, candidate(0), 'the first process sees counter 0, installed optimistically');
+  let rec = records().find((r) => r.id === c.id);
+  const deadline = Date.now() + 30000;
+  while (rec?.addresses[0]?.dad !== 'verified' && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 200));
+    rec = records().find((r) => r.id === c.id);
+  }
+  t.equal(rec?.addresses[0]?.address, candidate(1), 'the background DAD found the peer\'s copy and claimed counter 1');
+  t.equal(rec?.addresses[0]?.dad, 'verified', 'verified');
+  const side = await hostSide();
+  t.match(side.proxies, candidate(1), 'proxy entry for the new address');
+  t.notMatch(side.proxies, candidate(0), 'none left for the withdrawn one');
+  t.match(side.rules, `from ${candidate(1)} lookup ${TABLE}`, 'rule for the new address');
+  t.notMatch(side.rules, `from ${candidate(0)} `, 'none for the withdrawn one');
+  t.equal((await ping(lab.routerNetns, candidate(1))).code, 0, 'router reaches the new address');
+  await c.stop();
+  t.same(await hostSide(), { rules: '', proxies: '', table: '' }, 'nothing left');
+});
+
 t.test('ipvlan: the mode is one per parent, so a container asking for another mode is refused', async (t) => {
   const { c, s } = await start('ipv-mode-l2', { 'oci-slaac-hook.ipvlan_mode': 'l2' });
   const out = path.join(work, 'out', 'ipv-mode-l3');
