@@ -26,7 +26,8 @@
 #
 # Environment (defaults in brackets):
 #   OSH_BOX_NAME           [oci-slaac-hook/debian12]   name given to `vagrant box add`
-#   OSH_BOX_WORK           [/var/tmp/oci-slaac-hook-box] work dir (image, box file); kept
+#   OSH_BOX_WORK           [/var/tmp/oci-slaac-hook-box] work dir (logs, the re-packed nodejs
+#                          .deb, the image while it is built)
 #   OSH_BOX_MIRROR         [first deb.debian.org-style URI of this machine's apt sources,
 #                          else http://deb.debian.org/debian]
 #   OSH_BOX_SUITE          [bookworm]
@@ -34,8 +35,9 @@
 #   OSH_BOX_NODE_DEB       []      a nodejs .deb to install instead of re-packing this machine's
 #   OSH_BOX_HOST_PACKAGES  [1]     1 = also vm/setup.sh's packages and the npm cache; 0 = not
 #   OSH_BOX_FORCE          []      1 = rebuild and re-add even if the box exists
-#   SUDO_USER / HOME              whose ~/.vagrant.d gets the box: the box is added as root
-#                                 (HOME=/root) unless VAGRANT_HOME is set
+#   OSH_BOX_KEEP           []      1 = keep the .box file in OSH_BOX_WORK after `vagrant box add`
+#   VAGRANT_HOME           [$HOME/.vagrant.d] where `vagrant box add` puts the box: run
+#                          `vagrant up` as the same user (root) or with the same VAGRANT_HOME
 set -eu
 
 [ "$(id -u)" = 0 ] || { echo "build-box.sh: must run as root" >&2; exit 1; }
@@ -297,4 +299,11 @@ EOF
 rm -rf "$WORK/box"
 step "vagrant box add --name $OSH_BOX_NAME"
 vagrant box add --force --name "$OSH_BOX_NAME" "$WORK/oci-slaac-hook-debian12.box"
-step "done in $(($(date +%s) - T0)) s: box $OSH_BOX_NAME ($WORK/oci-slaac-hook-debian12.box)"
+# vagrant keeps its own copy (~/.vagrant.d/boxes): drop ours unless asked to keep it.
+if [ "${OSH_BOX_KEEP:-}" = 1 ]; then
+	kept=" (kept: $WORK/oci-slaac-hook-debian12.box)"
+else
+	rm -f "$WORK/oci-slaac-hook-debian12.box"
+	kept=
+fi
+step "done in $(($(date +%s) - T0)) s: box $OSH_BOX_NAME$kept"
