@@ -8,6 +8,7 @@ import { labUp, run, type Lab } from '../lab/lab';
 import { makeRootfs, startContainer, runtimeAvailable, type HookCommand, type RunningContainer, type RuntimeName, type ContainerSpec } from '../lab/containers';
 import type { ContainerRecord } from '../../runtime/state';
 import { syslogListener } from '../lab/syslog';
+import { installProbe, seen } from '../lab/probe';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'oci-slaac-hook.js');
@@ -19,23 +20,13 @@ const configFile = path.join(work, 'config.toml');
 const syslogPath = path.join(work, 'syslog.sock');
 const HOOK_ENV = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', `OCI_SLAAC_HOOK_STATE_LIB=${libDir}`, `OCI_SLAAC_HOOK_CONFIG=${configFile}`, `OCI_SLAAC_HOOK_SYSLOG=${syslogPath}`];
 
-// The container's first process: record what it sees, then bind a listener on its address at once.
-const PROBE = `#!/bin/sh
-cat /proc/net/if_inet6 > /out/if_inet6
-A=$(ip -6 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n 1)
-echo "$A" > /out/address
-mkdir -p /dev/shm/www && echo "hello from $A" > /dev/shm/www/index.html  # /dev/shm: per container; the rootfs is shared
-if httpd -p "[$A]:8080" -h /dev/shm/www 2>/out/httpd.err; then echo bound > /out/bind; else echo failed > /out/bind; fi
-ip -o link > /out/links.tmp && mv /out/links.tmp /out/links  # renamed: complete once it exists
-exec sleep 600
-`;
 
 let lab: Lab;
 t.before(async () => {
   lab = await labUp({ LAB_NAME: 'osh-rt', LAB_PREFIX: '2001:db8:6::/64', LAB_ROUTER_ADDR: '2001:db8:6::1', LAB_PEER_ADDR: '2001:db8:6::100' });
   fs.writeFileSync(configFile, `parent = ${JSON.stringify(lab.hostIf)}\nstate_dir = ${JSON.stringify(stateDir)}\nra_timeout_ms = 5000\n`);
   await makeRootfs(rootfs);
-  fs.writeFileSync(path.join(rootfs, 'probe.sh'), PROBE, { mode: 0o755 });
+  installProbe(rootfs);
 });
 t.teardown(async () => {
   await lab?.down();
@@ -60,12 +51,6 @@ function podmanHooksDir(): string {
   return dir;
 }
 
-interface Seen {
-  address: string;
-  tentative: boolean;
-  bind: string;
-  links: string;
-}
 
 async function start(runtime: RuntimeName, id: string, extra: Partial<ContainerSpec> = {}): Promise<{ c: RunningContainer; out: string; wall: number }> {
   const out = path.join(work, 'out', `${runtime}-${id}`);
@@ -83,25 +68,6 @@ async function start(runtime: RuntimeName, id: string, extra: Partial<ContainerS
   const wall = Date.now() - t0;
   if (r.code !== 0 || !r.container) throw new Error(`${runtime} start ${id} failed (${r.code}): ${r.stderr.trim()}`);
   return { c: r.container, out, wall };
-}
-
-async function seen(out: string): Promise<Seen> {
-  const deadline = Date.now() + 10000;
-  while (!fs.existsSync(path.join(out, 'links')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  const read = (f: string) => fs.readFileSync(path.join(out, f), 'utf8').trim();
-  const address = read('address');
-  const hex = address ? expandHex(address) : '';
-  const line = read('if_inet6').split('\n').find((l) => l.startsWith(hex));
-  const flags = line ? parseInt(line.split(/\s+/)[4] ?? '0', 16) : -1;
-  return { address, tentative: flags < 0 || (flags & 0x40) !== 0, bind: read('bind'), links: read('links') };
-}
-
-function expandHex(address: string): string {
-  const [head = '', tail = ''] = address.split('::');
-  const h = head ? head.split(':') : [];
-  const tl = tail ? tail.split(':') : [];
-  const groups = address.includes('::') ? [...h, ...Array(8 - h.length - tl.length).fill('0'), ...tl] : h;
-  return groups.map((g) => g.padStart(4, '0')).join('');
 }
 
 const records = (): ContainerRecord[] =>

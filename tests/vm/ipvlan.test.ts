@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { labUp, run, type Lab } from '../lab/lab';
 import { makeRootfs, startContainer, type ContainerSpec, type HookCommand, type RunningContainer } from '../lab/containers';
+import { installProbe, seen, type Seen } from '../lab/probe';
 import type { ContainerRecord } from '../../runtime/state';
 import { stableAddress } from '../../runtime/iid';
 import { formatIPv6, parsePrefix } from '../../runtime/ipv6';
@@ -27,16 +28,6 @@ const configFile = path.join(work, 'config.toml');
 const secret = Buffer.alloc(32, 0x3c);
 const HOOK_ENV = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', `OCI_SLAAC_HOOK_STATE_LIB=${libDir}`, `OCI_SLAAC_HOOK_CONFIG=${configFile}`];
 
-const PROBE = `#!/bin/sh
-cat /proc/net/if_inet6 > /out/if_inet6
-A=$(ip -6 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n 1)
-echo "$A" > /out/address
-mkdir -p /dev/shm/www && echo "hello from $A" > /dev/shm/www/index.html
-if httpd -p "[$A]:8080" -h /dev/shm/www 2>/out/httpd.err; then echo bound > /out/bind; else echo failed > /out/bind; fi
-ip -6 route > /out/routes
-ip -o link > /out/links.tmp && mv /out/links.tmp /out/links
-exec sleep 600
-`;
 
 let lab: Lab;
 t.before(async () => {
@@ -47,7 +38,7 @@ t.before(async () => {
   lab = await labUp({ LAB_NAME: 'osh-ipv', LAB_PREFIX: PREFIX, LAB_ROUTER_ADDR: '2001:db8:7::1', LAB_PEER_ADDR: '2001:db8:7::100' });
   writeConfig();
   await makeRootfs(rootfs);
-  fs.writeFileSync(path.join(rootfs, 'probe.sh'), PROBE, { mode: 0o755 });
+  installProbe(rootfs);
 });
 t.teardown(async () => {
   await lab?.down();
@@ -60,12 +51,6 @@ function writeConfig(extra = ''): void {
 
 const hookCommand = (stage: string): HookCommand => ({ path: process.execPath, args: ['node', CLI, stage], env: HOOK_ENV, timeout: 60 });
 
-interface Seen {
-  address: string;
-  tentative: boolean;
-  bind: string;
-  routes: string;
-}
 
 async function start(id: string, annotations: Record<string, string>): Promise<{ c: RunningContainer; s: Seen }> {
   const out = path.join(work, 'out', id);
@@ -81,17 +66,8 @@ async function start(id: string, annotations: Record<string, string>): Promise<{
   };
   const r = await startContainer('runc', spec);
   if (r.code !== 0 || !r.container) throw new Error(`runc start ${id} failed (${r.code}): ${r.stderr.trim()}`);
-  const deadline = Date.now() + 30000;
-  while (!fs.existsSync(path.join(out, 'links')) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
-  const read = (f: string) => fs.readFileSync(path.join(out, f), 'utf8').trim();
-  const address = read('address');
-  const hex = formatHex(address);
-  const line = read('if_inet6').split('\n').find((l) => l.startsWith(hex));
-  const flags = line ? parseInt(line.split(/\s+/)[4] ?? '0', 16) : -1;
-  return { c: r.container, s: { address, tentative: flags < 0 || (flags & 0x40) !== 0, bind: read('bind'), routes: read('routes') } };
+  return { c: r.container, s: await seen(out, 30000) };
 }
-
-const formatHex = (address: string): string => (address ? parsePrefix(`${address}/128`).address.toString('hex') : '');
 
 const records = (): ContainerRecord[] =>
   fs.existsSync(stateDir) ? fs.readdirSync(stateDir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(stateDir, f), 'utf8')) as ContainerRecord) : [];
