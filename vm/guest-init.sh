@@ -14,7 +14,7 @@ mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs -o mode=1777 shm /dev/shm
 mount -t mqueue mqueue /dev/mqueue
 mount -t tmpfs -o mode=0755 run /run
-mount -t tmpfs -o mode=1777 tmp /tmp
+# /tmp stays the overlay's (writable, in memory): a tmpfs over it would hide a checkout under /tmp.
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mkdir -p /run/osh-out
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /run/osh-out
