@@ -34,5 +34,8 @@ echo "ci-vm: guest up: kernel $kver, $(nproc) CPUs, $(($(sed -n 's/MemTotal: *\(
 cd "$repo" && sh -c "$(cat /run/osh-out/cmd)" </dev/null
 echo $? >/run/osh-out/rc.tmp && mv /run/osh-out/rc.tmp /run/osh-out/rc
 sync
+mkfifo /run/osh-halt
 echo o >/proc/sysrq-trigger
-while :; do sleep 1; done
+# PID 1 must not exit (a panic) and nothing may be exec'd from the vanishing 9p root: block in
+# the shell itself until the power goes.
+read -r _ </run/osh-halt
