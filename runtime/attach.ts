@@ -13,10 +13,11 @@
  * netns (`NdVantage`), and the host makes the addresses reachable (runtime/l3-host.ts). With
  * host_link, the host reaches its containers through a companion link (runtime/host-link.ts).
  */
+import { randomBytes } from 'node:crypto';
 import type { HookConfig } from './config';
 import type { StableName } from './container-name';
 import { claimAddress, detectDuplicate, DEFAULT_RETRANS_MS, type DadResult } from './dad';
-import { InputError } from './errors';
+import { InputError, NetlinkError } from './errors';
 import { IDGEN_RETRIES, stableAddress, stableMac, staticAddress } from './iid';
 import { formatIPv6, formatMac, formatPrefix, parseIPv6, type IPv6 } from './ipv6';
 import type { Logger } from './log';
@@ -123,10 +124,21 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
     const spec = slaveSpec(cfg);
     // macvlan: a MAC stable per name, so a restarted container is the same neighbour as before.
     const mac = spec.kind === 'macvlan' ? stableMac({ name: req.name.name, secret: req.secret }) : undefined;
-    createSlave(host, { parentIndex: parent.index, name: ifname, target: netns, spec, mac });
-    const link = findLink(inside, ifname);
-    if (!link) throw new Error(`${ifname} vanished right after it was created`);
-    undo.push(() => deleteLink(inside, link.index));
+    // Made under a name of its own, then renamed inside: kernel 6.1 refuses (EEXIST) a name the
+    // host's namespace already has — and hosts have an eth0 — even when the link goes elsewhere.
+    const madeAs = `osh${randomBytes(5).toString('hex')}`;
+    try {
+      createSlave(host, { parentIndex: parent.index, name: madeAs, target: netns, spec, mac });
+    } catch (err) {
+      // Name the interface the container gets, not the passing one.
+      if (err instanceof NetlinkError) throw new NetlinkError(`create ${spec.kind} ${ifname} (${spec.mode}) on ${parent.name}`, err.code, err.errno, err.extack);
+      throw err;
+    }
+    const made = findLink(inside, madeAs);
+    if (!made) throw new Error(`${madeAs} vanished right after it was created`);
+    undo.push(() => deleteLink(inside, made.index));
+    setLink(inside, made.index, { name: ifname });
+    const link = { ...made, name: ifname };
     const onParent = needsHostReach(spec.kind, spec.mode);
     const vantage: NdVantage = onParent ? { netns: NetnsHandle.current(), ifname: parent.name, ifindex: parent.index } : { netns, ifname, ifindex: link.index };
 

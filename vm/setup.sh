@@ -47,4 +47,5 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 echo "node $(node --version), npm $(npm --version)"
 
 step "npm ci"
-npm ci --no-audit --no-fund
+# npm ci builds the addon (binding.gyp): against Debian's node headers, never a download.
+npm_config_nodedir=/usr npm ci --no-audit --no-fund

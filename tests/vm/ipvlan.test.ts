@@ -35,6 +35,10 @@ t.before(async () => {
   if (probe.code !== 0) throw new Error(`this kernel has no ipvlan (${probe.stderr.trim()}): run this suite with vm/ci-vm.sh test`);
   fs.mkdirSync(libDir, { recursive: true });
   fs.writeFileSync(path.join(libDir, 'secret'), secret, { mode: 0o600 });
+  // Like any real host, this one has an eth0 of its own (kernel 6.1 refused a container's eth0
+  // made straight into its netns while the host had one: EEXIST).
+  await run('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0-peer']);
+  t.teardown(() => run('ip', ['link', 'del', 'eth0']).then(() => undefined));
   lab = await labUp({ LAB_NAME: 'osh-ipv', LAB_PREFIX: PREFIX, LAB_ROUTER_ADDR: '2001:db8:7::1', LAB_PEER_ADDR: '2001:db8:7::100' });
   writeConfig();
   await makeRootfs(rootfs);
