@@ -53,6 +53,20 @@ export function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as ErrnoLike).code === code;
 }
 
+/**
+ * Run a removal that may find its object already gone (ENOENT, ESRCH, ENODEV): that is success.
+ * Any other failure is returned as its message, for the caller to report as a warning.
+ */
+export function removeUnlessGone(fn: () => void): string | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ESRCH') || isErrno(err, 'ENODEV')) return undefined;
+    return (err as Error).message;
+  }
+}
+
 export function oneLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   return text.replace(/\s*\n\s*/g, ' ').trim();

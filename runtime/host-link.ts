@@ -9,8 +9,8 @@
  * route `ADDR/128 dev osh-<parent> src <its link-local>`. The container answers the companion's
  * link-local address, which is on its own link. The companion is made at first use and stays.
  */
-import { InputError } from './errors';
-import { formatIPv6, parseIPv6, type IPv6 } from './ipv6';
+import { InputError, isErrno, removeUnlessGone } from './errors';
+import { parseIPv6, type IPv6 } from './ipv6';
 import { stableAddress, stableMac } from './iid';
 import { NetnsHandle, writeNetSysctl } from './netns';
 import { addAddress, listAddresses } from './rtnetlink/addresses';
@@ -18,7 +18,6 @@ import { IFA_F_NODAD, RTPROT_STATIC } from './rtnetlink/constants';
 import { createSlave, findLink, setLink, type Link, type SlaveSpec } from './rtnetlink/links';
 import { deleteRoute, replaceRoute } from './rtnetlink/routes';
 import type { RtnetlinkSocket } from './rtnetlink/socket';
-import { isErrno } from './errors';
 
 export interface Companion {
   name: string;
@@ -80,11 +79,5 @@ export function addHostRoute(host: RtnetlinkSocket, c: Companion, address: IPv6)
 
 /** Best effort; a route already gone is fine. Returns a failure's message. */
 export function removeHostRoute(host: RtnetlinkSocket, c: { index: number; linkLocal: IPv6 }, address: IPv6): string | undefined {
-  try {
-    deleteRoute(host, route(c, address));
-    return undefined;
-  } catch (err) {
-    if (isErrno(err, 'ESRCH') || isErrno(err, 'ENOENT') || isErrno(err, 'ENODEV')) return undefined;
-    return `host route ${formatIPv6(address)}: ${(err as Error).message}`;
-  }
+  return removeUnlessGone(() => deleteRoute(host, route(c, address)));
 }

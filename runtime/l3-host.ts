@@ -20,7 +20,7 @@
 import type { IPv6 } from './ipv6';
 import type { RouterAdvertisement } from './ndp/types';
 import { NetnsHandle, readNetSysctl, writeNetSysctl } from './netns';
-import { isErrno } from './errors';
+import { isErrno, removeUnlessGone } from './errors';
 import { addProxyNeighbour, deleteProxyNeighbour } from './rtnetlink/neighbours';
 import { addSourceRule, deleteSourceRule, listSourceRules } from './rtnetlink/rules';
 import { deleteRoute, listRoutes, replaceRoute } from './rtnetlink/routes';
@@ -71,14 +71,14 @@ export function addAddressReach(host: RtnetlinkSocket, reach: L3Reach, address: 
   try {
     addProxyNeighbour(host, reach.parentIndex, address);
   } catch (err) {
-    removeQuietly(() => deleteSourceRule(host, rule(reach, address)));
+    removeUnlessGone(() => deleteSourceRule(host, rule(reach, address)));
     throw err;
   }
 }
 
 /** Best effort: what is already gone is fine. Returns the failures' messages. */
 export function removeAddressReach(host: RtnetlinkSocket, reach: L3Reach, address: IPv6): string[] {
-  return [removeQuietly(() => deleteProxyNeighbour(host, reach.parentIndex, address)), removeQuietly(() => deleteSourceRule(host, rule(reach, address)))].filter(
+  return [removeUnlessGone(() => deleteProxyNeighbour(host, reach.parentIndex, address)), removeUnlessGone(() => deleteSourceRule(host, rule(reach, address)))].filter(
     (m): m is string => m !== undefined,
   );
 }
@@ -87,17 +87,6 @@ export function removeAddressReach(host: RtnetlinkSocket, reach: L3Reach, addres
 export function releaseTable(host: RtnetlinkSocket, table: number): void {
   if (listSourceRules(host).some((r) => r.table === table)) return;
   for (const r of listRoutes(host).filter((x) => x.table === table && x.oif !== undefined)) {
-    removeQuietly(() => deleteRoute(host, { destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, oif: r.oif ?? 0, table }));
+    removeUnlessGone(() => deleteRoute(host, { destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, oif: r.oif ?? 0, table }));
   }
 }
-
-function removeQuietly(fn: () => void): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ESRCH') || isErrno(err, 'ENODEV')) return undefined;
-    return (err as Error).message;
-  }
-}
-
