@@ -87,6 +87,7 @@ async function hostSide(): Promise<{ rules: string; proxies: string; table: stri
   return { rules: rules.stdout.split('\n').filter((l) => l.includes(`lookup ${TABLE}`)).join('\n'), proxies: proxies.stdout.trim(), table: table.stdout.trim() };
 }
 
+const fromContainer = (pid: number, address: string) => run('nsenter', ['-t', String(pid), '-n', 'ping', '-6', '-c', '1', '-W', '3', address]);
 const linkOf = async (pid: number) => (await run('nsenter', ['-t', String(pid), '-n', 'ip', '-d', '-o', 'link', 'show', 'eth0'])).stdout;
 
 for (const mode of ['l2', 'l3', 'l3s'] as const) {
@@ -110,6 +111,16 @@ for (const mode of ['l2', 'l3', 'l3s'] as const) {
       t.match(sideUp.proxies, new RegExp(`${s.address} dev ${lab.hostIf} proxy`), 'host answers NS for the address (proxy NDP)');
       t.match(sideUp.table, new RegExp(`default via fe80::\\S+ dev ${lab.hostIf}`), 'reach table: default via the router out of the parent');
       t.match(sideUp.table, /2001:db8:7::\/64 dev/, 'reach table: the on-link prefix');
+      // Each piece is needed: without the proxy entry the router cannot resolve the address; without
+      // the rule the container's own packets find no route in the host.
+      await run('ip', ['-6', 'neigh', 'del', 'proxy', s.address, 'dev', lab.hostIf]);
+      await inNetns(lab.routerNetns, 'ip', ['-6', 'neigh', 'flush', 'dev', lab.routerIf]);
+      t.not((await ping(lab.routerNetns, s.address)).code, 0, 'without the proxy entry the router does not reach it');
+      await run('ip', ['-6', 'neigh', 'add', 'proxy', s.address, 'dev', lab.hostIf]);
+      await run('ip', ['-6', 'rule', 'del', 'from', s.address, 'lookup', String(TABLE)]);
+      t.not((await fromContainer(c.pid, '2001:db8:7::1')).code, 0, 'without the rule the container does not reach the router');
+      await run('ip', ['-6', 'rule', 'add', 'from', s.address, 'lookup', String(TABLE), 'pref', String(TABLE)]);
+      t.equal((await fromContainer(c.pid, '2001:db8:7::1')).code, 0, 'with both back, the container pings the router');
     }
     t.equal((await ping(lab.routerNetns, s.address)).code, 0, 'router pings it');
     t.equal((await fetch(lab.routerNetns, s.address)).stdout.trim(), `hello from ${s.address}`, 'router fetches from its own listener');
