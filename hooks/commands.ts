@@ -84,14 +84,16 @@ export function statusCommand(opts: { config?: string }): CommandResult {
     id: r.id,
     name: r.name,
     interface: r.interface.name,
+    // The link's kind and mode, and what the host holds for it: l3 reach, a host_link route.
+    link: [`${r.interface.kind} ${r.interface.mode}`, r.l3 ? `proxy+table ${r.l3.table}` : '', r.hostLink ? `host via ${r.hostLink.name}` : ''].filter(Boolean).join(', '),
     addresses: r.addresses.map((a) => `${a.address}/${a.prefixLength}`),
     lifetimes: r.addresses.map((a) => `${left(a.validLifetime, r.raAt)}/${left(a.preferredLifetime, r.raAt)}`),
     router: r.router.address,
     dns: r.dns ? `${r.dns.name} (${r.dns.status})` : '-',
     since: r.since,
   }));
-  const header = ['ID', 'NAME', 'IF', 'ADDRESS', 'VALID/PREFERRED', 'ROUTER', 'DNS', 'SINCE'];
-  const table = [header, ...rows.map((r) => [r.id.slice(0, 12), r.name, r.interface, r.addresses.join(','), r.lifetimes.join(','), r.router, r.dns, r.since])];
+  const header = ['ID', 'NAME', 'IF', 'LINK', 'ADDRESS', 'VALID/PREFERRED', 'ROUTER', 'DNS', 'SINCE'];
+  const table = [header, ...rows.map((r) => [r.id.slice(0, 12), r.name, r.interface, r.link, r.addresses.join(','), r.lifetimes.join(','), r.router, r.dns, r.since])];
   const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
   const text = table.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
   return { exitCode: 0, text, json: records };

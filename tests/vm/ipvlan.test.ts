@@ -100,6 +100,8 @@ for (const mode of ['l2', 'l3', 'l3s'] as const) {
     t.match(await linkOf(c.pid), new RegExp(`ipvlan\\s+mode ${mode} `), `eth0 is an ipvlan ${mode} slave`);
     const rec = records().find((r) => r.id === c.id);
     t.equal(rec?.interface.mode, mode, 'state says the mode');
+    const status = await run(process.execPath, [CLI, 'status', '--config', configFile]);
+    t.match(status.stdout, new RegExp(`^ipv-${mode}\\s+ipv-${mode}\\s+eth0\\s+ipvlan ${mode}${mode === 'l2' ? '' : `, proxy\\+table ${TABLE}`}\\s+${s.address}/64`, 'm'), 'status shows the mode and the host side');
     t.equal(rec?.addresses[0]?.dad, 'verified', 'DAD verified before use');
     const sideUp = await hostSide();
     if (mode === 'l2') {
