@@ -19,10 +19,11 @@ import type { StableName } from './container-name';
 import { claimAddress, detectDuplicate, DEFAULT_RETRANS_MS, type DadResult } from './dad';
 import { InputError, NetlinkError } from './errors';
 import { IDGEN_RETRIES, stableAddress, stableMac, staticAddress } from './iid';
-import { formatIPv6, formatMac, formatPrefix, parseIPv6, type IPv6 } from './ipv6';
+import { formatIPv6, formatMac, formatPrefix, parseIPv6, UNSPECIFIED, type IPv6 } from './ipv6';
 import type { Logger } from './log';
 import { solicitRouter, type DiscoveredRouter } from './ndp/router-discovery';
 import { NdSocket } from './ndp/socket';
+import { announceAddress } from './ndp/announce';
 import { ICMP6_NA, ICMP6_NS, ICMP6_RA, type NdOption, type PrefixInformation } from './ndp/types';
 import { NetnsHandle, writeNetSysctl } from './netns';
 import { addAddress, deleteAddress, listAddresses } from './rtnetlink/addresses';
@@ -157,8 +158,8 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
     // Optimistic mode returns before any DAD completes: the background check probes it instead.
     const linkLocalDad = optimistic ? undefined : probe(linkLocal, DEFAULT_RETRANS_MS);
     linkLocalDad?.catch(() => undefined); // awaited below; a failure before then must not go unhandled
-    // From now on the kernel announces each address we install with an unsolicited NA (RFC 4861
-    // §7.2.6) — not the optimistic link-local above (RFC 4429 §3.3).
+    // Should the link-layer address ever change, the kernel announces it (RFC 4861 §7.2.6). It does
+    // not announce addresses added with NODAD: we announce each verified address ourselves (9.).
     writeNetSysctl(netns, `net/ipv6/conf/${ifname}/ndisc_notify`, 1);
 
     // 4. Router discovery.
@@ -168,7 +169,9 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
     let found: DiscoveredRouter;
     try {
       const source = onParent ? usableLinkLocal(host, parent.index) : linkLocal;
-      found = await solicitRouter(raSock, { source, timeoutMs: cfg.ra_timeout_ms, retransmitMs: 1000 });
+      // Retransmissions from `::`: answered by multicast, even by a router whose cache holds our
+      // link-local address on another MAC (this name earlier on another link kind).
+      found = await solicitRouter(raSock, { source, retransmitSource: UNSPECIFIED, timeoutMs: cfg.ra_timeout_ms, retransmitMs: 1000 });
     } finally {
       raSock.close();
     }
@@ -279,7 +282,15 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
       hostLink = { name: companion.name, index: companion.index, linkLocal: formatIPv6(companion.linkLocal) };
     }
 
-    // 9. lo up, last: a failure before this point leaves the netns exactly as it was.
+    // 9. Announce what DAD proved ours (unsolicited NA, Override), so that a neighbour holding a
+    //    stale entry for one of these addresses (this name earlier on another MAC) updates it now.
+    if (!optimistic) {
+      const mac = onParent ? parent.mac : link.mac;
+      const verified = [...(onParent ? [] : [linkLocal]), ...addresses.map((a) => parseIPv6(a.address))];
+      if (mac) announceAll(vantage, mac, verified, log);
+    }
+
+    // 10. lo up, last: a failure before this point leaves the netns exactly as it was.
     const lo = findLink(inside, 'lo');
     if (lo) setLink(inside, lo.index, { up: true });
 
@@ -318,6 +329,19 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
     throw err;
   } finally {
     for (const o of opened.reverse()) o.close();
+  }
+}
+
+/** Best effort: an announcement that cannot go out only leaves neighbours to find us by NS. */
+export function announceAll(at: NdVantage, mac: Buffer, addresses: IPv6[], log: Logger): void {
+  let sock: NdSocket | undefined;
+  try {
+    sock = NdSocket.open({ ...at, types: [ICMP6_NA] });
+    for (const a of addresses) announceAddress(sock, a, mac);
+  } catch (err) {
+    log.warn(`unsolicited NA on ${at.ifname}: ${(err as Error).message}`);
+  } finally {
+    sock?.close();
   }
 }
 

@@ -4,7 +4,7 @@
  * A unique address is marked verified. A duplicate is withdrawn at once and replaced by the next
  * RFC 7217 candidate, this time proven unique before it is installed (RFC 7217 §6).
  */
-import { addressCandidate, installAddress, probeOn, type NdVantage } from './attach';
+import { addressCandidate, announceAll, installAddress, probeOn, type NdVantage } from './attach';
 import type { HookConfig } from './config';
 import { claimAddress, DEFAULT_RETRANS_MS } from './dad';
 import { IDGEN_RETRIES } from './iid';
@@ -97,6 +97,10 @@ export async function completeOptimisticDad(opts: { id: string; store: StateStor
       linkLocalDad: linkLocal?.verdict === 'duplicate' ? 'optimistic' : 'verified',
       addresses: addresses.filter((a): a is AddressRecord => a !== undefined),
     };
+    // Now proven: announce them (the hook could not while they were optimistic, RFC 4429 §3.3).
+    const mac = parent ? parent.mac : link.mac;
+    const proven = [...(!parent && linkLocal?.verdict === 'unique' ? [parseIPv6(record.linkLocal)] : []), ...updated.addresses.map((a) => parseIPv6(a.address))];
+    if (mac) announceAll(vantage, mac, proven, log);
     log.info(`optimistic DAD done: ${updated.addresses.map((a) => `${a.address} ${a.dad}`).join(', ') || 'no address left'}`);
     return updated;
   } finally {

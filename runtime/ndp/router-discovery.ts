@@ -15,6 +15,13 @@ export interface SolicitOptions {
   source?: IPv6;
   /** Our link-layer address, sent as SLLA when the source is not `::`. */
   mac?: Buffer;
+  /**
+   * Source of the retransmissions, when not `source`. An RS from a link-local address without
+   * SLLA is answered by unicast to whatever MAC the router has cached for that address — a stale
+   * one if the same address was on another MAC before (the same container name on another link
+   * kind). An RS from `::` is answered by multicast, whatever the router's cache holds.
+   */
+  retransmitSource?: IPv6;
   timeoutMs: number;
   /** First retransmission after this many ms, doubling after each (RFC 7559). */
   retransmitMs?: number;
@@ -64,12 +71,10 @@ export function solicitRouter(sock: NdSocket, opts: SolicitOptions): Promise<Dis
       }
     });
     const solicit = (): void => {
+      const from = solicitations > 0 && opts.retransmitSource ? opts.retransmitSource : source;
+      const slla = withSlla && opts.mac && from.equals(source) ? [{ type: 'source-link-layer-address' as const, address: opts.mac }] : [];
       try {
-        sock.send(
-          { type: 'router-solicitation', options: withSlla && opts.mac ? [{ type: 'source-link-layer-address', address: opts.mac }] : [] },
-          source,
-          ALL_ROUTERS,
-        );
+        sock.send({ type: 'router-solicitation', options: slla }, from, ALL_ROUTERS);
         solicitations++;
       } catch (err) {
         if (!isLinkNotReady(err)) return finish(err as Error);

@@ -191,6 +191,33 @@ t.test('an existing eth0 stays; ours is eth1', async (t) => {
   t.notMatch(links, /eth1/);
 });
 
+t.test('a router with stale entries for the name\'s addresses (on another MAC before): the RA still comes, and our NA corrects the router at once', async (t) => {
+  // As when a name comes back on another link kind (macvlan's own MAC, ipvlan's shared one).
+  const name = 'moved';
+  const ll = formatIPv6(stableAddress({ prefix: parseIPv6('fe80::'), prefixLength: 64, name, networkId: '', dadCounter: 0, secret }).address);
+  const global = formatIPv6(stableAddress({ prefix: parsePrefix(PREFIX).address, prefixLength: 64, name, networkId: '', dadCounter: 0, secret }).address);
+  const OLD_MAC = '02:00:5e:00:53:99';
+  const routerNeigh = async (a: string) => (await run('ip', ['-n', lab.routerNetns, '-6', 'neigh', 'show', a, 'dev', lab.routerIf])).stdout.trim();
+  for (const a of [ll, global]) await run('ip', ['-n', lab.routerNetns, '-6', 'neigh', 'replace', a, 'dev', lab.routerIf, 'lladdr', OLD_MAC, 'nud', 'stale']);
+  t.match(await routerNeigh(global), OLD_MAC, 'the router holds the old MAC');
+  const c = await fakeContainer('moved1', { annotations: { 'oci-slaac-hook.name': name, 'oci-slaac-hook.ra_timeout_ms': '8000' } });
+  t.teardown(c.remove);
+  const r = await hook('createRuntime', c.state('creating'));
+  t.equal(r.code, 0, `attached: the RS retransmitted from :: got a multicast RA (${r.stderr.trim()})`);
+  const rec = readState('moved1');
+  t.equal(rec?.addresses[0]?.address, global);
+  // Unicast answers would go to the old MAC until the router's entry failed (about 8 s); the
+  // multicast answer to the RS from :: comes within 1 s + radvd's 3 s multicast pacing.
+  t.ok((rec?.timings.raMs ?? Infinity) < 5000, `RA within the default ra_timeout_ms (${rec?.timings.raMs} ms)`);
+  const mac = rec?.interface.mac ?? '-';
+  t.not(mac, OLD_MAC);
+  t.match(await routerNeigh(global), `lladdr ${mac}`, 'the router has the new MAC for the global address before any traffic');
+  t.match(await routerNeigh(ll), `lladdr ${mac}`, 'and for the link-local address');
+  const ping = await run('ip', ['netns', 'exec', lab.routerNetns, 'ping', '-6', '-c', '1', '-W', '1', global]);
+  t.equal(ping.code, 0, 'the first ping is answered');
+  t.equal((await hook('poststop', c.state('stopped', false))).code, 0);
+});
+
 t.test('optimistic: usable when the hook returns, verified afterwards; a duplicate is replaced', async (t) => {
   const name = 'opti';
   const c0 = stableAddress({ prefix: parsePrefix(PREFIX).address, prefixLength: 64, name, networkId: '', dadCounter: 0, secret }).address;
