@@ -62,17 +62,9 @@ case $OSH_BOX_HOST_PACKAGES in 0 | 1) ;; *) die "OSH_BOX_HOST_PACKAGES must be 0
 case $OSH_BOX_SIZE in *[!0-9]*G | G) die "OSH_BOX_SIZE must be a number of GiB like 12G" ;; *[0-9]G) ;; *) die "OSH_BOX_SIZE must be a number of GiB like 12G" ;; esac
 
 export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true
-NEED="debootstrap qemu-utils fdisk e2fsprogs dpkg-repack vagrant vagrant-libvirt"
-missing=
-for p in $NEED; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	step "apt-get install$missing"
-	apt-get update -q
-	# shellcheck disable=SC2086
-	apt-get install -y -q --no-install-recommends $missing
-fi
+# shellcheck source=vm/apt-ensure.sh
+. "$REPO/vm/apt-ensure.sh"
+apt_ensure debootstrap qemu-utils fdisk e2fsprogs dpkg-repack vagrant vagrant-libvirt
 
 if [ -z "$OSH_BOX_FORCE" ] && vagrant box list 2>/dev/null | grep -q "^$OSH_BOX_NAME[[:space:]]*(libvirt"; then
 	step "box $OSH_BOX_NAME (libvirt) already added; OSH_BOX_FORCE=1 rebuilds it"

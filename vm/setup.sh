@@ -1,7 +1,7 @@
 #!/bin/sh
 # Everything a fresh Debian 12 machine (as root, Node.js >= 20 with npm installed) needs to build,
 # demo and test oci-slaac-hook: Debian packages, then `npm ci`. Idempotent; non-interactive.
-# Shared by .ci/run, the README's two commands and (later) the VM provisioning.
+# Shared by .ci/run, the README's two commands and the Vagrant host VM's provisioning.
 set -eu
 cd "$(dirname "$0")/.."
 exec </dev/null
@@ -9,8 +9,7 @@ exec </dev/null
 [ "$(id -u)" = 0 ] || { echo "vm/setup.sh: must run as root" >&2; exit 1; }
 
 step() { printf '==> %s\n' "$*"; }
-
-export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true NEEDRESTART_MODE=a
+. vm/apt-ensure.sh
 
 # radvd ndisc6 tshark tcpdump iproute2: the netns lab (vm/lab.sh) and its checks
 # iputils-ping curl procps kmod:        ping and fetch from the lab router; pgrep/ps; modprobe
@@ -25,20 +24,8 @@ export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true NEEDRESTA
 # vagrant vagrant-libvirt:              `vagrant validate` of the Vagrantfile testbed
 PACKAGES="qemu-system-x86 cpio vagrant vagrant-libvirt radvd ndisc6 tshark tcpdump iproute2 iputils-ping curl procps kmod runc crun podman busybox-static containernetworking-plugins iptables uidmap bind9 bind9-utils bind9-dnsutils knot knot-dnsutils build-essential python3 ca-certificates"
 
-missing=
-for p in $PACKAGES; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	step "apt-get install$missing"
-	echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
-	apt-get update -q
-	# shellcheck disable=SC2086
-	apt-get install -y -q --no-install-recommends \
-		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing
-else
-	step "Debian packages already installed"
-fi
+# shellcheck disable=SC2086
+apt_ensure $PACKAGES
 
 step "check node >= 20 and npm"
 command -v node >/dev/null && command -v npm >/dev/null || { echo "vm/setup.sh: Node.js >= 20 with npm is required" >&2; exit 1; }
