@@ -90,6 +90,14 @@ export interface NdVantage {
   netns: NetnsHandle;
   ifname: string;
   ifindex: number;
+  /** The link-layer address neighbours see for our addresses there (the TLLA we announce). */
+  mac: Buffer | undefined;
+}
+
+/** ND on the container's own link, or — given the parent — on the parent in the host netns. */
+export function ndVantage(parent: Link | undefined, netns: NetnsHandle, link: Link): NdVantage {
+  const [ns, on] = parent ? [NetnsHandle.current(), parent] : [netns, link];
+  return { netns: ns, ifname: on.name, ifindex: on.index, mac: on.mac };
 }
 
 /** A fresh ND socket for one DAD probe (each concurrent probe listens on its own). */
@@ -141,7 +149,7 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
     setLink(inside, made.index, { name: ifname });
     const link = { ...made, name: ifname };
     const onParent = needsHostReach(spec.kind, spec.mode);
-    const vantage: NdVantage = onParent ? { netns: NetnsHandle.current(), ifname: parent.name, ifindex: parent.index } : { netns, ifname, ifindex: link.index };
+    const vantage = ndVantage(onParent ? parent : undefined, netns, link);
 
     // 2. The kernel must neither autoconfigure from the RA nor run its own DAD: we do both.
     for (const [key, value] of [['accept_ra', 0], ['autoconf', 0], ['accept_dad', 0]] as const) {
@@ -284,11 +292,7 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
 
     // 9. Announce what DAD proved ours (unsolicited NA, Override), so that a neighbour holding a
     //    stale entry for one of these addresses (this name earlier on another MAC) updates it now.
-    if (!optimistic) {
-      const mac = onParent ? parent.mac : link.mac;
-      const verified = [...(onParent ? [] : [linkLocal]), ...addresses.map((a) => parseIPv6(a.address))];
-      if (mac) announceAll(vantage, mac, verified, log);
-    }
+    if (!optimistic) announceAll(vantage, [...(onParent ? [] : [linkLocal]), ...addresses.map((a) => parseIPv6(a.address))], log);
 
     // 10. lo up, last: a failure before this point leaves the netns exactly as it was.
     const lo = findLink(inside, 'lo');
@@ -333,7 +337,9 @@ export async function attachContainer(req: AttachRequest): Promise<ContainerReco
 }
 
 /** Best effort: an announcement that cannot go out only leaves neighbours to find us by NS. */
-export function announceAll(at: NdVantage, mac: Buffer, addresses: IPv6[], log: Logger): void {
+export function announceAll(at: NdVantage, addresses: IPv6[], log: Logger): void {
+  const mac = at.mac;
+  if (!mac || addresses.length === 0) return;
   let sock: NdSocket | undefined;
   try {
     sock = NdSocket.open({ ...at, types: [ICMP6_NA] });

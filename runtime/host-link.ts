@@ -64,7 +64,10 @@ export function ensureCompanion(host: RtnetlinkSocket, parent: Link, spec: Slave
   return { name, index: link.index, linkLocal };
 }
 
-const route = (c: { index: number; linkLocal: IPv6 }, address: IPv6) => ({
+/** What a host route needs of the companion (also all a state record keeps of it). */
+type RouteVia = Pick<Companion, 'index' | 'linkLocal'>;
+
+const route = (c: RouteVia, address: IPv6) => ({
   destination: address,
   prefixLength: 128,
   oif: c.index,
@@ -73,11 +76,11 @@ const route = (c: { index: number; linkLocal: IPv6 }, address: IPv6) => ({
   protocol: RTPROT_STATIC,
 });
 
-export function addHostRoute(host: RtnetlinkSocket, c: Companion, address: IPv6): void {
+export function addHostRoute(host: RtnetlinkSocket, c: RouteVia, address: IPv6): void {
   replaceRoute(host, route(c, address));
 }
 
 /** Best effort; a route already gone is fine. Returns a failure's message. */
-export function removeHostRoute(host: RtnetlinkSocket, c: { index: number; linkLocal: IPv6 }, address: IPv6): string | undefined {
+export function removeHostRoute(host: RtnetlinkSocket, c: RouteVia, address: IPv6): string | undefined {
   return removeUnlessGone(() => deleteRoute(host, route(c, address)));
 }

@@ -86,7 +86,7 @@ export function removeAddressReach(host: RtnetlinkSocket, reach: L3Reach, addres
 /** Empty the reach table once no rule points at it any more. */
 export function releaseTable(host: RtnetlinkSocket, table: number): void {
   if (listSourceRules(host).some((r) => r.table === table)) return;
-  for (const r of listRoutes(host).filter((x) => x.table === table && x.oif !== undefined)) {
+  for (const r of listRoutes(host, table).filter((x) => x.table === table && x.oif !== undefined)) {
     removeUnlessGone(() => deleteRoute(host, { destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, oif: r.oif ?? 0, table }));
   }
 }

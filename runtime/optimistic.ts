@@ -4,7 +4,7 @@
  * A unique address is marked verified. A duplicate is withdrawn at once and replaced by the next
  * RFC 7217 candidate, this time proven unique before it is installed (RFC 7217 §6).
  */
-import { addressCandidate, announceAll, installAddress, probeOn, type NdVantage } from './attach';
+import { addressCandidate, announceAll, installAddress, ndVantage, probeOn } from './attach';
 import type { HookConfig } from './config';
 import { claimAddress, DEFAULT_RETRANS_MS } from './dad';
 import { IDGEN_RETRIES } from './iid';
@@ -37,9 +37,9 @@ export async function completeOptimisticDad(opts: { id: string; store: StateStor
     // ipvlan l3/l3s: probe from the parent, as attach did (the slave hears no multicast).
     const parent = record.l3 ? findLink(host, record.parent) : undefined;
     if (record.l3 && parent?.index !== record.l3.parentIndex) return undefined;
-    const vantage: NdVantage = parent ? { netns: NetnsHandle.current(), ifname: parent.name, ifindex: parent.index } : { netns, ifname: link.name, ifindex: link.index };
+    const vantage = ndVantage(parent, netns, link);
     const probe = probeOn(vantage, cfg.dad_transmits);
-    const hl = record.hostLink ? { index: record.hostLink.index, name: record.hostLink.name, linkLocal: parseIPv6(record.hostLink.linkLocal) } : undefined;
+    const hl = record.hostLink ? { index: record.hostLink.index, linkLocal: parseIPv6(record.hostLink.linkLocal) } : undefined;
     /** The address and what the host holds for it (l3 reach, host route) come and go together. */
     const withdrawOne = (address: IPv6, prefixLength: number): void => {
       if (hl) removeHostRoute(host, hl, address);
@@ -98,9 +98,7 @@ export async function completeOptimisticDad(opts: { id: string; store: StateStor
       addresses: addresses.filter((a): a is AddressRecord => a !== undefined),
     };
     // Now proven: announce them (the hook could not while they were optimistic, RFC 4429 §3.3).
-    const mac = parent ? parent.mac : link.mac;
-    const proven = [...(!parent && linkLocal?.verdict === 'unique' ? [parseIPv6(record.linkLocal)] : []), ...updated.addresses.map((a) => parseIPv6(a.address))];
-    if (mac) announceAll(vantage, mac, proven, log);
+    announceAll(vantage, [...(!parent && linkLocal?.verdict === 'unique' ? [parseIPv6(record.linkLocal)] : []), ...updated.addresses.map((a) => parseIPv6(a.address))], log);
     log.info(`optimistic DAD done: ${updated.addresses.map((a) => `${a.address} ${a.dad}`).join(', ') || 'no address left'}`);
     return updated;
   } finally {

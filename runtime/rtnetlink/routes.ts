@@ -1,7 +1,8 @@
 /** IPv6 routes: add/replace (gateway, device, preference, expiry), delete, list. */
 import { formatPrefix, type IPv6 } from '../ipv6';
 import type { Preference } from '../ndp/types';
-import { attrU32, attrU8, decodeAttrs, encodeAttrs, type Attr } from './codec';
+import { isErrno } from '../errors';
+import { attrU32, attrU8, decodeAttrs, encodeAttrs, type Attr, type NetlinkMessage } from './codec';
 import {
   AF_INET6,
   INFINITY_LIFETIME,
@@ -91,8 +92,20 @@ export function deleteRoute(sock: RtnetlinkSocket, spec: RouteSpec): void {
   sock.request(describe('delete', spec), RTM_DELROUTE, 0, routePayload(spec));
 }
 
-export function listRoutes(sock: RtnetlinkSocket): RouteEntry[] {
-  return sock.dump('list routes', RTM_GETROUTE, rtmsg(0, 0, 0), RTM_NEWROUTE).flatMap((m) => {
+/**
+ * IPv6 routes in the socket's namespace; with `table`, the kernel filters (strict dump check), so
+ * a host with a large main table is not dumped whole. A table that does not exist has no routes.
+ */
+export function listRoutes(sock: RtnetlinkSocket, table?: number): RouteEntry[] {
+  const request = table === undefined ? rtmsg(0, 0, 0) : Buffer.concat([rtmsg(0, table, 0), encodeAttrs([attrU32(RTA_TABLE, table)])]);
+  let messages: NetlinkMessage[];
+  try {
+    messages = sock.dump(table === undefined ? 'list routes' : `list routes of table ${table}`, RTM_GETROUTE, request, RTM_NEWROUTE);
+  } catch (err) {
+    if (table !== undefined && isErrno(err, 'ENOENT')) return [];
+    throw err;
+  }
+  return messages.flatMap((m) => {
     const p = m.payload;
     if (p.readUInt8(0) !== AF_INET6) return [];
     const a = decodeAttrs(p.subarray(12));

@@ -91,7 +91,8 @@ for (const spec of [
   });
 }
 
-t.test('addresses: flags, lifetimes, replace, dump, delete, events', async (t) => {
+/** A macvlan eth0 of PARENT made straight into NS and set up as asked; done() deletes it. */
+function macvlanEth0(change: Parameters<typeof setLink>[2]) {
   const ns = NetnsHandle.open(`/run/netns/${NS}`);
   const host = RtnetlinkSocket.open();
   const inside = RtnetlinkSocket.open(ns);
@@ -100,7 +101,18 @@ t.test('addresses: flags, lifetimes, replace, dump, delete, events', async (t) =
   createSlave(host, { parentIndex: parent.index, name: 'eth0', target: ns, spec: { kind: 'macvlan', mode: 'bridge' } });
   const eth0 = findLink(inside, 'eth0');
   if (!eth0) throw new Error('eth0 missing');
-  setLink(inside, eth0.index, { addrGenMode: 'none', up: true });
+  setLink(inside, eth0.index, change);
+  const done = (): void => {
+    deleteLink(inside, eth0.index);
+    inside.close();
+    host.close();
+    ns.close();
+  };
+  return { ns, inside, eth0, done };
+}
+
+t.test('addresses: flags, lifetimes, replace, dump, delete, events', async (t) => {
+  const { ns, inside, eth0, done } = macvlanEth0({ addrGenMode: 'none', up: true });
 
   const events: AddressEvent[] = [];
   const sub = watchAddresses(ns, (e) => events.push(...e));
@@ -136,22 +148,11 @@ t.test('addresses: flags, lifetimes, replace, dump, delete, events', async (t) =
   // (2001:db8:7::11 is still tentative: the kernel announces it only once its own DAD is done.)
   t.ok(seen.includes('del 2001:db8:7::10'), 'del event');
 
-  deleteLink(inside, eth0.index);
-  inside.close();
-  host.close();
-  ns.close();
+  done();
 });
 
 t.test('routes: default via a link-local router with expiry, delete', async (t) => {
-  const ns = NetnsHandle.open(`/run/netns/${NS}`);
-  const host = RtnetlinkSocket.open();
-  const inside = RtnetlinkSocket.open(ns);
-  const parent = findLink(host, PARENT);
-  if (!parent) throw new Error('no parent');
-  createSlave(host, { parentIndex: parent.index, name: 'eth0', target: ns, spec: { kind: 'macvlan', mode: 'bridge' } });
-  const eth0 = findLink(inside, 'eth0');
-  if (!eth0) throw new Error('eth0 missing');
-  setLink(inside, eth0.index, { up: true });
+  const { inside, eth0, done } = macvlanEth0({ up: true });
   const spec = { destination: Buffer.alloc(16), prefixLength: 0, gateway: parseIPv6('fe80::1'), oif: eth0.index, expires: 1800, preference: 'high' as const };
   addRoute(inside, spec);
   const shown = ip('-n', NS, '-6', 'route', 'show', 'default');
@@ -163,10 +164,11 @@ t.test('routes: default via a link-local router with expiry, delete', async (t) 
   t.equal(err.code, 'EEXIST');
   deleteRoute(inside, spec);
   t.equal(ip('-n', NS, '-6', 'route', 'show', 'default').trim(), '');
-  deleteLink(inside, eth0.index);
-  inside.close();
-  host.close();
-  ns.close();
+  // One table only, filtered by the kernel: the main table's routes are not in the answer.
+  t.same(listRoutes(inside, 4862), [], 'a table that does not exist has no routes');
+  addRoute(inside, { destination: parseIPv6('2001:db8:7::'), prefixLength: 64, oif: eth0.index, table: 4862 });
+  t.same(listRoutes(inside, 4862).map((r) => `${formatIPv6(r.destination)}/${r.prefixLength} ${r.table}`), ['2001:db8:7::/64 4862'], 'only table 4862');
+  done();
 });
 
 t.test('source rules and proxy neighbours (the host side of ipvlan l3): add, dump, delete', async (t) => {
