@@ -1,16 +1,18 @@
 /** Operator commands: `ra` (solicit and show the router's advertisement), `dad` (probe an address), `status`. */
-import { loadConfigFile } from '../runtime/config';
-import { detectDuplicate, DEFAULT_RETRANS_MS } from '../runtime/dad';
-import { InputError } from '../runtime/errors';
-import { loadOrCreateHostSecret } from '../runtime/host-secret';
-import { stableAddress } from '../runtime/iid';
-import { openInterface, usableLinkLocal } from '../runtime/interface';
-import { formatIPv6, parseIPv6, parsePrefix } from '../runtime/ipv6';
-import { solicitRouter } from '../runtime/ndp/router-discovery';
-import { NdSocket } from '../runtime/ndp/socket';
-import { formatRaSummary, summarizeRa, type RaSummary } from '../runtime/ndp/summary';
-import { ICMP6_NA, ICMP6_NS, ICMP6_RA } from '../runtime/ndp/types';
-import { StateStore, type LifetimeValue } from '../runtime/state';
+import { loadConfigFile } from '../runtime/system/config-file';
+import { DEFAULT_RETRANS_MS } from '../runtime/core/dad';
+import { detectDuplicate } from '../runtime/system/nd/dad-probe';
+import { InputError } from '../runtime/core/errors';
+import { loadOrCreateHostSecret } from '../runtime/system/host-secret';
+import { stableAddress } from '../runtime/core/iid';
+import { openInterface, usableLinkLocal } from '../runtime/system/interface';
+import { formatIPv6, parseIPv6, parsePrefix } from '../runtime/core/ipv6';
+import { solicitRouter } from '../runtime/system/nd/router-discovery';
+import { NdSocket } from '../runtime/system/nd/socket';
+import { formatRaSummary, summarizeRa, type RaSummary } from '../runtime/wire/ndp/summary';
+import { ICMP6_NA, ICMP6_NS, ICMP6_RA } from '../runtime/core/nd-types';
+import type { Lifetime } from '../runtime/core/lifetime';
+import { StateStore } from '../runtime/system/state-store';
 
 export interface CommandResult {
   exitCode: number;
@@ -79,7 +81,7 @@ export function statusCommand(opts: { config?: string }): CommandResult {
   const cfg = loadConfigFile(opts.config);
   const records = new StateStore(cfg.state_dir).list();
   const now = Date.now();
-  const left = (lt: LifetimeValue, raAt: number): string => (lt === 'infinite' ? 'forever' : `${Math.max(0, Math.round(lt - (now - raAt) / 1000))}s`);
+  const left = (lt: Lifetime, raAt: number): string => (lt === 'infinite' ? 'forever' : `${Math.max(0, Math.round(lt - (now - raAt) / 1000))}s`);
   const rows = records.map((r) => ({
     id: r.id,
     name: r.name,

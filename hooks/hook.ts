@@ -5,16 +5,17 @@
  */
 import * as fs from 'node:fs';
 import { isatty } from 'node:tty';
-import { attachContainer, detachContainer } from '../runtime/attach';
-import { applyAnnotations, loadConfigFile, validateForAttach, type HookConfig } from '../runtime/config';
-import { stableName } from '../runtime/container-name';
-import { InputError, oneLine } from '../runtime/errors';
-import { loadOrCreateHostSecret } from '../runtime/host-secret';
-import type { Logger } from '../runtime/log';
-import { parseState, readConfig, type HookStage, type OciState } from '../runtime/oci/spec';
-import { completeOptimisticDad } from '../runtime/optimistic';
-import { publishContainer, republish, stillPublished, withdraw } from '../runtime/publish';
-import { StateStore } from '../runtime/state';
+import { attachContainer, detachContainer } from '../runtime/pipeline/attach';
+import { applyAnnotations, validateForAttach, type HookConfig } from '../runtime/core/config';
+import { loadConfigFile } from '../runtime/system/config-file';
+import { stableName } from '../runtime/system/container-name';
+import { InputError, oneLine } from '../runtime/core/errors';
+import { loadOrCreateHostSecret } from '../runtime/system/host-secret';
+import type { Logger } from '../runtime/system/log';
+import { parseState, readConfig, type HookStage, type OciState } from '../runtime/wire/oci/spec';
+import { completeOptimisticDad } from '../runtime/pipeline/optimistic';
+import { publishContainer, republish, stillPublished, withdraw } from '../runtime/ops/dns-records';
+import { StateStore } from '../runtime/system/state-store';
 import { spawnSelf } from './background';
 
 /** Internal command: finish optimistic DAD for a container in the background. */

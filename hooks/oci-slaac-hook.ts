@@ -8,11 +8,11 @@
  * time); 2 bad usage or input; 3 a system failure. Every error is one line on stderr.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { InputError, TimeoutError, oneLine } from '../runtime/errors';
+import { InputError, TimeoutError, oneLine } from '../runtime/core/errors';
 import { dadCommand, raCommand, statusCommand, type CommandResult } from './commands';
 import { COMPLETE_DAD_COMMAND, completeDadInBackground, readStdin, runHookStage } from './hook';
-import { Logger } from '../runtime/log';
-import { HOOK_STAGES, type HookStage } from '../runtime/oci/spec';
+import { Logger } from '../runtime/system/log';
+import { HOOK_STAGES, type HookStage } from '../runtime/wire/oci/spec';
 
 const USAGE = `usage:
   oci-slaac-hook ra --interface IF [--netns PATH] [--timeout MS] [--name NAME] [--json]

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { labUp, run, type Lab } from '../tests/lab/lab';
 import { dig } from '../tests/lab/dns';
 import { makeRootfs, startContainer, type RunningContainer, type RuntimeName } from '../tests/lab/containers';
-import type { ContainerRecord } from '../runtime/state';
+import type { ContainerRecord } from '../runtime/core/record';
 
 const ROOT = path.join(__dirname, '..');
 const CLI = path.join(ROOT, 'dist', 'oci-slaac-hook.js');

@@ -1,10 +1,10 @@
 // The native addon's own contract: errno-named errors, EAGAIN as null, options round-trip,
 // ancillary data, and the uv_poll watcher.
 import t from 'tap';
-import { native, AF_INET6, SOCK_DGRAM, SOL_SOCKET, SO_RCVBUF, IPPROTO_IPV6 } from '../../runtime/native';
-import { NetnsHandle } from '../../runtime/netns';
-import { sockaddrIn6 } from '../../runtime/ndp/socket';
-import { parseIPv6 } from '../../runtime/ipv6';
+import { native, AF_INET6, SOCK_DGRAM, SOL_SOCKET, SO_RCVBUF, IPPROTO_IPV6 } from '../../runtime/system/native';
+import { NetnsHandle } from '../../runtime/system/netns';
+import { sockaddrIn6 } from '../../runtime/system/nd/socket';
+import { parseIPv6 } from '../../runtime/core/ipv6';
 
 const addon = native();
 

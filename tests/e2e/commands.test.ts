@@ -3,7 +3,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { RaSummary } from '../../runtime/ndp/summary';
+import type { RaSummary } from '../../runtime/wire/ndp/summary';
 import { capture, labUp, rdisc6, run, tsharkIcmp6Summary, tsharkProblems, type Lab } from '../lab/lab';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'oci-slaac-hook.js');

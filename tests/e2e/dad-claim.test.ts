@@ -1,13 +1,14 @@
 // Claiming a stable address on the lab link with our own DAD: a conflict moves the RFC 7217 DAD
 // counter on; the RA's RetransTimer paces the probes; nonces keep our own probes from counting.
 import t from 'tap';
-import { claimAddress, detectDuplicate } from '../../runtime/dad';
-import { stableAddress } from '../../runtime/iid';
-import { openInterface, usableLinkLocal } from '../../runtime/interface';
-import { formatIPv6, parseIPv6, parsePrefix } from '../../runtime/ipv6';
-import { solicitRouter } from '../../runtime/ndp/router-discovery';
-import { NdSocket } from '../../runtime/ndp/socket';
-import { ICMP6_NA, ICMP6_NS, ICMP6_RA } from '../../runtime/ndp/types';
+import { claimAddress } from '../../runtime/core/dad';
+import { detectDuplicate } from '../../runtime/system/nd/dad-probe';
+import { stableAddress } from '../../runtime/core/iid';
+import { openInterface, usableLinkLocal } from '../../runtime/system/interface';
+import { formatIPv6, parseIPv6, parsePrefix } from '../../runtime/core/ipv6';
+import { solicitRouter } from '../../runtime/system/nd/router-discovery';
+import { NdSocket } from '../../runtime/system/nd/socket';
+import { ICMP6_NA, ICMP6_NS, ICMP6_RA } from '../../runtime/core/nd-types';
 import { labUp, run, type Lab } from '../lab/lab';
 
 const secret = Buffer.alloc(32, 7);
@@ -63,7 +64,7 @@ t.test('our own probes are not mistaken for another node, even with looping on',
   const sock = NdSocket.open({ netns: iface.netns, ifname: iface.link.name, ifindex: iface.link.index, types: [ICMP6_NS, ICMP6_NA] });
   t.teardown(() => sock.close());
   // Turn multicast loop back on: our NS now comes back to us, and only the nonce tells it apart.
-  const { native, IPPROTO_IPV6 } = await import('../../runtime/native');
+  const { native, IPPROTO_IPV6 } = await import('../../runtime/system/native');
   native().setsockopt(sock.fd, IPPROTO_IPV6, 19 /* IPV6_MULTICAST_LOOP */, 1);
   const r = await detectDuplicate(sock, { target: parseIPv6('2001:db8:77::4242'), transmits: 3, retransMs: 150 });
   t.equal(r.verdict, 'unique');

@@ -11,10 +11,10 @@ import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as dgram from 'node:dgram';
 import t from 'tap';
-import { loadKeyFile, type TsigKey } from '../../runtime/dns/keyfile';
-import { checkMac, signMessage, verifyResponse } from '../../runtime/dns/tsig';
-import { type DnsServer, DnsUpdateError, type UpdateOp, buildUpdate, parseServer, sendUpdate } from '../../runtime/dns/update';
-import { decodeMessage, encodeMessage } from '../../runtime/dns/wire';
+import { loadKeyFile, type TsigKey } from '../../runtime/wire/dns/keyfile';
+import { checkMac, signMessage, verifyResponse } from '../../runtime/wire/dns/tsig';
+import { type DnsServer, DnsUpdateError, type UpdateOp, buildUpdate, parseServer, sendUpdate } from '../../runtime/system/dns-client';
+import { decodeMessage, encodeMessage } from '../../runtime/wire/dns/wire';
 import { dig, nsupdate, reverseName } from '../lab/dns';
 import { type Lab, labUp } from '../lab/lab';
 

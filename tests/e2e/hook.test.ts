@@ -6,12 +6,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { stableAddress } from '../../runtime/iid';
-import { parseIPv6, parsePrefix, formatIPv6 } from '../../runtime/ipv6';
-import { native, AF_INET6, SOCK_DGRAM } from '../../runtime/native';
-import { NetnsHandle } from '../../runtime/netns';
-import { sockaddrIn6 } from '../../runtime/ndp/socket';
-import type { ContainerRecord } from '../../runtime/state';
+import { stableAddress } from '../../runtime/core/iid';
+import { parseIPv6, parsePrefix, formatIPv6 } from '../../runtime/core/ipv6';
+import { native, AF_INET6, SOCK_DGRAM } from '../../runtime/system/native';
+import { NetnsHandle } from '../../runtime/system/netns';
+import { sockaddrIn6 } from '../../runtime/system/nd/socket';
+import type { ContainerRecord } from '../../runtime/core/record';
 import { labUp, run, type Lab } from '../lab/lab';
 import { syslogListener } from '../lab/syslog';
 

@@ -2,10 +2,10 @@
 // VM suite runs it for real); here the request must fail with the kernel's own clear message.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { NetnsHandle } from '../../runtime/netns';
-import { RtnetlinkSocket } from '../../runtime/rtnetlink/socket';
-import { createSlave, deleteLink, findLink } from '../../runtime/rtnetlink/links';
-import { NetlinkError } from '../../runtime/errors';
+import { NetnsHandle } from '../../runtime/system/netns';
+import { RtnetlinkSocket } from '../../runtime/system/rtnetlink/socket';
+import { createSlave, deleteLink, findLink } from '../../runtime/system/rtnetlink/links';
+import { NetlinkError } from '../../runtime/core/errors';
 
 const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
 const hasIpvlan = ((): boolean => {

@@ -8,9 +8,9 @@ import * as path from 'node:path';
 import { labUp, run, type Lab } from '../lab/lab';
 import { dig, nsupdate, reverseName } from '../lab/dns';
 import { makeRootfs, startContainer } from '../lab/containers';
-import type { ContainerRecord } from '../../runtime/state';
-import { stableAddress } from '../../runtime/iid';
-import { formatIPv6, parsePrefix } from '../../runtime/ipv6';
+import type { ContainerRecord } from '../../runtime/core/record';
+import { stableAddress } from '../../runtime/core/iid';
+import { formatIPv6, parsePrefix } from '../../runtime/core/ipv6';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'oci-slaac-hook.js');

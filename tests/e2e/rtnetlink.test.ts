@@ -2,18 +2,18 @@
 // and lifetimes, routes, dumps, address events, and errors with errno + extended ack.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { NetnsHandle, readNetSysctl, writeNetSysctl } from '../../runtime/netns';
-import { RtnetlinkSocket } from '../../runtime/rtnetlink/socket';
-import { createSlave, deleteLink, findLink, listLinks, setLink } from '../../runtime/rtnetlink/links';
-import { addAddress, deleteAddress, listAddresses, replaceAddress, type AddressEvent } from '../../runtime/rtnetlink/addresses';
-import { addRoute, deleteRoute, listRoutes } from '../../runtime/rtnetlink/routes';
-import { watchAddresses } from '../../runtime/rtnetlink/events';
-import { addSourceRule, deleteSourceRule, listSourceRules } from '../../runtime/rtnetlink/rules';
-import { addProxyNeighbour, deleteProxyNeighbour, listProxyNeighbours } from '../../runtime/rtnetlink/neighbours';
-import { IFA_F_NODAD, IFA_F_OPTIMISTIC, IFA_F_TENTATIVE } from '../../runtime/rtnetlink/constants';
-import { NetlinkError } from '../../runtime/errors';
-import { formatIPv6, parseIPv6 } from '../../runtime/ipv6';
-import { native, AF_INET6, SOCK_DGRAM } from '../../runtime/native';
+import { NetnsHandle, readNetSysctl, writeNetSysctl } from '../../runtime/system/netns';
+import { RtnetlinkSocket } from '../../runtime/system/rtnetlink/socket';
+import { createSlave, deleteLink, findLink, listLinks, setLink } from '../../runtime/system/rtnetlink/links';
+import { addAddress, deleteAddress, listAddresses, replaceAddress, type AddressEvent } from '../../runtime/system/rtnetlink/addresses';
+import { addRoute, deleteRoute, listRoutes } from '../../runtime/system/rtnetlink/routes';
+import { watchAddresses } from '../../runtime/system/rtnetlink/events';
+import { addSourceRule, deleteSourceRule, listSourceRules } from '../../runtime/system/rtnetlink/rules';
+import { addProxyNeighbour, deleteProxyNeighbour, listProxyNeighbours } from '../../runtime/system/rtnetlink/neighbours';
+import { IFA_F_NODAD, IFA_F_OPTIMISTIC, IFA_F_TENTATIVE } from '../../runtime/wire/rtnetlink/constants';
+import { NetlinkError } from '../../runtime/core/errors';
+import { formatIPv6, parseIPv6 } from '../../runtime/core/ipv6';
+import { native, AF_INET6, SOCK_DGRAM } from '../../runtime/system/native';
 
 const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
 const NS = 'osh-t-rtnl';

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { labUp, run, type Lab } from '../lab/lab';
 import { makeRootfs, startContainer, runtimeAvailable, type HookCommand, type RunningContainer, type RuntimeName, type ContainerSpec } from '../lab/containers';
-import type { ContainerRecord } from '../../runtime/state';
+import type { ContainerRecord } from '../../runtime/core/record';
 import { syslogListener } from '../lab/syslog';
 import { installProbe, seen } from '../lab/probe';
 

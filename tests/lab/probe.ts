@@ -4,7 +4,7 @@
 // usable before the process started and that others reach that very listener.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parsePrefix } from '../../runtime/ipv6';
+import { parsePrefix } from '../../runtime/core/ipv6';
 
 export const PROBE_SH = `#!/bin/sh
 cat /proc/net/if_inet6 > /out/if_inet6

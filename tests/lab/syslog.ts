@@ -1,6 +1,6 @@
 // A syslog socket of the test's own (AF_UNIX datagram, like /dev/log), to read what the hook logs.
 import * as fs from 'node:fs';
-import { native } from '../../runtime/native';
+import { native } from '../../runtime/system/native';
 
 export interface SyslogListener {
   path: string;

@@ -1,8 +1,8 @@
 // Config keys of the host alone (host_link, l3_table) and their checks: a container cannot turn
 // them on by annotation, and a reserved kernel table is refused by name.
 import t from 'tap';
-import { applyAnnotations, DEFAULTS, validateForAttach } from '../../runtime/config';
-import { InputError } from '../../runtime/errors';
+import { applyAnnotations, DEFAULTS, validateForAttach } from '../../runtime/core/config';
+import { InputError } from '../../runtime/core/errors';
 
 const base = { ...DEFAULTS, parent: 'eth9' };
 

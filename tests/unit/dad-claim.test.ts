@@ -1,7 +1,7 @@
 // claimAddress: the order of install / probe / withdraw and the DAD-counter walk, in both modes.
 import t from 'tap';
-import { claimAddress, DadFailedError, type DadResult } from '../../runtime/dad';
-import { formatIPv6, parseIPv6, type IPv6 } from '../../runtime/ipv6';
+import { claimAddress, DadFailedError, type DadResult } from '../../runtime/core/dad';
+import { formatIPv6, parseIPv6, type IPv6 } from '../../runtime/core/ipv6';
 
 const candidate = (counter: number): IPv6 => parseIPv6(`2001:db8::${counter + 1}`);
 const result = (address: IPv6, verdict: DadResult['verdict']): DadResult => ({ address, verdict, elapsedMs: 1, sent: 1, evidence: verdict === 'duplicate' ? 'NA from x' : undefined });

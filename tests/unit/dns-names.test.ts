@@ -1,8 +1,8 @@
 // Container names → DNS labels (the documented rules), explicit labels, zones, ip6.arpa names.
 import t from 'tap';
-import { explicitLabel, labelFromContainerName, normalizeZone, reverseName } from '../../runtime/dns/names';
-import { isSubdomain } from '../../runtime/dns/wire';
-import { parseIPv6 } from '../../runtime/ipv6';
+import { explicitLabel, labelFromContainerName, normalizeZone, reverseName } from '../../runtime/wire/dns/names';
+import { isSubdomain } from '../../runtime/wire/dns/wire';
+import { parseIPv6 } from '../../runtime/core/ipv6';
 
 t.test('container names that need sanitising', async (t) => {
   const cases: [string, string][] = [

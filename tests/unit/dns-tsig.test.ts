@@ -10,11 +10,11 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { InputError } from '../../runtime/errors';
-import { type TsigKey, loadKeyFile, parseKeyFile } from '../../runtime/dns/keyfile';
-import { DEFAULT_FUDGE, TSIG_ALGORITHMS, checkMac, macLength, signMessage, verifyRequest, verifyResponse } from '../../runtime/dns/tsig';
-import { type DnsServer, DnsUpdateError, type UpdateOp, buildUpdate, formatServer, parseServer, sendUpdate } from '../../runtime/dns/update';
-import { CLASS, type DecodeResult, TYPE, decodeMessage, encodeMessage } from '../../runtime/dns/wire';
+import { InputError } from '../../runtime/core/errors';
+import { type TsigKey, loadKeyFile, parseKeyFile } from '../../runtime/wire/dns/keyfile';
+import { DEFAULT_FUDGE, TSIG_ALGORITHMS, checkMac, macLength, signMessage, verifyRequest, verifyResponse } from '../../runtime/wire/dns/tsig';
+import { type DnsServer, DnsUpdateError, type UpdateOp, buildUpdate, formatServer, parseServer, sendUpdate } from '../../runtime/system/dns-client';
+import { CLASS, type DecodeResult, TYPE, decodeMessage, encodeMessage } from '../../runtime/wire/dns/wire';
 
 const SECRET = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
 const KEY: TsigKey = { name: 'oci-slaac-hook', algorithm: 'hmac-sha256', secret: SECRET };

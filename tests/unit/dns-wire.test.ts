@@ -3,9 +3,9 @@
 // compression pointers (incl. loops and out-of-range pointers), truncation and a fuzz loop —
 // decoding hostile bytes returns an error value and never throws.
 import t from 'tap';
-import { InputError } from '../../runtime/errors';
-import { parseIPv6 } from '../../runtime/ipv6';
-import { buildUpdate } from '../../runtime/dns/update';
+import { InputError } from '../../runtime/core/errors';
+import { parseIPv6 } from '../../runtime/core/ipv6';
+import { buildUpdate } from '../../runtime/system/dns-client';
 import {
   CLASS,
   type DecodeResult,
@@ -20,7 +20,7 @@ import {
   normalizeName,
   rcodeName,
   readName,
-} from '../../runtime/dns/wire';
+} from '../../runtime/wire/dns/wire';
 import { hex, seededRandom as random } from './helpers';
 
 const reasonOf = (r: DecodeResult): string => (r.ok ? '(decoded fine)' : r.reason);

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
 import t from 'tap';
-import { loadOrCreateHostSecret } from '../../runtime/host-secret';
+import { loadOrCreateHostSecret } from '../../runtime/system/host-secret';
 
 const mode = (path: string): number => fs.statSync(path).mode & 0o777;
 
@@ -34,7 +34,7 @@ t.test('20 processes racing to create it all get the same secret', async (t) => 
   const dir = join(t.testdir(), 'race');
   // The module bundled by esbuild (as it ships), so plain node children start fast.
   const bundle = buildSync({
-    entryPoints: [resolve(__dirname, '../../runtime/host-secret.ts')],
+    entryPoints: [resolve(__dirname, '../../runtime/system/host-secret.ts')],
     bundle: true,
     platform: 'node',
     format: 'iife',

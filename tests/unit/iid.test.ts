@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import t from 'tap';
-import { InputError } from '../../runtime/errors';
-import { IDGEN_RETRIES, firstUnreservedIid, isReservedIid, stableAddress, stableIid, staticAddress } from '../../runtime/iid';
-import { formatIPv6, parseIPv6 } from '../../runtime/ipv6';
+import { InputError } from '../../runtime/core/errors';
+import { IDGEN_RETRIES, firstUnreservedIid, isReservedIid, stableAddress, stableIid, staticAddress } from '../../runtime/core/iid';
+import { formatIPv6, parseIPv6 } from '../../runtime/core/ipv6';
 
 const secret = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
 const prefix = parseIPv6('2001:db8:1:2::');
@@ -138,7 +138,7 @@ t.test('staticAddress', async (t) => {
 });
 
 t.test('stableMac: unicast, locally administered, stable per (name, secret)', async (t) => {
-  const { stableMac } = await import('../../runtime/iid');
+  const { stableMac } = await import('../../runtime/core/iid');
   const secret = Buffer.alloc(32, 9);
   const a = stableMac({ name: 'web1', secret });
   t.equal(a.length, 6);

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { parseIPv6 } from '../../runtime/ipv6';
-import { icmp6Checksum, ipv6Header, verifyIcmp6Checksum } from '../../runtime/ndp/checksum';
+import { parseIPv6 } from '../../runtime/core/ipv6';
+import { icmp6Checksum, ipv6Header, verifyIcmp6Checksum } from '../../runtime/wire/ndp/checksum';
 import { hex, seededRandom as random } from './helpers';
 
 

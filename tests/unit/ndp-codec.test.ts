@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
-import { parseIPv6, solicitedNode } from '../../runtime/ipv6';
-import { icmp6Checksum } from '../../runtime/ndp/checksum';
-import { decodeNd, encodeNd } from '../../runtime/ndp/codec';
+import { parseIPv6, solicitedNode } from '../../runtime/core/ipv6';
+import { icmp6Checksum } from '../../runtime/wire/ndp/checksum';
+import { decodeNd, encodeNd } from '../../runtime/wire/ndp/codec';
 import type {
   DecodeResult,
   NdMessage,
@@ -10,7 +10,7 @@ import type {
   NeighborSolicitation,
   ReceivedMeta,
   RouterAdvertisement,
-} from '../../runtime/ndp/types';
+} from '../../runtime/core/nd-types';
 import { hex, seededRandom as random } from './helpers';
 
 const ip = (text: string): Buffer => parseIPv6(text);

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { parseIPv6 } from '../../runtime/ipv6';
-import type { NdOption, PrefixInformation } from '../../runtime/ndp/types';
+import { parseIPv6 } from '../../runtime/core/ipv6';
+import type { NdOption, PrefixInformation } from '../../runtime/core/nd-types';
 import {
   INFINITE_LIFETIME,
   TWO_HOURS,
@@ -10,7 +10,7 @@ import {
   selectPrefixes,
   updateLifetimes,
   type AddressLifetimes,
-} from '../../runtime/slaac';
+} from '../../runtime/core/slaac';
 
 const pio = (over: Partial<PrefixInformation> = {}): PrefixInformation => ({
   prefix: parseIPv6('2001:db8:1:2::'),

@@ -12,9 +12,9 @@ import * as path from 'node:path';
 import { labUp, run, type Lab } from '../lab/lab';
 import { makeRootfs, startContainer, type ContainerSpec, type HookCommand, type RunningContainer } from '../lab/containers';
 import { installProbe, seen, type Seen } from '../lab/probe';
-import type { ContainerRecord } from '../../runtime/state';
-import { stableAddress } from '../../runtime/iid';
-import { formatIPv6, parsePrefix } from '../../runtime/ipv6';
+import type { ContainerRecord } from '../../runtime/core/record';
+import { stableAddress } from '../../runtime/core/iid';
+import { formatIPv6, parsePrefix } from '../../runtime/core/ipv6';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'oci-slaac-hook.js');

@@ -1,0 +1,108 @@
+/**
+ * Publication: each container's addresses in DNS — an AAAA per address at <label>.<zone> and
+ * a PTR per address in the reverse zone — by RFC 2136 dynamic update signed with TSIG, and their
+ * withdrawal at stop. Only the exact records we added are ever deleted (class NONE with their
+ * rdata): a record someone else made at the same name survives.
+ */
+import type { DnsConfig } from '../core/config';
+import { explicitLabel, labelFromContainerName, normalizeZone, reverseName } from '../wire/dns/names';
+import { loadKeyFile } from '../wire/dns/keyfile';
+import { parseServer, sendUpdate, type UpdateOp } from '../system/dns-client';
+import { isSubdomain } from '../wire/dns/wire';
+import { InputError, oneLine } from '../core/errors';
+import { parseIPv6 } from '../core/ipv6';
+import type { Logger } from '../system/log';
+import type { DnsRecord, DnsState } from '../core/record';
+
+export type { DnsRecord, DnsState };
+
+export const DNS_NAME_ANNOTATION = 'oci-slaac-hook.dns_name';
+
+/** The label: the dns_name annotation as given, else the container's name made into a label. */
+export function dnsLabel(stableName: string, annotations: Record<string, string>): string {
+  const explicit = annotations[DNS_NAME_ANNOTATION];
+  return explicit !== undefined ? explicitLabel(explicit, `annotation ${DNS_NAME_ANNOTATION}`) : labelFromContainerName(stableName);
+}
+
+/** What to publish for these addresses (nothing is sent yet). */
+export function planDns(cfg: DnsConfig, label: string, addresses: string[]): DnsState {
+  const zone = normalizeZone(cfg.zone, 'dns.zone');
+  const reverseZone = cfg.reverse_zone ? normalizeZone(cfg.reverse_zone, 'dns.reverse_zone') : '';
+  const plan: DnsState = { label, name: `${label}.${zone}`, status: 'pending', server: cfg.server, keyFile: cfg.key_file, ttl: cfg.ttl, timeoutMs: cfg.timeout_ms, zone, reverseZone, records: [] };
+  return withRecords(plan, addresses);
+}
+
+/** The plan's records for `addresses`: AAAA at its name, PTR in its reverse zone (if any). */
+function withRecords(plan: DnsState, addresses: string[]): DnsState {
+  const records: DnsRecord[] = addresses.map((a) => ({ zone: plan.zone, name: plan.name, type: 'AAAA', data: a, published: false }));
+  if (plan.reverseZone) {
+    for (const a of addresses) {
+      const owner = reverseName(parseIPv6(a));
+      if (!isSubdomain(owner, plan.reverseZone)) throw new InputError(`address ${a} is not in dns.reverse_zone ${plan.reverseZone}`);
+      records.push({ zone: plan.reverseZone, name: owner, type: 'PTR', data: plan.name, published: false });
+    }
+  }
+  return { ...plan, records };
+}
+
+/**
+ * Add the records not yet published, or delete those that are: one update per zone, each
+ * record marked as its zone's update succeeds. Never throws: a failure is in the result.
+ */
+async function apply(state: DnsState, op: 'add' | 'delete'): Promise<DnsState> {
+  const next: DnsState = { ...state, records: state.records.map((r) => ({ ...r })), error: undefined };
+  try {
+    const server = parseServer(state.server);
+    const key = state.keyFile ? loadKeyFile(state.keyFile) : undefined;
+    for (const zone of new Set(next.records.map((r) => r.zone))) {
+      const mine = next.records.filter((r) => r.zone === zone && r.published === (op === 'delete'));
+      if (mine.length === 0) continue;
+      const ops: UpdateOp[] = mine.map((r) => (op === 'add' ? { op, name: r.name, type: r.type, ttl: state.ttl, data: r.data } : { op, name: r.name, type: r.type, data: r.data }));
+      await sendUpdate({ server, zone, ops, key, timeoutMs: state.timeoutMs });
+      for (const r of mine) r.published = op === 'add';
+    }
+    return { ...next, status: op === 'add' ? 'published' : 'pending' };
+  } catch (err) {
+    return { ...next, status: op === 'add' ? 'pending' : 'withdraw-failed', error: oneLine(err) };
+  }
+}
+
+/** Delete exactly the records we published. The result says what is still published (none on success). */
+export const withdraw = (state: DnsState): Promise<DnsState> => apply(state, 'delete');
+
+export const stillPublished = (state: DnsState | undefined): boolean => state?.records.some((r) => r.published) ?? false;
+
+/**
+ * Publish a newly attached container. With dns.required a failure (an unusable name, or the
+ * server's refusal) throws, after withdrawing whatever made it; without, the container starts
+ * and the result says the record is pending (undefined when its name cannot be published).
+ */
+export async function publishContainer(cfg: DnsConfig, stableName: string, annotations: Record<string, string>, addresses: string[], log: Logger): Promise<DnsState | undefined> {
+  let plan: DnsState;
+  try {
+    plan = planDns(cfg, dnsLabel(stableName, annotations), addresses);
+  } catch (err) {
+    if (cfg.required) throw err;
+    log.warn(`DNS: ${oneLine(err)}; the container starts unpublished`);
+    return undefined;
+  }
+  const published = await apply(plan, 'add');
+  if (published.status === 'published') {
+    log.info(`DNS: published ${published.name} (${published.records.map((r) => r.type).join(', ')})`);
+  } else if (cfg.required) {
+    if (stillPublished(published)) await withdraw(published);
+    throw new Error(published.error ?? 'DNS update failed');
+  } else {
+    log.warn(`DNS: ${published.error ?? 'update failed'}; the container starts, its record is pending`);
+  }
+  return published;
+}
+
+/** After addresses changed (optimistic DAD replaced one): withdraw the old records, publish the new. */
+export async function republish(state: DnsState, addresses: string[]): Promise<DnsState> {
+  const current = state.records.filter((r) => r.type === 'AAAA').map((r) => r.data);
+  if (current.length === addresses.length && current.every((a) => addresses.includes(a))) return state;
+  const old = await withdraw(state);
+  if (stillPublished(old)) return old;
+  return apply(withRecords(old, addresses), 'add');
+}

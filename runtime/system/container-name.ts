@@ -1,0 +1,45 @@
+/**
+ * The container's stable name, which keys its RFC 7217 address so that a restarted container
+ * gets the same address: the `oci-slaac-hook.name` annotation, else podman's name, else the id.
+ *
+ * podman 4.3 puts the name in neither the state nor the annotations; its bundle is
+ * <storage>/overlay-containers/<id>/userdata and <storage>/overlay-containers/containers.json
+ * (c/storage) lists {id, names} while the container exists. Never ask podman itself: it holds
+ * the container's lock while hooks run.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InputError } from '../core/errors';
+
+export const NAME_ANNOTATION = 'oci-slaac-hook.name';
+
+export interface StableName {
+  name: string;
+  source: 'annotation' | 'podman' | 'id';
+}
+
+export function stableName(id: string, bundle: string, annotations: Record<string, string>): StableName {
+  const annotated = annotations[NAME_ANNOTATION];
+  if (annotated !== undefined) {
+    if (annotated.length === 0 || annotated.length > 255) throw new InputError(`annotation ${NAME_ANNOTATION} must be 1 to 255 characters`);
+    return { name: annotated, source: 'annotation' };
+  }
+  const podman = podmanName(id, bundle);
+  return podman ? { name: podman, source: 'podman' } : { name: id, source: 'id' };
+}
+
+function podmanName(id: string, bundle: string): string | undefined {
+  if (path.basename(bundle) !== 'userdata' || path.basename(path.dirname(bundle)) !== id) return undefined;
+  const file = path.join(path.dirname(path.dirname(bundle)), 'containers.json');
+  let entries: unknown;
+  try {
+    entries = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(entries)) return undefined;
+  for (const e of entries as { id?: unknown; names?: unknown }[]) {
+    if (e?.id === id && Array.isArray(e.names) && typeof e.names[0] === 'string' && e.names[0]) return e.names[0];
+  }
+  return undefined;
+}

@@ -1,0 +1,359 @@
+/**
+ * The DNS dynamic-update client (RFC 2136) the hook publishes AAAA and PTR records with,
+ * optionally signed with TSIG (RFC 8945).
+ *
+ * One UPDATE message: zone section = the zone, SOA, IN; no prerequisites; update section = the
+ * operations. An add is class IN with a TTL; a delete removes exactly one RR (class NONE, TTL 0,
+ * with its RDATA: RFC 2136 §2.5.4), never a whole name or RRset.
+ *
+ * Transport: UDP from one socket (udp6 or udp4 after the server's address), a random 16-bit id,
+ * the answer matched by id and source address and port; the same bytes are resent after each
+ * per-attempt timeout, up to `retries` more times, and an answer to any transmission counts. A
+ * TC answer — or a request over 512 bytes — moves the same update to TCP (2-byte length
+ * framing), which has its own `retries + 1` attempts. Only timeouts and network errors are
+ * retried; an answer from the server is final.
+ *
+ * With a key, only a response whose TSIG verifies decides the outcome. A response reporting a
+ * TSIG error (BADSIG, BADKEY, BADTIME: RFC 8945 §5.3.2 lets it be unsigned) is final and reported
+ * by that name. Any other response that does not verify (unsigned, bad MAC, other key, time
+ * outside the fudge) is discarded over UDP (RFC 8945 §5.4) — a forged datagram cannot decide —
+ * and reported only when no verified answer has come by the end of that attempt; over TCP it is
+ * reported at once.
+ *
+ * Nothing is left behind: when the promise settles, the sockets are closed and the timers
+ * cleared.
+ */
+import * as crypto from 'node:crypto';
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { InputError, oneLine } from '../core/errors';
+import { formatIPv6, parseIPv6 } from '../core/ipv6';
+import type { TsigKey } from '../wire/dns/keyfile';
+import { type SignedMessage, canonicalAlgorithm, nowSeconds, signMessage, verifyResponse } from '../wire/dns/tsig';
+import { CLASS, type Message, OPCODE, type ResourceRecord, TYPE, decodeMessage, encodeMessage, isSubdomain, normalizeName, rcodeName } from '../wire/dns/wire';
+
+export interface DnsServer {
+  address: string;
+  port: number;
+}
+
+export type UpdateOp =
+  | { op: 'add'; name: string; type: 'AAAA' | 'PTR'; ttl: number; data: string }
+  | { op: 'delete'; name: string; type: 'AAAA' | 'PTR'; data: string };
+
+export interface UpdateResult {
+  transport: 'udp' | 'tcp';
+  /** Transmissions: UDP datagrams sent plus TCP connections made. */
+  attempts: number;
+  elapsedMs: number;
+}
+
+export interface UpdateOptions {
+  server: DnsServer;
+  zone: string;
+  ops: UpdateOp[];
+  key?: TsigKey;
+  /** Per attempt; default 2000. */
+  timeoutMs?: number;
+  /** Further attempts after the first, on timeouts and network errors only; default 2. */
+  retries?: number;
+}
+
+export const DEFAULT_PORT = 53;
+export const DEFAULT_TIMEOUT_MS = 2000;
+export const DEFAULT_RETRIES = 2;
+/** RFC 1035 §4.2.1: without EDNS, a UDP message is at most 512 octets. */
+export const UDP_MAX = 512;
+
+/**
+ * Why an update failed. `rcode` is a name: the server's RCODE (FORMERR, SERVFAIL, NXDOMAIN,
+ * NOTIMP, REFUSED, YXDOMAIN, YXRRSET, NXRRSET, NOTAUTH, NOTZONE), its TSIG error (BADSIG,
+ * BADKEY, BADTIME, ...), or TIMEOUT, BADRESPONSE, NETWORK (the errno name in the detail).
+ */
+export class DnsUpdateError extends Error {
+  override name = 'DnsUpdateError';
+  constructor(
+    readonly zone: string,
+    readonly server: string,
+    readonly rcode: string,
+    readonly detail?: string,
+  ) {
+    super(oneLine(`DNS update of ${zone} at ${server}: ${rcode}${detail ? ` (${detail})` : ''}`));
+  }
+}
+
+// ---------------------------------------------------------------- servers
+
+function parsePort(text: string, whole: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw new InputError(`invalid DNS server ${JSON.stringify(whole)}: bad port ${JSON.stringify(text)}`);
+  return port;
+}
+
+function normalizeV6(text: string): string {
+  const pct = text.indexOf('%');
+  const zone = pct >= 0 ? text.slice(pct) : '';
+  return formatIPv6(parseIPv6(text)) + zone;
+}
+
+/**
+ * "2001:db8:1::53", "[2001:db8:1::53]:5353", "[2001:db8:1::53]", "192.0.2.53",
+ * "192.0.2.53:5353". Throws InputError otherwise.
+ */
+export function parseServer(text: string): DnsServer {
+  const t = text.trim();
+  const bad = (): never => {
+    throw new InputError(`invalid DNS server ${JSON.stringify(text)}: expected an IPv6 or IPv4 address, optionally [IPv6]:port or IPv4:port`);
+  };
+  const bracket = /^\[([^\]]+)\](?::(.*))?$/.exec(t);
+  if (bracket) {
+    const addr = bracket[1] ?? '';
+    if (!net.isIPv6(addr)) bad();
+    return { address: normalizeV6(addr), port: bracket[2] === undefined ? DEFAULT_PORT : parsePort(bracket[2], text) };
+  }
+  if (net.isIPv6(t)) return { address: normalizeV6(t), port: DEFAULT_PORT };
+  const v4 = /^([^:]+)(?::(.*))?$/.exec(t);
+  if (v4 && net.isIPv4(v4[1] ?? '')) return { address: v4[1] ?? '', port: v4[2] === undefined ? DEFAULT_PORT : parsePort(v4[2], text) };
+  return bad();
+}
+
+/** "[2001:db8:1::53]:53" or "192.0.2.53:53". */
+export function formatServer(s: DnsServer): string {
+  return net.isIPv6(s.address) ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`;
+}
+
+function sameHost(a: string, b: string): boolean {
+  if (net.isIPv6(a) && net.isIPv6(b)) return parseIPv6(a).equals(parseIPv6(b));
+  return a === b;
+}
+
+// ---------------------------------------------------------------- the message
+
+function opRecord(op: UpdateOp, zone: string): ResourceRecord {
+  const what = `update ${op.op} ${op.name} ${op.type}`;
+  const name = normalizeName(op.name);
+  if (!isSubdomain(name, zone)) throw new InputError(`${what}: ${JSON.stringify(op.name)} is not in zone ${zone}`);
+  let ttl = 0;
+  if (op.op === 'add') {
+    if (!Number.isInteger(op.ttl) || op.ttl < 0 || op.ttl > 0x7fffffff) throw new InputError(`${what}: invalid TTL ${op.ttl}`);
+    ttl = op.ttl;
+  } else if (op.op !== 'delete') {
+    throw new InputError(`${what}: unknown operation`);
+  }
+  const klass = op.op === 'add' ? CLASS.IN : CLASS.NONE;
+  if (op.type === 'AAAA') {
+    return { name, type: TYPE.AAAA, class: klass, ttl, rdata: { type: 'AAAA', address: parseIPv6(op.data, `${what} address`) } };
+  }
+  if (op.type === 'PTR') {
+    const target = normalizeName(op.data);
+    if (target === '') throw new InputError(`${what}: empty PTR target`);
+    return { name, type: TYPE.PTR, class: klass, ttl, rdata: { type: 'PTR', target } };
+  }
+  throw new InputError(`${what}: unsupported type`);
+}
+
+/** The UPDATE message for `ops` in `zone` (names already checked). */
+export function buildUpdate(id: number, zone: string, ops: readonly UpdateOp[]): Message {
+  const z = normalizeName(zone);
+  return {
+    header: { id, qr: false, opcode: OPCODE.UPDATE, aa: false, tc: false, rd: false, ra: false, z: 0, rcode: 0 },
+    questions: [{ name: z, type: TYPE.SOA, class: CLASS.IN }],
+    answers: [],
+    authorities: ops.map((op) => opRecord(op, z)),
+    additionals: [],
+  };
+}
+
+// ---------------------------------------------------------------- answers
+
+type Verdict =
+  | { kind: 'done' }
+  | { kind: 'fail'; rcode: string; detail?: string }
+  /** Not an answer we can trust; remembered in case nothing better comes. */
+  | { kind: 'invalid'; rcode: string; detail: string }
+  | { kind: 'truncated' };
+
+interface Exchange {
+  id: number;
+  zone: string;
+  key: TsigKey | undefined;
+  signed: SignedMessage | undefined;
+}
+
+/** What a datagram or TCP message means for this exchange; undefined = not an answer to it. */
+function judge(raw: Buffer, x: Exchange): Verdict | undefined {
+  const d = decodeMessage(raw);
+  if (!d.ok) {
+    if (raw.length >= 2 && raw.readUInt16BE(0) === x.id) return { kind: 'invalid', rcode: 'BADRESPONSE', detail: `undecodable response: ${d.reason}` };
+    return undefined;
+  }
+  const h = d.message.header;
+  if (h.id !== x.id || !h.qr) return undefined;
+  if (h.tc) return { kind: 'truncated' };
+  if (h.opcode !== OPCODE.UPDATE) return { kind: 'invalid', rcode: 'BADRESPONSE', detail: `response opcode ${h.opcode}, expected UPDATE (${OPCODE.UPDATE})` };
+  if (x.key && x.signed) {
+    const check = verifyResponse(d, x.signed, x.key, nowSeconds());
+    if (check.kind === 'tsig-error') return { kind: 'fail', rcode: check.error, detail: check.detail };
+    if (check.kind === 'invalid') return { kind: 'invalid', rcode: check.error, detail: check.detail };
+  }
+  const q = d.message.questions[0];
+  if (d.message.questions.length > 1 || (q && q.name !== x.zone)) {
+    return { kind: 'invalid', rcode: 'BADRESPONSE', detail: `response zone section is not ${x.zone}` };
+  }
+  if (h.rcode === 0) return { kind: 'done' };
+  return { kind: 'fail', rcode: rcodeName(h.rcode) };
+}
+
+function errnoText(e: unknown): string {
+  if (typeof e === 'object' && e !== null) {
+    const o = e as { code?: unknown; syscall?: unknown; message?: unknown };
+    if (typeof o.code === 'string') return `${typeof o.syscall === 'string' ? `${o.syscall}: ` : ''}${o.code}`;
+    if (typeof o.message === 'string') return o.message;
+  }
+  return String(e);
+}
+
+// ---------------------------------------------------------------- UDP
+
+interface Outcome {
+  verdict: Verdict;
+  attempts: number;
+}
+
+function udpExchange(server: DnsServer, wire: Buffer, x: Exchange, timeoutMs: number, maxAttempts: number): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const sock = dgram.createSocket({ type: net.isIPv6(server.address) ? 'udp6' : 'udp4' });
+    let attempts = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    let invalid: Verdict | undefined;
+    let sendError: string | undefined;
+    const finish = (verdict: Verdict): void => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      try {
+        sock.close();
+      } catch {
+        // already closed
+      }
+      resolve({ verdict, attempts });
+    };
+    sock.on('error', (e) => finish({ kind: 'fail', rcode: 'NETWORK', detail: `UDP socket: ${errnoText(e)}` }));
+    sock.on('message', (msg, rinfo) => {
+      if (settled || rinfo.port !== server.port || !sameHost(rinfo.address, server.address)) return;
+      const v = judge(msg, x);
+      if (v === undefined) return;
+      if (v.kind === 'invalid') invalid = v;
+      else finish(v);
+    });
+    const attempt = (): void => {
+      if (settled) return;
+      if (invalid) return finish(invalid);
+      if (attempts >= maxAttempts) {
+        return finish(
+          sendError
+            ? { kind: 'fail', rcode: 'NETWORK', detail: `${sendError}; ${attempts} attempts over UDP` }
+            : { kind: 'fail', rcode: 'TIMEOUT', detail: `no answer to ${attempts} attempts of ${timeoutMs} ms over UDP` },
+        );
+      }
+      attempts++;
+      sendError = undefined;
+      sock.send(wire, server.port, server.address, (err) => {
+        if (err) sendError = `send: ${errnoText(err)}`;
+      });
+      timer = setTimeout(attempt, timeoutMs);
+    };
+    attempt();
+  });
+}
+
+// ---------------------------------------------------------------- TCP
+
+type TcpResult = { kind: 'response'; raw: Buffer } | { kind: 'timeout' } | { kind: 'network'; detail: string };
+
+function tcpAttempt(server: DnsServer, wire: Buffer, timeoutMs: number): Promise<TcpResult> {
+  return new Promise((resolve) => {
+    let settled = false;
+    let received = Buffer.alloc(0);
+    const sock = net.connect({ host: server.address, port: server.port });
+    const finish = (r: TcpResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => finish({ kind: 'timeout' }), timeoutMs);
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(wire.length);
+    sock.on('connect', () => sock.write(Buffer.concat([len, wire])));
+    sock.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      if (received.length < 2) return;
+      const need = received.readUInt16BE(0);
+      if (received.length >= 2 + need) finish({ kind: 'response', raw: Buffer.from(received.subarray(2, 2 + need)) });
+    });
+    sock.on('error', (e) => finish({ kind: 'network', detail: errnoText(e) }));
+    sock.on('close', () => finish({ kind: 'network', detail: 'connection closed before a complete response' }));
+  });
+}
+
+async function tcpExchange(server: DnsServer, wire: Buffer, x: Exchange, timeoutMs: number, maxAttempts: number): Promise<Outcome> {
+  let last: TcpResult = { kind: 'timeout' };
+  for (let attempts = 1; attempts <= maxAttempts; attempts++) {
+    last = await tcpAttempt(server, wire, timeoutMs);
+    if (last.kind !== 'response') continue;
+    const v = judge(last.raw, x) ?? { kind: 'fail', rcode: 'BADRESPONSE', detail: 'TCP response does not answer the update (id or QR)' };
+    if (v.kind === 'truncated') return { verdict: { kind: 'fail', rcode: 'BADRESPONSE', detail: 'TC set in a TCP response' }, attempts };
+    if (v.kind === 'invalid') return { verdict: { kind: 'fail', rcode: v.rcode, detail: v.detail }, attempts };
+    return { verdict: v, attempts };
+  }
+  return {
+    verdict:
+      last.kind === 'network'
+        ? { kind: 'fail', rcode: 'NETWORK', detail: `${last.detail}; ${maxAttempts} attempts over TCP` }
+        : { kind: 'fail', rcode: 'TIMEOUT', detail: `no answer to ${maxAttempts} attempts of ${timeoutMs} ms over TCP` },
+    attempts: maxAttempts,
+  };
+}
+
+// ---------------------------------------------------------------- sendUpdate
+
+/** Send one dynamic update; resolves on NOERROR, rejects with DnsUpdateError (or InputError for bad arguments). */
+export async function sendUpdate(opts: UpdateOptions): Promise<UpdateResult> {
+  const started = performance.now();
+  const { server, key } = opts;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const retries = opts.retries ?? DEFAULT_RETRIES;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new InputError(`invalid DNS timeout ${timeoutMs} ms`);
+  if (!Number.isInteger(retries) || retries < 0) throw new InputError(`invalid DNS retries ${retries}`);
+  if (!net.isIP(server.address) || !Number.isInteger(server.port) || server.port < 1 || server.port > 65535) {
+    throw new InputError(`invalid DNS server ${JSON.stringify(server)}`);
+  }
+  const zone = normalizeName(opts.zone);
+  if (zone === '') throw new InputError('DNS update: empty zone');
+  if (key && canonicalAlgorithm(key.algorithm) === undefined) throw new InputError(`TSIG key ${key.name}: unsupported algorithm ${key.algorithm}`);
+
+  const id = crypto.randomInt(0, 0x10000);
+  const unsigned = encodeMessage(buildUpdate(id, zone, opts.ops));
+  const signed = key ? signMessage(unsigned, key) : undefined;
+  const wire = signed ? signed.wire : unsigned;
+  const x: Exchange = { id, zone, key, signed };
+  const maxAttempts = retries + 1;
+
+  let transport: 'udp' | 'tcp' = 'udp';
+  let outcome: Outcome = { verdict: { kind: 'truncated' }, attempts: 0 };
+  if (wire.length <= UDP_MAX) outcome = await udpExchange(server, wire, x, timeoutMs, maxAttempts);
+  let attempts = outcome.attempts;
+  if (outcome.verdict.kind === 'truncated') {
+    transport = 'tcp';
+    outcome = await tcpExchange(server, wire, x, timeoutMs, maxAttempts);
+    attempts += outcome.attempts;
+  }
+  const v = outcome.verdict;
+  if (v.kind === 'done') return { transport, attempts, elapsedMs: performance.now() - started };
+  if (v.kind === 'truncated') throw new DnsUpdateError(zone, formatServer(server), 'BADRESPONSE', 'truncated');
+  throw new DnsUpdateError(zone, formatServer(server), v.rcode, v.detail);
+}

@@ -1,0 +1,83 @@
+/**
+ * The host's RFC 7217 §5 secret_key: 32 random bytes in `<state dir>/secret`, created once and
+ * shared by every hook process. Synchronous: it is read on every hook invocation.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { isErrno } from '../core/errors';
+
+export const HOST_SECRET_BYTES = 32;
+
+/**
+ * Read `<dir>/secret`, creating it first if it does not exist. Concurrent first calls all return
+ * the same secret: each writes a private temp file and hard-links it into place, and link(2) lets
+ * exactly one win. Throws if the file is not 32 bytes or is accessible to group or others.
+ */
+export function loadOrCreateHostSecret(dir: string = process.env.OCI_SLAAC_HOOK_STATE_LIB ?? '/var/lib/oci-slaac-hook'): Buffer {
+  const path = join(dir, 'secret');
+  return readSecret(path) ?? createSecret(dir, path);
+}
+
+/** open + fstat + read: undefined if the file does not exist. */
+function readSecret(path: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new Error(`host secret ${path} is not a regular file`);
+    if ((st.mode & 0o077) !== 0) {
+      throw new Error(`host secret ${path} has mode 0${(st.mode & 0o777).toString(8)}, refusing a secret open to group or others (expected 0600)`);
+    }
+    const secret = Buffer.alloc(HOST_SECRET_BYTES);
+    const n = st.size === HOST_SECRET_BYTES ? fs.readSync(fd, secret, 0, HOST_SECRET_BYTES, 0) : st.size;
+    if (n !== HOST_SECRET_BYTES) throw new Error(`host secret ${path} is corrupt: ${n} bytes, expected ${HOST_SECRET_BYTES}`);
+    return secret;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Write a fresh secret to a temp file (O_EXCL, 0600, fsync), link it to `path`, read back the winner. */
+function createSecret(dir: string, path: string): Buffer {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const temp = join(dir, `.secret.${process.pid}.${randomBytes(6).toString('hex')}`);
+  const { O_WRONLY, O_CREAT, O_EXCL } = fs.constants;
+  const fd = fs.openSync(temp, O_WRONLY | O_CREAT | O_EXCL, 0o600);
+  try {
+    try {
+      fs.fchmodSync(fd, 0o600); // exactly 0600 whatever the umask
+      const secret = randomBytes(HOST_SECRET_BYTES);
+      if (fs.writeSync(fd, secret) !== secret.length) throw new Error(`short write to ${temp}`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    try {
+      fs.linkSync(temp, path);
+      syncDir(dir);
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw err; // another process won: use its secret
+    }
+  } finally {
+    fs.unlinkSync(temp);
+  }
+  const secret = readSecret(path);
+  if (!secret) throw new Error(`host secret ${path} disappeared while being created`);
+  return secret;
+}
+
+/** Make the new directory entry durable, so a crash cannot lose the secret and change every address. */
+function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The typed face of our N-API addon (runtime/native/addon.c). Everything that needs a system call
+ * Node does not offer goes through here; errors thrown by the addon carry `code` (errno name),
+ * `errno` and `syscall`.
+ */
+import * as path from 'node:path';
+
+export interface ControlMessage {
+  level: number;
+  type: number;
+  data: Buffer;
+}
+
+export interface ReceivedMessage {
+  data: Buffer;
+  /** The sender's sockaddr bytes. */
+  name: Buffer;
+  control: ControlMessage[];
+  flags: number;
+  /** recvmsg's return: the real datagram length when MSG_TRUNC was passed in flags. */
+  length: number;
+}
+
+export interface WatchHandle {
+  readonly __watchHandle: unique symbol;
+}
+
+export interface NativeAddon {
+  socketat(nsfd: number, domain: number, type: number, protocol: number): number;
+  openat(nsfd: number, path: string, flags: number, mode: number): number;
+  close(fd: number): void;
+  setsockopt(fd: number, level: number, name: number, value: number | Uint8Array): void;
+  getsockopt(fd: number, level: number, name: number, maxlen: number): Buffer;
+  bind(fd: number, sockaddr: Uint8Array): void;
+  read(fd: number, maxlen: number): Buffer | null;
+  write(fd: number, data: Uint8Array): number;
+  sendmsg(fd: number, data: Uint8Array, name: Uint8Array | null, control: ControlMessage[] | null, flags: number): number;
+  recvmsg(fd: number, maxlen: number, flags: number): ReceivedMessage | null;
+  watch(fd: number, events: number, callback: (status: number, events: number) => void): WatchHandle;
+  unwatch(handle: WatchHandle): void;
+  constants: {
+    SOCK_NONBLOCK: number;
+    O_NONBLOCK: number;
+    MSG_TRUNC: number;
+    MSG_DONTWAIT: number;
+    UV_READABLE: number;
+    UV_WRITABLE: number;
+  };
+}
+
+/** Linux ABI numbers used by the JS side (stable kernel UAPI values). */
+export const AF_INET6 = 10;
+export const AF_NETLINK = 16;
+export const SOCK_DGRAM = 2;
+export const SOCK_RAW = 3;
+export const SOL_SOCKET = 1;
+export const SO_RCVBUF = 8;
+export const SO_BINDTODEVICE = 25;
+export const SO_RCVTIMEO = 20;
+export const IPPROTO_IPV6 = 41;
+export const IPPROTO_ICMPV6 = 58;
+
+let loaded: NativeAddon | undefined;
+
+/**
+ * The addon is built to <root>/build/Release/osh_native.node; the bundle is <root>/dist (one level
+ * below the root), this source file <root>/runtime/system (two). OCI_SLAAC_HOOK_ADDON overrides.
+ */
+export function native(): NativeAddon {
+  if (!loaded) {
+    const file = process.env.OCI_SLAAC_HOOK_ADDON ?? path.join(__dirname, ...(path.basename(__dirname) === 'system' ? ['..', '..'] : ['..']), 'build', 'Release', 'osh_native.node');
+    const mod = { exports: {} as NativeAddon };
+    process.dlopen(mod, file);
+    loaded = mod.exports;
+  }
+  return loaded;
+}

@@ -1,0 +1,61 @@
+/**
+ * Duplicate Address Detection on the wire (RFC 4862 §5.4, RFC 7527): Neighbor Solicitations from
+ * `::` with a nonce, RetransTimer apart; the verdict on what comes back is core/dad.ts's.
+ */
+import { randomBytes } from 'node:crypto';
+import { conflictIn, DEFAULT_RETRANS_MS, type DadResult } from '../../core/dad';
+import { UNSPECIFIED, solicitedNode, type IPv6 } from '../../core/ipv6';
+import { isLinkNotReady, LINK_NOT_READY_RETRY_MS, type NdSocket } from './socket';
+
+export interface DadOptions {
+  target: IPv6;
+  /** DupAddrDetectTransmits (RFC 4862 §5.1); default 1. */
+  transmits?: number;
+  /** RetransTimer in ms (RFC 4861 §10: 1000 unless the RA says otherwise). */
+  retransMs?: number;
+}
+
+/** How long a link that was just brought up may take to accept our first probe. */
+const LINK_READY_LIMIT_MS = 3000;
+
+/** Probe `target` on the socket's link. Resolves with the verdict; rejects only on socket errors. */
+export function detectDuplicate(sock: NdSocket, opts: DadOptions): Promise<DadResult> {
+  const transmits = Math.max(1, opts.transmits ?? 1);
+  const retransMs = opts.retransMs && opts.retransMs > 0 ? opts.retransMs : DEFAULT_RETRANS_MS;
+  const target = opts.target;
+  const group = solicitedNode(target);
+  const nonces: Buffer[] = [];
+  const start = performance.now();
+  sock.joinGroup(group);
+
+  return new Promise<DadResult>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (verdict: DadResult['verdict'], evidence?: string, err?: Error): void => {
+      clearTimeout(timer);
+      sock.stopListening();
+      if (err) return reject(err);
+      resolve({ address: target, verdict, evidence, elapsedMs: performance.now() - start, sent: nonces.length });
+    };
+    sock.listen((packets) => {
+      for (const p of packets) {
+        const evidence = conflictIn({ source: p.meta.source, result: p.result }, target, nonces);
+        if (evidence) return finish('duplicate', evidence);
+      }
+    });
+    const probe = (): void => {
+      if (nonces.length === transmits) return finish('unique');
+      const nonce = randomBytes(6);
+      try {
+        sock.send({ type: 'neighbor-solicitation', target, options: [{ type: 'nonce', nonce }] }, UNSPECIFIED, group);
+      } catch (err) {
+        if (!isLinkNotReady(err) || performance.now() - start > LINK_READY_LIMIT_MS) return finish('duplicate', undefined, err as Error);
+        timer = setTimeout(probe, LINK_NOT_READY_RETRY_MS); // the link just came up
+        return;
+      }
+      nonces.push(nonce);
+      timer = setTimeout(probe, retransMs);
+    };
+    probe();
+  });
+}
+
