@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CHECK(call)                                                                            \
@@ -475,6 +476,38 @@ static napi_value js_unwatch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * clockBoottime() -> ms (a double, sub-ms precision) on CLOCK_BOOTTIME: monotonic, and counting
+ * the time the machine was suspended, as the kernel's own address and route lifetimes do.
+ */
+static napi_value js_clock_boottime(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct timespec ts;
+  if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0) return throw_errno(env, "clock_gettime", errno);
+  napi_value out;
+  CHECK(napi_create_double(env, (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6, &out));
+  return out;
+}
+
+/* socketpair(domain, type) -> [fd, fd] (close-on-exec); for tests that stand in for a link. */
+static napi_value js_socketpair(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t domain, type;
+  if (argc < 2 || !get_i32(env, argv[0], &domain) || !get_i32(env, argv[1], &type))
+    return throw_type(env, "socketpair(domain, type): two integers expected");
+  int fds[2];
+  if (socketpair(domain, type | SOCK_CLOEXEC, 0, fds) < 0) return throw_errno(env, "socketpair", errno);
+  napi_value out, v;
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  for (uint32_t i = 0; i < 2; i++) {
+    CHECK(napi_create_int32(env, fds[i], &v));
+    CHECK(napi_set_element(env, out, i, v));
+  }
+  return out;
+}
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback fn) {
   napi_value f;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
@@ -500,6 +533,8 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "recvmsg", js_recvmsg);
   export_fn(env, exports, "watch", js_watch);
   export_fn(env, exports, "unwatch", js_unwatch);
+  export_fn(env, exports, "clockBoottime", js_clock_boottime);
+  export_fn(env, exports, "socketpair", js_socketpair);
   napi_value c;
   napi_create_object(env, &c);
   export_int(env, c, "SOCK_NONBLOCK", SOCK_NONBLOCK);

@@ -38,6 +38,10 @@ export interface NativeAddon {
   recvmsg(fd: number, maxlen: number, flags: number): ReceivedMessage | null;
   watch(fd: number, events: number, callback: (status: number, events: number) => void): WatchHandle;
   unwatch(handle: WatchHandle): void;
+  /** clock_gettime(CLOCK_BOOTTIME) in ms, sub-ms precision: monotonic, suspend included. */
+  clockBoottime(): number;
+  /** socketpair(domain, type) -> [fd, fd], close-on-exec. */
+  socketpair(domain: number, type: number): [number, number];
   constants: {
     SOCK_NONBLOCK: number;
     O_NONBLOCK: number;
@@ -49,6 +53,7 @@ export interface NativeAddon {
 }
 
 /** Linux ABI numbers used by the JS side (stable kernel UAPI values). */
+export const AF_UNIX = 1;
 export const AF_INET6 = 10;
 export const AF_NETLINK = 16;
 export const SOCK_DGRAM = 2;
