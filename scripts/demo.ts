@@ -5,9 +5,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { labUp, run, type Lab } from '../tests/lab/lab';
-import { dig } from '../tests/lab/dns';
-import { makeRootfs, startContainer, type RunningContainer, type RuntimeName } from '../tests/lab/containers';
+import { run } from '../vm/lab/run';
+import { labUp, type Lab } from '../vm/lab/lab';
+import { dig } from '../vm/lab/dns';
+import { makeRootfs, startContainer, type RunningContainer, type RuntimeName } from '../vm/lab/containers';
 import type { ContainerRecord } from '../runtime/core/record';
 
 const ROOT = path.join(__dirname, '..');

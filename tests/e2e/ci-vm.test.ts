@@ -5,7 +5,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { run } from '../lab/lab';
+import { run } from '../../vm/lab/run';
 
 const RUNNER = path.join(__dirname, '..', '..', 'vm', 'ci-vm.sh');
 

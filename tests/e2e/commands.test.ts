@@ -4,7 +4,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RaSummary } from '../../runtime/wire/ndp/summary';
-import { capture, labUp, rdisc6, run, tsharkIcmp6Summary, tsharkProblems, type Lab } from '../lab/lab';
+import { run } from '../../vm/lab/run';
+import { labUp, type Lab } from '../../vm/lab/lab';
+import { capture } from '../../vm/lab/capture';
+import { tsharkIcmp6Summary, tsharkProblems } from '../../vm/lab/tshark';
+import { rdisc6 } from '../../vm/lab/rdisc6';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'oci-slaac-hook.js');
 const secretDir = fs.mkdtempSync(path.join(os.tmpdir(), 'osh-secret-'));

@@ -1,4 +1,4 @@
-// e2e: the container helper (tests/lab/containers.ts) against the real
+// e2e: the container helper (vm/lab/containers.ts) against the real
 // runtimes: runc, crun (private cgroup2 mount namespace) and podman (root,
 // private storage). Needs root and the apt packages runc, crun, podman,
 // busybox-static, containernetworking-plugins.
@@ -20,7 +20,7 @@ import {
   makeRootfs,
   runtimeAvailable,
   startContainer,
-} from '../lab/containers';
+} from '../../vm/lab/containers';
 
 const isRoot = process.getuid?.() === 0;
 const TAG = `osh${process.pid}`;

@@ -9,7 +9,8 @@ import { formatIPv6, parseIPv6, parsePrefix } from '../../runtime/core/ipv6';
 import { solicitRouter } from '../../runtime/system/nd/router-discovery';
 import { NdSocket } from '../../runtime/system/nd/socket';
 import { ICMP6_NA, ICMP6_NS, ICMP6_RA } from '../../runtime/core/nd-types';
-import { labUp, run, type Lab } from '../lab/lab';
+import { run } from '../../vm/lab/run';
+import { labUp, type Lab } from '../../vm/lab/lab';
 
 const secret = Buffer.alloc(32, 7);
 let lab: Lab;

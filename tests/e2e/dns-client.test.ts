@@ -15,8 +15,8 @@ import { loadKeyFile, type TsigKey } from '../../runtime/wire/dns/keyfile';
 import { checkMac, signMessage, verifyResponse } from '../../runtime/wire/dns/tsig';
 import { type DnsServer, DnsUpdateError, type UpdateOp, buildUpdate, parseServer, sendUpdate } from '../../runtime/system/dns-client';
 import { decodeMessage, encodeMessage } from '../../runtime/wire/dns/wire';
-import { dig, nsupdate, reverseName } from '../lab/dns';
-import { type Lab, labUp } from '../lab/lab';
+import { dig, nsupdate, reverseName } from '../../vm/lab/dns';
+import { type Lab, labUp } from '../../vm/lab/lab';
 
 const isRoot = process.getuid?.() === 0;
 const SERVERS = [

@@ -12,8 +12,9 @@ import { native, AF_INET6, SOCK_DGRAM } from '../../runtime/system/native';
 import { NetnsHandle } from '../../runtime/system/netns';
 import { sockaddrIn6 } from '../../runtime/system/nd/socket';
 import type { ContainerRecord } from '../../runtime/core/record';
-import { labUp, run, type Lab } from '../lab/lab';
-import { syslogListener } from '../lab/syslog';
+import { run } from '../../vm/lab/run';
+import { labUp, type Lab } from '../../vm/lab/lab';
+import { syslogListener } from '../../vm/lab/syslog';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'oci-slaac-hook.js');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'osh-hook-'));

@@ -4,7 +4,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { run } from '../lab/lab';
+import { run } from '../../vm/lab/run';
 
 t.test('install.sh', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osh-install-'));

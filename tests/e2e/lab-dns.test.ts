@@ -1,6 +1,6 @@
 // e2e: the lab's DNS role (vm/roles/dns.sh) with BIND and Knot, the host's
 // static address (LAB_HOST_ADDR) and the second host (LAB_HOSTB), plus the
-// helpers of tests/lab/dns.ts. Needs root, radvd, iproute2, bind9 (named),
+// helpers of vm/lab/dns.ts. Needs root, radvd, iproute2, bind9 (named),
 // knot (knotd), bind9-dnsutils (dig, nsupdate).
 //
 // Each server gets a prefix of its own (2001:db8:51::/64, 2001:db8:52::/64),
@@ -12,8 +12,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { dig, ip6Nibbles, nsupdate, reverseName } from '../lab/dns';
-import { LAB_SH, type Lab, labUp, run } from '../lab/lab';
+import { dig, ip6Nibbles, nsupdate, reverseName } from '../../vm/lab/dns';
+import { run } from '../../vm/lab/run';
+import { LAB_SH, type Lab, labUp } from '../../vm/lab/lab';
 
 const isRoot = process.getuid?.() === 0;
 

@@ -1,10 +1,14 @@
-// e2e: the netns lab itself (vm/lab.sh + tests/lab/lab.ts). Needs root and
+// e2e: the netns lab itself (vm/lab.sh + vm/lab/lab.ts). Needs root and
 // radvd, ndisc6 (rdisc6), tcpdump, tshark, iproute2.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
-import { INFINITE, LAB_SH, type Lab, type Rdisc6Ra, capture, labUp, parseRdisc6, rdisc6, run, tsharkIcmp6Summary, tsharkProblems } from '../lab/lab';
+import { run } from '../../vm/lab/run';
+import { INFINITE, LAB_SH, type Lab, labUp } from '../../vm/lab/lab';
+import { capture } from '../../vm/lab/capture';
+import { tsharkIcmp6Summary, tsharkProblems } from '../../vm/lab/tshark';
+import { type Rdisc6Ra, parseRdisc6, rdisc6 } from '../../vm/lab/rdisc6';
 
 const NAME = `lt${process.pid % 100000}`; // <= 10 chars: "<name>-nic0" fits IFNAMSIZ
 const isRoot = process.getuid?.() === 0;

@@ -4,11 +4,12 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { labUp, run, type Lab } from '../lab/lab';
-import { makeRootfs, startContainer, runtimeAvailable, type HookCommand, type RunningContainer, type RuntimeName, type ContainerSpec } from '../lab/containers';
+import { run } from '../../vm/lab/run';
+import { labUp, type Lab } from '../../vm/lab/lab';
+import { makeRootfs, startContainer, runtimeAvailable, type HookCommand, type RunningContainer, type RuntimeName, type ContainerSpec } from '../../vm/lab/containers';
 import type { ContainerRecord } from '../../runtime/core/record';
-import { syslogListener } from '../lab/syslog';
-import { installProbe, seen } from '../lab/probe';
+import { syslogListener } from '../../vm/lab/syslog';
+import { installProbe, seen } from '../../vm/lab/probe';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'oci-slaac-hook.js');

@@ -13,7 +13,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { run, type RunResult } from '../lab/lab';
+import { run, type RunResult } from '../../vm/lab/run';
 
 const REPO = path.join(__dirname, '..', '..');
 const VAGRANTFILE = path.join(REPO, 'Vagrantfile');

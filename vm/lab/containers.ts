@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type RunResult, run } from './lab';
+import { type RunResult, run } from './run';
 
 // ---------------------------------------------------------------- public API
 

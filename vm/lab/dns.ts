@@ -4,7 +4,8 @@
 // netns (`ip netns exec`), so they work whatever addresses the hosts have.
 
 import * as net from 'node:net';
-import { type Lab, type RunResult, run } from './lab';
+import { type RunResult, run } from './run';
+import { type Lab } from './lab';
 
 type DnsLab = Pick<Lab, 'name' | 'dnsNetns' | 'dnsAddr' | 'dnsPort' | 'dnsKeyFile'>;
 

@@ -1,0 +1,107 @@
+// Run external programs to completion, as the lab tools and tests do: output
+// collected, a time limit, optionally inside a named netns. Nothing throws from run().
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The checkout: the nearest directory above this file (or the bundle using it) with vm/lab.sh. */
+export const REPO_ROOT = ((): string => {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'vm', 'lab.sh'))) return dir;
+  }
+  return path.resolve(__dirname, '..', '..');
+})();
+
+export interface RunOptions {
+  /** Extra environment, merged over process.env (or over `baseEnv`). */
+  env?: Record<string, string | undefined>;
+  /** Replace process.env as the base environment. */
+  baseEnv?: Record<string, string | undefined>;
+  /** Run inside this named netns (`ip netns exec NAME ...`). */
+  netns?: string;
+  cwd?: string;
+  /** Written to stdin, which is then closed. stdin is /dev/null otherwise. */
+  input?: string | Buffer;
+  /** SIGKILL after this many ms (code is then 128 + 9). Default 60000. */
+  timeoutMs?: number;
+}
+
+export interface RunResult {
+  /** Exit code; 128 + signal number if killed by a signal; -1 if it could not be started. */
+  code: number;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Set when the program could not be started (ENOENT, ...). */
+  error?: Error;
+  timedOut: boolean;
+}
+
+export const SIGNUMS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13, SIGABRT: 6, SIGSEGV: 11 };
+
+function mergeEnv(opts: RunOptions): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(opts.baseEnv ?? process.env)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  if (!out.PATH) out.PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  return out;
+}
+
+function wrapNetns(cmd: string, args: readonly string[], netns: string | undefined): [string, string[]] {
+  return netns ? ['ip', ['netns', 'exec', netns, cmd, ...args]] : [cmd, [...args]];
+}
+
+/** Run a program to completion; never throws, never rejects. */
+export function run(cmd: string, args: readonly string[] = [], opts: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const [file, argv] = wrapNetns(cmd, args, opts.netns);
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    let settled = false;
+    const finish = (r: RunResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(r);
+    };
+    let child: ChildProcess;
+    try {
+      child = spawn(file, argv, {
+        env: mergeEnv(opts),
+        cwd: opts.cwd ?? REPO_ROOT,
+        stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      });
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      resolve({ code: -1, signal: null, stdout: '', stderr: error.message, error, timedOut: false });
+      return;
+    }
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 60_000);
+    child.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    if (opts.input !== undefined && child.stdin) {
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.input);
+    }
+    child.on('error', (error) => {
+      finish({ code: -1, signal: null, stdout, stderr: stderr + error.message, error, timedOut });
+    });
+    child.on('close', (code, signal) => {
+      const c = code ?? (signal ? 128 + (SIGNUMS[signal] ?? 0) : -1);
+      finish({ code: c, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
+/** The error for a command that failed: its code and both outputs. */
+export function failure(what: string, r: RunResult): Error {
+  return new Error(`${what} failed (code ${r.code}${r.timedOut ? ', timed out' : ''})\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`);
+}
