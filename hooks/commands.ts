@@ -7,7 +7,7 @@ import { loadOrCreateHostSecret } from '../runtime/system/host-secret';
 import { stableAddress } from '../runtime/core/iid';
 import { openInterface, usableLinkLocal } from '../runtime/system/interface';
 import { formatIPv6, parseIPv6, parsePrefix } from '../runtime/core/ipv6';
-import { solicitRouter } from '../runtime/system/nd/router-discovery';
+import { NdClient, firstAdvertisement } from '../runtime/system/nd/client';
 import { NdSocket } from '../runtime/system/nd/socket';
 import { formatRaSummary, summarizeRa, type RaSummary } from '../runtime/wire/ndp/summary';
 import { ICMP6_NA, ICMP6_NS, ICMP6_RA } from '../runtime/core/nd-types';
@@ -32,7 +32,7 @@ export async function raCommand(opts: { interface: string; netns?: string; timeo
   const sock = NdSocket.open({ netns: iface.netns, ifname: iface.link.name, ifindex: iface.link.index, types: [ICMP6_RA] });
   try {
     const source = usableLinkLocal(iface.rtnl, iface.link.index);
-    const found = await solicitRouter(sock, { source, mac: iface.link.mac, timeoutMs, retransmitMs: 1000 });
+    const found = await firstAdvertisement(new NdClient({ transport: sock, source, mac: iface.link.mac, retransmitMs: 1000 }), timeoutMs);
     const summary = summarizeRa(found.router, found.advertisement);
     const json: RaSummary & { interface: string; elapsedMs: number; slaac?: { name: string; addresses: string[] } } = {
       interface: iface.link.name,

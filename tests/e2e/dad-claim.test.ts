@@ -6,7 +6,7 @@ import { detectDuplicate } from '../../runtime/system/nd/dad-probe';
 import { stableAddress } from '../../runtime/core/iid';
 import { openInterface, usableLinkLocal } from '../../runtime/system/interface';
 import { formatIPv6, parseIPv6, parsePrefix } from '../../runtime/core/ipv6';
-import { solicitRouter } from '../../runtime/system/nd/router-discovery';
+import { NdClient, firstAdvertisement } from '../../runtime/system/nd/client';
 import { NdSocket } from '../../runtime/system/nd/socket';
 import { ICMP6_NA, ICMP6_NS, ICMP6_RA } from '../../runtime/core/nd-types';
 import { run } from '../../vm/lab/run';
@@ -25,7 +25,7 @@ t.test('a conflict on the first stable address moves to DAD counter 1', async (t
   const raSock = NdSocket.open({ netns: iface.netns, ifname: iface.link.name, ifindex: iface.link.index, types: [ICMP6_RA] });
   // From our link-local, so radvd answers at once by unicast (from :: it must multicast, and
   // multicast RAs are rate-limited to one per MIN_DELAY_BETWEEN_RAS = 3 s).
-  const router = await solicitRouter(raSock, { timeoutMs: 3000, source: usableLinkLocal(iface.rtnl, iface.link.index), mac: iface.link.mac });
+  const router = await firstAdvertisement(new NdClient({ transport: raSock, source: usableLinkLocal(iface.rtnl, iface.link.index), mac: iface.link.mac }), 3000);
   raSock.close();
   const retransMs = router.advertisement.retransTimer;
   t.equal(retransMs, 400, 'RetransTimer taken from the RA');

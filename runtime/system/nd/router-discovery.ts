@@ -1,4 +1,8 @@
 /**
+ * @deprecated Use `NdClient` and `firstAdvertisement()` from `./client` (a client object with
+ * start/stop, an event per RA and CLOCK_BOOTTIME receive times). Kept only until the pipeline
+ * (runtime/pipeline/attach.ts) switches to the client; then this file goes.
+ *
  * Router discovery (RFC 4861 §6.3.7): solicit, and take the first valid Router Advertisement.
  *
  * RFC 4861 paces solicitations 4 s apart (RTR_SOLICITATION_INTERVAL) for a host that has all

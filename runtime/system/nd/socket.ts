@@ -6,6 +6,7 @@
  * validity checks can be applied.
  */
 import { formatIPv6, isUnspecified, type IPv6 } from '../../core/ipv6';
+import { bootNow } from '../clock';
 import { AF_INET6, IPPROTO_ICMPV6, IPPROTO_IPV6, SOCK_RAW, SOL_SOCKET, SO_BINDTODEVICE, native } from '../native';
 import type { NetnsHandle } from '../netns';
 import { icmp6Checksum, ipv6Header } from '../../wire/ndp/checksum';
@@ -28,8 +29,10 @@ const ND_HOP_LIMIT = 255;
 export interface ReceivedNd {
   meta: ReceivedMeta;
   result: DecodeResult;
-  /** Monotonic receive time, ms. */
+  /** Monotonic receive time, ms (performance.now()). */
   at: number;
+  /** Receive time on CLOCK_BOOTTIME, ms (clock.ts): what lifetimes are counted from. */
+  bootAt: number;
 }
 
 export function sockaddrIn6(address: IPv6, scopeId: number): Buffer {
@@ -128,7 +131,7 @@ export class NdSocket {
           : got.flags & addon.constants.MSG_TRUNC
             ? { ok: false, reason: `truncated datagram of ${got.length} bytes` }
             : decodeNd(got.data, meta);
-      out.push({ meta, result, at: performance.now() });
+      out.push({ meta, result, at: performance.now(), bootAt: bootNow() });
     }
   }
 
