@@ -11,7 +11,8 @@ import { NdClient, firstAdvertisement } from '../runtime/system/nd/client';
 import { NdSocket } from '../runtime/system/nd/socket';
 import { formatRaSummary, summarizeRa, type RaSummary } from '../runtime/wire/ndp/summary';
 import { ICMP6_NA, ICMP6_NS, ICMP6_RA } from '../runtime/core/nd-types';
-import type { Lifetime } from '../runtime/core/lifetime';
+import { remaining, type Lifetime } from '../runtime/core/lifetime';
+import { bootNow } from '../runtime/system/clock';
 import { StateStore } from '../runtime/system/state-store';
 
 export interface CommandResult {
@@ -80,12 +81,16 @@ export async function dadCommand(opts: { address: string; interface: string; net
 export function statusCommand(opts: { config?: string }): CommandResult {
   const cfg = loadConfigFile(opts.config);
   const records = new StateStore(cfg.state_dir).list();
-  const now = Date.now();
-  const left = (lt: Lifetime, raAt: number): string => (lt === 'infinite' ? 'forever' : `${Math.max(0, Math.round(lt - (now - raAt) / 1000))}s`);
+  // Lifetimes count on CLOCK_BOOTTIME from the RA's receipt; shown as seconds left.
+  const now = bootNow();
+  const left = (lt: Lifetime, raAt: number): string => {
+    const r = remaining(lt, raAt, now);
+    return r === 'infinite' ? 'forever' : `${r}s`;
+  };
   const rows = records.map((r) => ({
     id: r.id,
     name: r.name,
-    interface: r.interface.name,
+    interface: r.phase === 'attaching' ? `${r.interface.name || '-'} (attaching)` : r.interface.name,
     // The link's kind and mode, and what the host holds for it: l3 reach, a host_link route.
     link: [`${r.interface.kind} ${r.interface.mode}`, r.l3 ? `proxy+table ${r.l3.table}` : '', r.hostLink ? `host via ${r.hostLink.name}` : ''].filter(Boolean).join(', '),
     addresses: r.addresses.map((a) => `${a.address}/${a.prefixLength}`),

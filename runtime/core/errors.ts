@@ -54,7 +54,8 @@ export function isErrno(err: unknown, code: string): boolean {
 }
 
 /**
- * Run a removal that may find its object already gone (ENOENT, ESRCH, ENODEV): that is success.
+ * Run a removal that may find its object already gone (ENOENT, ESRCH, ENODEV; EADDRNOTAVAIL for
+ * an address): that is success.
  * Any other failure is returned as its message, for the caller to report as a warning.
  */
 export function removeUnlessGone(fn: () => void): string | undefined {
@@ -62,9 +63,15 @@ export function removeUnlessGone(fn: () => void): string | undefined {
     fn();
     return undefined;
   } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ESRCH') || isErrno(err, 'ENODEV')) return undefined;
+    if (['ENOENT', 'ESRCH', 'ENODEV', 'EADDRNOTAVAIL'].some((code) => isErrno(err, code))) return undefined;
     return (err as Error).message;
   }
+}
+
+/** Throw the failures `removeUnlessGone` returned, as one error (none: nothing). */
+export function throwFailures(failures: (string | undefined)[]): void {
+  const real = failures.filter((f): f is string => f !== undefined);
+  if (real.length) throw new Error(real.join('; '));
 }
 
 export function oneLine(err: unknown): string {

@@ -1,11 +1,10 @@
 /**
  * What we keep per container (one state record each, see system/state-store.ts): plain data.
  */
+import type { Lifetime } from './lifetime';
 import type { Preference } from './nd-types';
 
 export const STATE_VERSION = 1;
-
-import type { Lifetime } from './lifetime';
 
 export interface AddressRecord {
   address: string;
@@ -20,9 +19,43 @@ export interface AddressRecord {
   dad: 'verified' | 'optimistic';
 }
 
+/**
+ * One effect on the kernel or on DNS, with what identifies it. The ledger lists them in the order
+ * they were made; each is recorded *before* it is applied, so that whatever a killed process may
+ * have made is in the ledger. Undo replays the ledger in reverse; an effect already gone counts as
+ * undone. Addresses are text; "container" effects live in the record's netns, "host" ones in the
+ * host's.
+ */
+export type Effect =
+  /**
+   * The container's link. Made under the passing name `madeAs`, then renamed and marked (IFLA_IFALIAS
+   * `alias`) in one message: found by its mark, or by `madeAs` before that, whatever was recorded.
+   */
+  | { kind: 'link'; alias: string; madeAs: string; index: number | null; name: string; parentIndex: number; linkKind: 'macvlan' | 'ipvlan'; mode: string }
+  /** A global or link-local address on the container's link. */
+  | { kind: 'address'; index: number; address: string; prefixLength: number }
+  /** A route in the container (default or RFC 4191) via the router. */
+  | { kind: 'route'; index: number; destination: string; gateway: string }
+  /** ipvlan l3/l3s: the RA's routes in the host's reach table (shared by every container of the parent). */
+  | { kind: 'l3-table'; parentIndex: number; table: number }
+  /** ipvlan l3/l3s: the host's rule `from ADDR lookup TABLE` and proxy entry for ADDR on the parent. */
+  | { kind: 'l3-reach'; parentIndex: number; table: number; address: string }
+  /** host_link: the host route `ADDR/128 dev osh-<parent> src LINKLOCAL`. */
+  | { kind: 'host-route'; via: number; linkLocal: string; address: string }
+  /** The DNS records of `dns` (published or only planned: a delete of an absent record is a no-op). */
+  | { kind: 'dns'; name: string };
+
+export type EffectKind = Effect['kind'];
+
+/** attaching: the hook is at work (or died at work: poststop undoes it); attached: done. */
+export type Phase = 'attaching' | 'attached';
+
 export interface ContainerRecord {
   version: number;
   id: string;
+  phase: Phase;
+  /** What exists because of us, in the order it was made. */
+  ledger: Effect[];
   /** The stable name the address is keyed by. */
   name: string;
   nameSource: 'annotation' | 'podman' | 'id';
@@ -44,7 +77,7 @@ export interface ContainerRecord {
   dnssl: string[];
   routes: string[];
   timings: { raMs: number; dadMs: number; totalMs: number };
-  /** When the RA was received (ms since the epoch): lifetimes count from here. */
+  /** When the RA was received (CLOCK_BOOTTIME ms, system/clock.ts): lifetimes count from here. */
   raAt: number;
   since: string;
   /** DNS publication, when [dns] is configured. */

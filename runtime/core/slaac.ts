@@ -44,7 +44,7 @@ function expiry(lifetime: number, now: number): number {
 }
 
 /** Lifetimes of an address newly formed from `pi` (§5.5.3 d). */
-export function lifetimesFromPrefix(pi: PrefixInformation, now: number): AddressLifetimes {
+export function lifetimesFromPrefix(pi: Pick<PrefixInformation, 'validLifetime' | 'preferredLifetime'>, now: number): AddressLifetimes {
   const validUntil = expiry(pi.validLifetime, now);
   return { validUntil, preferredUntil: Math.min(expiry(pi.preferredLifetime, now), validUntil) };
 }

@@ -17,12 +17,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/nsfs.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -173,6 +177,33 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   if (argc < 1 || !get_i32(env, argv[0], &fd)) return throw_type(env, "close(fd)");
   if (close(fd) < 0 && errno != EINTR) return throw_errno(env, "close", errno);
   return NULL;
+}
+
+/*
+ * flock(fd, exclusive: boolean, wait: boolean) -> true when taken, false when busy and !wait.
+ * The kernel drops the lock when the holder dies, so a killed hook never leaves one behind.
+ * Blocking waits are meant for locks held for a few netlink calls only.
+ */
+static napi_value js_flock(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd;
+  bool exclusive = true, wait = true;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_i32(env, argv[0], &fd)) return throw_type(env, "flock(fd, exclusive, wait)");
+  if (argc > 1) CHECK(napi_get_value_bool(env, argv[1], &exclusive));
+  if (argc > 2) CHECK(napi_get_value_bool(env, argv[2], &wait));
+  int op = (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB);
+  int rc;
+  do rc = flock(fd, op); while (rc < 0 && errno == EINTR);
+  napi_value out;
+  if (rc < 0 && errno == EWOULDBLOCK && !wait) {
+    CHECK(napi_get_boolean(env, false, &out));
+    return out;
+  }
+  if (rc < 0) return throw_errno(env, "flock", errno);
+  CHECK(napi_get_boolean(env, true, &out));
+  return out;
 }
 
 /* setsockopt(fd, level, name, value: integer | Buffer) */
@@ -396,6 +427,49 @@ static napi_value js_recvmsg(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ---- what an fd is: file system type, namespace type, socket name ---- */
+
+/* fstatfs(fd) -> f_type (NSFS_MAGIC 0x6e736673 for a namespace file). */
+static napi_value js_fstatfs(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_i32(env, argv[0], &fd)) return throw_type(env, "fstatfs(fd)");
+  struct statfs st;
+  if (fstatfs(fd, &st) < 0) return throw_errno(env, "fstatfs", errno);
+  napi_value out;
+  CHECK(napi_create_int64(env, (int64_t)(unsigned long)st.f_type, &out));
+  return out;
+}
+
+/* nsType(fd) -> the CLONE_NEW* type of a namespace file (ioctl NS_GET_NSTYPE; ENOTTY if not one). */
+static napi_value js_ns_type(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_i32(env, argv[0], &fd)) return throw_type(env, "nsType(fd)");
+  int type = ioctl(fd, NS_GET_NSTYPE);
+  if (type < 0) return throw_errno(env, "ioctl(NS_GET_NSTYPE)", errno);
+  napi_value out;
+  CHECK(napi_create_int32(env, type, &out));
+  return out;
+}
+
+/* getsockname(fd) -> the socket's own sockaddr bytes (for netlink: the port id at offset 4). */
+static napi_value js_getsockname(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_i32(env, argv[0], &fd)) return throw_type(env, "getsockname(fd)");
+  struct sockaddr_storage sa;
+  socklen_t len = sizeof sa;
+  if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) return throw_errno(env, "getsockname", errno);
+  return make_buffer(env, &sa, len < sizeof sa ? len : sizeof sa);
+}
+
 /* ---- readiness watcher: uv_poll on the Node event loop ---- */
 
 typedef struct {
@@ -524,6 +598,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "socketat", js_socketat);
   export_fn(env, exports, "openat", js_openat);
   export_fn(env, exports, "close", js_close);
+  export_fn(env, exports, "flock", js_flock);
   export_fn(env, exports, "setsockopt", js_setsockopt);
   export_fn(env, exports, "getsockopt", js_getsockopt);
   export_fn(env, exports, "bind", js_bind);
@@ -533,6 +608,9 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "recvmsg", js_recvmsg);
   export_fn(env, exports, "watch", js_watch);
   export_fn(env, exports, "unwatch", js_unwatch);
+  export_fn(env, exports, "fstatfs", js_fstatfs);
+  export_fn(env, exports, "nsType", js_ns_type);
+  export_fn(env, exports, "getsockname", js_getsockname);
   export_fn(env, exports, "clockBoottime", js_clock_boottime);
   export_fn(env, exports, "socketpair", js_socketpair);
   napi_value c;

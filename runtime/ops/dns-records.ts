@@ -11,8 +11,10 @@ import { parseServer, sendUpdate, type UpdateOp } from '../system/dns-client';
 import { isSubdomain } from '../wire/dns/wire';
 import { InputError, oneLine } from '../core/errors';
 import { parseIPv6 } from '../core/ipv6';
-import type { Logger } from '../system/log';
-import type { DnsRecord, DnsState } from '../core/record';
+import type { DnsRecord, DnsState, Effect } from '../core/record';
+import type { OpContext } from './context';
+
+type DnsEffect = Extract<Effect, { kind: 'dns' }>;
 
 export type { DnsRecord, DnsState };
 
@@ -73,29 +75,46 @@ export const withdraw = (state: DnsState): Promise<DnsState> => apply(state, 'de
 export const stillPublished = (state: DnsState | undefined): boolean => state?.records.some((r) => r.published) ?? false;
 
 /**
- * Publish a newly attached container. With dns.required a failure (an unusable name, or the
- * server's refusal) throws, after withdrawing whatever made it; without, the container starts
- * and the result says the record is pending (undefined when its name cannot be published).
+ * Publish a newly attached container. The plan is recorded in the ledger before the update is
+ * sent, so that a process killed meanwhile leaves records that undo deletes. With dns.required a
+ * failure (an unusable name, or the server's refusal) throws — the pipeline then undoes
+ * everything, these records included; without, the container starts and its record is pending.
  */
-export async function publishContainer(cfg: DnsConfig, stableName: string, annotations: Record<string, string>, addresses: string[], log: Logger): Promise<DnsState | undefined> {
+export async function publish(ctx: OpContext, cfg: DnsConfig, stableName: string, annotations: Record<string, string>, addresses: string[]): Promise<void> {
+  const { ledger, log } = ctx;
   let plan: DnsState;
   try {
     plan = planDns(cfg, dnsLabel(stableName, annotations), addresses);
   } catch (err) {
     if (cfg.required) throw err;
     log.warn(`DNS: ${oneLine(err)}; the container starts unpublished`);
-    return undefined;
+    return;
   }
+  ledger.record.dns = plan;
+  ledger.intend<DnsEffect>({ kind: 'dns', name: plan.name });
   const published = await apply(plan, 'add');
+  ledger.record.dns = published;
+  ledger.save();
   if (published.status === 'published') {
     log.info(`DNS: published ${published.name} (${published.records.map((r) => r.type).join(', ')})`);
   } else if (cfg.required) {
-    if (stillPublished(published)) await withdraw(published);
     throw new Error(published.error ?? 'DNS update failed');
   } else {
     log.warn(`DNS: ${published.error ?? 'update failed'}; the container starts, its record is pending`);
   }
-  return published;
+}
+
+/**
+ * Delete every record of the plan, published or not: an update whose answer was lost may have
+ * been applied, and deleting an absent record is a no-op (RFC 2136 §3.4.2.4). Throws when the
+ * server could not be told; the record then says withdraw-failed and the effect stays.
+ */
+export async function undoDns(ctx: OpContext, _e: DnsEffect): Promise<void> {
+  const state = ctx.ledger.record.dns;
+  if (!state) return;
+  const out = await withdraw({ ...state, records: state.records.map((r) => ({ ...r, published: true })) });
+  ctx.ledger.record.dns = out;
+  if (stillPublished(out)) throw new Error(out.error ?? 'DNS withdrawal failed');
 }
 
 /** After addresses changed (optimistic DAD replaced one): withdraw the old records, publish the new. */

@@ -6,18 +6,19 @@
  * a companion: one more slave of the same parent, in the host netns ("osh-<parent>"), of the same
  * kind and mode — macvlan bridge delivers slave to slave, and ipvlan delivers between slaves by
  * L3 address — with an RFC 7217 link-local address of its own and, per container address, a host
- * route `ADDR/128 dev osh-<parent> src <its link-local>`. The container answers the companion's
- * link-local address, which is on its own link. The companion is made at first use and stays.
+ * route `ADDR/128 dev osh-<parent> src <its link-local> metric 4862 proto 86`. The container
+ * answers the companion's link-local address, which is on its own link. The companion is made at
+ * first use (under the parent's lock) and stays; it carries the mark `oci-slaac-hook:host-link`.
  */
-import { InputError, isErrno, removeUnlessGone } from '../core/errors';
-import { parseIPv6, type IPv6 } from '../core/ipv6';
-import { stableAddress, stableMac } from '../core/iid';
-import { NetnsHandle, writeNetSysctl } from '../system/netns';
-import { addAddress, listAddresses } from '../system/rtnetlink/addresses';
-import { IFA_F_NODAD, RTPROT_STATIC } from '../wire/rtnetlink/constants';
-import { createSlave, findLink, setLink, type Link, type SlaveSpec } from '../system/rtnetlink/links';
-import { deleteRoute, replaceRoute } from '../system/rtnetlink/routes';
-import type { RtnetlinkSocket } from '../system/rtnetlink/socket';
+import { InputError, isErrno } from '../core/errors';
+import { stableMac } from '../core/iid';
+import { formatIPv6, parseIPv6, type IPv6 } from '../core/ipv6';
+import type { SlaveSpec } from '../core/link-kinds';
+import { linkLocalAddress } from '../core/plan';
+import type { Effect } from '../core/record';
+import { IFA_F_NODAD, RTPROT_OSH } from '../wire/rtnetlink/constants';
+import type { Link, NetKernel, RouteSpec } from '../system/kernel';
+import type { OpContext } from './context';
 
 export interface Companion {
   name: string;
@@ -25,62 +26,61 @@ export interface Companion {
   linkLocal: IPv6;
 }
 
-const LINK_LOCAL_PREFIX = parseIPv6('fe80::');
-/** Host routes to containers: a metric of their own, so they are easy to tell apart. */
+/** Host routes to containers: a metric of their own besides our protocol number. */
 export const HOST_LINK_METRIC = 4862;
+export const COMPANION_ALIAS = 'oci-slaac-hook:host-link';
 
 export const companionName = (parent: string): string => `osh-${parent}`.slice(0, 15);
 
-/** The companion of `parent`, made (idempotently, race-safe) if missing, up, with its link-local. */
-export function ensureCompanion(host: RtnetlinkSocket, parent: Link, spec: SlaveSpec, secret: Buffer): Companion {
+/** The companion of `parent`, made (idempotently) if missing, up, with its link-local. Call under the parent's lock. */
+export function ensureCompanion(host: NetKernel, parent: Link, spec: SlaveSpec, secret: Buffer): Companion {
   if (spec.kind === 'macvlan' && spec.mode !== 'bridge') {
     throw new InputError(`host_link needs macvlan_mode bridge (got ${spec.mode}): only bridge mode delivers between the host's companion and the containers`);
   }
   const name = companionName(parent.name);
   const seed = `host-link:${parent.name}`;
-  const linkLocal = stableAddress({ prefix: LINK_LOCAL_PREFIX, prefixLength: 64, name: seed, networkId: '', dadCounter: 0, secret }).address;
-  let link = findLink(host, name);
+  const linkLocal = linkLocalAddress({ name: seed, networkId: '', secret });
+  let link = host.findLink(name);
   if (!link) {
     try {
-      createSlave(host, { parentIndex: parent.index, name, spec, mac: spec.kind === 'macvlan' ? stableMac({ name: seed, secret }) : undefined });
+      host.createSlave({ parentIndex: parent.index, name, spec, mac: spec.kind === 'macvlan' ? stableMac({ name: seed, secret }) : undefined });
     } catch (err) {
-      if (!isErrno(err, 'EEXIST')) throw err; // another hook made it first
+      if (!isErrno(err, 'EEXIST')) throw err; // made meanwhile by a hook of an older version
     }
-    link = findLink(host, name);
+    link = host.findLink(name);
     if (!link) throw new Error(`host link ${name} vanished right after it was created`);
   }
   if (link.parentIndex !== undefined && link.parentIndex !== parent.index) throw new InputError(`${name} exists but is not a slave of ${parent.name}`);
-  const hostNs = NetnsHandle.current();
-  for (const [key, value] of [['accept_ra', 0], ['autoconf', 0], ['accept_dad', 0]] as const) writeNetSysctl(hostNs, `net/ipv6/conf/${name}/${key}`, value);
-  setLink(host, link.index, { addrGenMode: 'none' });
-  if (!listAddresses(host, link.index).some((a) => a.address.equals(linkLocal))) {
+  for (const [key, value] of [['accept_ra', 0], ['autoconf', 0], ['accept_dad', 0]] as const) host.writeSysctl(`net/ipv6/conf/${name}/${key}`, value);
+  host.setLink(link.index, { addrGenMode: 'none', ...(link.alias === undefined ? { alias: COMPANION_ALIAS } : {}) });
+  if (!host.listAddresses(link.index).some((a) => a.address.equals(linkLocal))) {
     try {
-      addAddress(host, { index: link.index, address: linkLocal, prefixLength: 64, flags: IFA_F_NODAD });
+      host.addAddress({ index: link.index, address: linkLocal, prefixLength: 64, flags: IFA_F_NODAD });
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
     }
   }
-  setLink(host, link.index, { up: true });
+  host.setLink(link.index, { up: true });
   return { name, index: link.index, linkLocal };
 }
 
-/** What a host route needs of the companion (also all a state record keeps of it). */
-type RouteVia = Pick<Companion, 'index' | 'linkLocal'>;
+type HostRouteEffect = Extract<Effect, { kind: 'host-route' }>;
 
-const route = (c: RouteVia, address: IPv6) => ({
-  destination: address,
+export const hostRouteSpec = (e: Pick<HostRouteEffect, 'via' | 'linkLocal' | 'address'>): RouteSpec => ({
+  destination: parseIPv6(e.address),
   prefixLength: 128,
-  oif: c.index,
-  prefsrc: c.linkLocal,
+  oif: e.via,
+  prefsrc: parseIPv6(e.linkLocal),
   metric: HOST_LINK_METRIC,
-  protocol: RTPROT_STATIC,
+  protocol: RTPROT_OSH,
 });
 
-export function addHostRoute(host: RtnetlinkSocket, c: RouteVia, address: IPv6): void {
-  replaceRoute(host, route(c, address));
+/** `ip -6 route replace ADDR/128 dev osh-PARENT src LL metric 4862 proto 86` */
+export function addHostRoute(ctx: OpContext, via: { index: number; linkLocal: string }, address: IPv6): void {
+  const e = ctx.ledger.intend<HostRouteEffect>({ kind: 'host-route', via: via.index, linkLocal: via.linkLocal, address: formatIPv6(address) });
+  ctx.host.replaceRoute(hostRouteSpec(e));
 }
 
-/** Best effort; a route already gone is fine. Returns a failure's message. */
-export function removeHostRoute(host: RtnetlinkSocket, c: RouteVia, address: IPv6): string | undefined {
-  return removeUnlessGone(() => deleteRoute(host, route(c, address)));
+export function undoHostRoute(ctx: OpContext, e: HostRouteEffect): void {
+  ctx.host.deleteRoute(hostRouteSpec(e));
 }

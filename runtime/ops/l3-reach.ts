@@ -14,17 +14,19 @@
  *    raised to 2 so the host keeps its own SLAAC on the NIC.
  *  - a rule `from ADDR lookup TABLE` (priority = TABLE) and, in TABLE, the RA's routes out of the
  *    parent (on-link prefixes, default via the router, RFC 4191 routes): the container's packets
- *    leave the right way whatever the host's main table holds. TABLE's routes are removed when
- *    the last rule pointing at it goes.
+ *    leave the right way whatever the host's main table holds.
+ *
+ * TABLE is shared by every l3 container of the parent: its routes go with the last container
+ * whose ledger holds them, decided under the parent's lock (system/lock.ts), so a container being
+ * attached is never left without them. Every route, rule and proxy entry carries RTPROT_OSH.
  */
-import type { IPv6 } from '../core/ipv6';
-import type { RouterAdvertisement } from '../core/nd-types';
-import { NetnsHandle, readNetSysctl, writeNetSysctl } from '../system/netns';
-import { isErrno, removeUnlessGone } from '../core/errors';
-import { addProxyNeighbour, deleteProxyNeighbour } from '../system/rtnetlink/neighbours';
-import { addSourceRule, deleteSourceRule, listSourceRules } from '../system/rtnetlink/rules';
-import { deleteRoute, listRoutes, replaceRoute } from '../system/rtnetlink/routes';
-import type { RtnetlinkSocket } from '../system/rtnetlink/socket';
+import { isErrno, removeUnlessGone, throwFailures } from '../core/errors';
+import { formatIPv6, parseIPv6, type IPv6 } from '../core/ipv6';
+import type { PlannedRoute } from '../core/plan';
+import type { Effect } from '../core/record';
+import { RTPROT_OSH } from '../wire/rtnetlink/constants';
+import type { NetKernel, SourceRule } from '../system/kernel';
+import type { OpContext } from './context';
 
 /** Where a container's address is made reachable: the parent's index and the rule's table. */
 export interface L3Reach {
@@ -32,61 +34,59 @@ export interface L3Reach {
   table: number;
 }
 
-export const needsHostReach = (kind: 'macvlan' | 'ipvlan', mode: string): boolean => kind === 'ipvlan' && mode !== 'l2';
+type TableEffect = Extract<Effect, { kind: 'l3-table' }>;
+type ReachEffect = Extract<Effect, { kind: 'l3-reach' }>;
 
-/** Idempotent: proxy_ndp and forwarding on the parent; accept_ra 1 → 2. */
-export function prepareParent(parentName: string): void {
-  const host = NetnsHandle.current();
+/** Idempotent, and kept: proxy_ndp and forwarding on the parent; accept_ra 1 → 2. */
+export function prepareParent(host: NetKernel, parentName: string): void {
   const key = (k: string): string => `net/ipv6/conf/${parentName}/${k}`;
-  if (readNetSysctl(host, key('accept_ra')).trim() === '1') writeNetSysctl(host, key('accept_ra'), 2);
-  writeNetSysctl(host, key('proxy_ndp'), 1);
-  writeNetSysctl(host, key('forwarding'), 1);
+  if (host.readSysctl(key('accept_ra')).trim() === '1') host.writeSysctl(key('accept_ra'), 2);
+  host.writeSysctl(key('proxy_ndp'), 1);
+  host.writeSysctl(key('forwarding'), 1);
 }
 
-/** The RA's routes out of the parent, in the reach table (replaced: idempotent, refreshed). */
-export function installTableRoutes(host: RtnetlinkSocket, reach: L3Reach, ra: RouterAdvertisement, router: IPv6): void {
-  const base = { oif: reach.parentIndex, table: reach.table };
-  for (const o of ra.options) {
-    if (o.type === 'prefix-information' && o.onLink && o.validLifetime > 0) {
-      replaceRoute(host, { ...base, destination: o.prefix, prefixLength: o.prefixLength, expires: o.validLifetime });
-    }
-    if (o.type === 'route-information' && o.lifetime > 0) {
-      replaceRoute(host, { ...base, destination: o.prefix, prefixLength: o.prefixLength, gateway: router, expires: o.lifetime, preference: o.preference });
-    }
-  }
-  if (ra.routerLifetime > 0) {
-    replaceRoute(host, { ...base, destination: Buffer.alloc(16), prefixLength: 0, gateway: router, expires: ra.routerLifetime, preference: ra.preference });
+/** The RA's routes out of the parent, in the reach table (replaced: idempotent, refreshed). Under the parent's lock. */
+export function installTable(ctx: OpContext, reach: L3Reach, routes: PlannedRoute[]): void {
+  ctx.ledger.intend<TableEffect>({ kind: 'l3-table', parentIndex: reach.parentIndex, table: reach.table });
+  for (const r of routes) {
+    ctx.host.replaceRoute({
+      destination: r.destination,
+      prefixLength: r.prefixLength,
+      gateway: r.gateway,
+      oif: reach.parentIndex,
+      table: reach.table,
+      expires: r.lifetime,
+      preference: r.preference,
+      protocol: RTPROT_OSH,
+    });
   }
 }
 
-const rule = (reach: L3Reach, address: IPv6) => ({ source: address, table: reach.table, priority: reach.table });
+/** Empty the reach table unless another container's ledger still holds it. Under the parent's lock. */
+export function undoTable(ctx: OpContext, e: TableEffect): void {
+  const shared = ctx.peers().some((r) => r.ledger?.some((x) => x.kind === 'l3-table' && x.parentIndex === e.parentIndex && x.table === e.table));
+  if (shared) return;
+  const failures = ctx.host
+    .listRoutes(e.table)
+    .filter((x) => x.table === e.table && x.protocol === RTPROT_OSH)
+    .map((r) => removeUnlessGone(() => ctx.host.deleteRoute({ destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, oif: r.oif ?? 0, table: e.table, protocol: RTPROT_OSH })));
+  throwFailures(failures);
+}
+
+const rule = (e: Pick<ReachEffect, 'table' | 'address'>): SourceRule => ({ source: parseIPv6(e.address), table: e.table, priority: e.table, protocol: RTPROT_OSH });
 
 /** Rule first, then the proxy entry (from then on the host answers for the address). */
-export function addAddressReach(host: RtnetlinkSocket, reach: L3Reach, address: IPv6): void {
+export function addReach(ctx: OpContext, reach: L3Reach, address: IPv6): void {
+  const e = ctx.ledger.intend<ReachEffect>({ kind: 'l3-reach', parentIndex: reach.parentIndex, table: reach.table, address: formatIPv6(address) });
   try {
-    addSourceRule(host, rule(reach, address));
+    ctx.host.addRule(rule(e));
   } catch (err) {
     if (!isErrno(err, 'EEXIST')) throw err;
   }
-  try {
-    addProxyNeighbour(host, reach.parentIndex, address);
-  } catch (err) {
-    removeUnlessGone(() => deleteSourceRule(host, rule(reach, address)));
-    throw err;
-  }
+  ctx.host.addProxy(reach.parentIndex, address, RTPROT_OSH);
 }
 
-/** Best effort: what is already gone is fine. Returns the failures' messages. */
-export function removeAddressReach(host: RtnetlinkSocket, reach: L3Reach, address: IPv6): string[] {
-  return [removeUnlessGone(() => deleteProxyNeighbour(host, reach.parentIndex, address)), removeUnlessGone(() => deleteSourceRule(host, rule(reach, address)))].filter(
-    (m): m is string => m !== undefined,
-  );
-}
-
-/** Empty the reach table once no rule points at it any more. */
-export function releaseTable(host: RtnetlinkSocket, table: number): void {
-  if (listSourceRules(host).some((r) => r.table === table)) return;
-  for (const r of listRoutes(host, table).filter((x) => x.table === table && x.oif !== undefined)) {
-    removeUnlessGone(() => deleteRoute(host, { destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, oif: r.oif ?? 0, table }));
-  }
+/** Proxy entry first, then the rule: the reverse of addReach. Either may already be gone. */
+export function undoReach(ctx: OpContext, e: ReachEffect): void {
+  throwFailures([removeUnlessGone(() => ctx.host.deleteProxy(e.parentIndex, parseIPv6(e.address))), removeUnlessGone(() => ctx.host.deleteRule(rule(e)))]);
 }

@@ -1,79 +1,81 @@
 /**
  * The second half of optimistic DAD (RFC 4429): the hook installed the container's addresses
  * before probing them and returned; this runs afterwards, in its own process, and probes them.
- * A unique address is marked verified. A duplicate is withdrawn at once and replaced by the next
- * RFC 7217 candidate, this time proven unique before it is installed (RFC 7217 §6).
+ * A unique address is marked verified. A duplicate is withdrawn at once (with its host side, from
+ * the ledger) and replaced by the next RFC 7217 candidate, this time proven unique before it is
+ * installed (RFC 7217 §6) by the same operation attach uses; its DNS records follow.
  */
-import { addressCandidate, announceAll, installAddress, ndVantage, probeOn } from './attach';
 import type { HookConfig } from '../core/config';
-import { claimAddress, DEFAULT_RETRANS_MS } from '../core/dad';
+import { claimAddress } from '../core/dad';
 import { IDGEN_RETRIES } from '../core/iid';
-import { formatIPv6, parseIPv6, parsePrefix, type IPv6 } from '../core/ipv6';
-import type { Logger } from '../system/log';
-import type { PrefixInformation } from '../core/nd-types';
-import { NetnsHandle } from '../system/netns';
-import { deleteAddress } from '../system/rtnetlink/addresses';
-import { fromLifetime as seconds } from '../core/lifetime';
-import { addAddressReach, removeAddressReach } from '../ops/l3-reach';
-import { addHostRoute, removeHostRoute } from '../ops/host-link';
-import { findLink, listLinks } from '../system/rtnetlink/links';
-import { RtnetlinkSocket } from '../system/rtnetlink/socket';
+import { formatIPv6, parseIPv6, parsePrefix } from '../core/ipv6';
+import { fromLifetime } from '../core/lifetime';
+import { needsHostReach } from '../core/link-kinds';
+import { addressCandidate } from '../core/plan';
 import type { AddressRecord, ContainerRecord } from '../core/record';
-import type { StateStore } from '../system/state-store';
+import { lifetimesFromPrefix, remainingSeconds } from '../core/slaac';
+import { installAddress, type AddressPlace } from '../ops/address';
+import { republish } from '../ops/dns-records';
+import { Ledger, type RecordSink } from '../ops/ledger';
+import { findMarkedLink } from '../ops/link';
+import { withdrawAddress } from '../ops/undo';
+import { addressKeys, ndVantage } from './attach';
+import { contextFor, type PipelineDeps } from './deps';
+import { reopenNetns } from './detach';
+
+/** Saves only while the record exists: a poststop that came meanwhile has the last word. */
+function whileAttached(deps: PipelineDeps, id: string): RecordSink {
+  return { write: (record, opts) => (deps.store.read(id) ? deps.store.write(record, opts) : undefined) };
+}
 
 /** Resolves with the updated record (undefined when the container is gone or was never ours). */
-export async function completeOptimisticDad(opts: { id: string; store: StateStore; config: HookConfig; secret: Buffer; log: Logger }): Promise<ContainerRecord | undefined> {
-  const { store, config: cfg, log } = opts;
-  const record = store.read(opts.id);
-  if (!record) return undefined; // stopped already
-  const netns = NetnsHandle.open(record.netns.path);
-  const inside = RtnetlinkSocket.open(netns);
-  const host = RtnetlinkSocket.open();
+export async function completeOptimisticDad(opts: { id: string; config: HookConfig; secret: Buffer; deps: PipelineDeps }): Promise<ContainerRecord | undefined> {
+  const { config: cfg, deps } = opts;
+  const { log, host } = deps;
+  const record = deps.store.read(opts.id);
+  if (!record || record.phase !== 'attached') return undefined; // stopped already, or not ours
+  const container = reopenNetns(deps, record);
+  if (!container) return undefined;
   try {
-    if (netns.id !== record.netns.id) return undefined;
-    const link = listLinks(inside).find((l) => l.index === record.interface.index && l.name === record.interface.name);
+    const ledger = new Ledger(whileAttached(deps, record.id), record);
+    const ctx = contextFor(deps, ledger, container);
+    const linkEffect = record.ledger.find((e) => e.kind === 'link');
+    const link = linkEffect?.kind === 'link' ? findMarkedLink(ctx, linkEffect) : undefined;
     if (!link) return undefined;
     // ipvlan l3/l3s: probe from the parent, as attach did (the slave hears no multicast).
-    const parent = record.l3 ? findLink(host, record.parent) : undefined;
-    if (record.l3 && parent?.index !== record.l3.parentIndex) return undefined;
-    const vantage = ndVantage(parent, netns, link);
-    const probe = probeOn(vantage, cfg.dad_transmits);
-    const hl = record.hostLink ? { index: record.hostLink.index, linkLocal: parseIPv6(record.hostLink.linkLocal) } : undefined;
-    /** The address and what the host holds for it (l3 reach, host route) come and go together. */
-    const withdrawOne = (address: IPv6, prefixLength: number): void => {
-      if (hl) removeHostRoute(host, hl, address);
-      if (record.l3) removeAddressReach(host, record.l3, address);
-      deleteAddress(inside, { index: link.index, address, prefixLength });
-    };
-    const installOne = (pi: PrefixInformation, address: IPv6): void => {
-      installAddress(inside, link.index, pi, record.raAt, address);
-      if (record.l3) addAddressReach(host, record.l3, address);
-      if (hl) addHostRoute(host, hl, address);
-    };
-    const retransMs = record.retransMs || DEFAULT_RETRANS_MS;
+    const onParent = needsHostReach(record.interface.kind, record.interface.mode);
+    const parent = host.findLink(record.parent);
+    if (!parent || (record.l3 && parent.index !== record.l3.parentIndex)) return undefined;
+    const nd = deps.nd(ndVantage(onParent, host, parent, container, link), cfg.dad_transmits);
+    const place: AddressPlace = { index: link.index, reach: record.l3, hostLink: record.hostLink && { index: record.hostLink.index, linkLocal: record.hostLink.linkLocal } };
+    const keys = addressKeys(cfg, record.name, opts.secret);
+    const retransMs = record.retransMs || 1000;
 
     const checkOne = async (a: AddressRecord): Promise<AddressRecord | undefined> => {
       if (a.dad !== 'optimistic') return a;
       const address = parseIPv6(a.address);
-      const first = await probe(address, retransMs);
+      const first = await nd.probe(address, retransMs);
       if (first.verdict === 'unique') return { ...a, dad: 'verified' };
-      withdrawOne(address, a.prefixLength);
+      withdrawAddress(ctx, address);
       log.warn(`optimistic DAD: ${a.address} is in use (${first.evidence ?? 'duplicate'}): withdrawn`);
       if (a.dadCounter === null) {
         log.error(`static address ${a.address} is a duplicate: the container has no address on ${a.prefix}`);
         return undefined;
       }
       const { address: prefix, length } = parsePrefix(a.prefix);
-      const pi: PrefixInformation = { prefix, prefixLength: length, onLink: true, autonomous: true, routerAddress: false, validLifetime: seconds(a.validLifetime), preferredLifetime: seconds(a.preferredLifetime) };
-      const candidate = addressCandidate(cfg, record.name, opts.secret, prefix, length);
+      const candidate = addressCandidate(keys, prefix, length);
       const start = a.dadCounter + 1;
+      const lt = lifetimesFromPrefix({ validLifetime: fromLifetime(a.validLifetime), preferredLifetime: fromLifetime(a.preferredLifetime) }, record.raAt / 1000);
       try {
         const claim = await claimAddress({
           candidate: (n) => candidate(start + n),
-          probe: (x) => probe(x, retransMs),
+          probe: (x) => nd.probe(x, retransMs),
           mode: 'strict',
           retries: IDGEN_RETRIES - 1,
-          install: (x) => installOne(pi, x),
+          install: (x) => {
+            const now = deps.clock() / 1000;
+            installAddress(ctx, place, x, length, { validLifetime: remainingSeconds(lt.validUntil, now), preferredLifetime: remainingSeconds(lt.preferredUntil, now) });
+          },
           withdraw: () => undefined,
         });
         log.info(`optimistic DAD: replaced by ${formatIPv6(claim.address)}`);
@@ -84,25 +86,21 @@ export async function completeOptimisticDad(opts: { id: string; store: StateStor
       }
     };
 
-    const [linkLocal, ...addresses] = await Promise.all([
-      record.linkLocalDad === 'optimistic' ? probe(parseIPv6(record.linkLocal), retransMs) : undefined,
-      ...record.addresses.map(checkOne),
-    ]);
-    if (linkLocal?.verdict === 'duplicate') {
-      log.error(`link-local address ${record.linkLocal} is in use on the link (${linkLocal.evidence ?? 'duplicate'})`);
-    }
-    const updated: ContainerRecord = {
-      ...record,
-      linkLocalDad: linkLocal?.verdict === 'duplicate' ? 'optimistic' : 'verified',
-      addresses: addresses.filter((a): a is AddressRecord => a !== undefined),
-    };
+    const [linkLocal, ...addresses] = await Promise.all([record.linkLocalDad === 'optimistic' ? nd.probe(parseIPv6(record.linkLocal), retransMs) : undefined, ...record.addresses.map(checkOne)]);
+    if (linkLocal?.verdict === 'duplicate') log.error(`link-local address ${record.linkLocal} is in use on the link (${linkLocal.evidence ?? 'duplicate'})`);
+    record.linkLocalDad = linkLocal?.verdict === 'duplicate' ? 'optimistic' : 'verified';
+    record.addresses = addresses.filter((a): a is AddressRecord => a !== undefined);
     // Now proven: announce them (the hook could not while they were optimistic, RFC 4429 §3.3).
-    announceAll(vantage, [...(!parent && linkLocal?.verdict === 'unique' ? [parseIPv6(record.linkLocal)] : []), ...updated.addresses.map((a) => parseIPv6(a.address))], log);
-    log.info(`optimistic DAD done: ${updated.addresses.map((a) => `${a.address} ${a.dad}`).join(', ') || 'no address left'}`);
-    return updated;
+    try {
+      nd.announce([...(!onParent && linkLocal?.verdict === 'unique' ? [parseIPv6(record.linkLocal)] : []), ...record.addresses.map((a) => parseIPv6(a.address))]);
+    } catch (err) {
+      log.warn(`unsolicited NA on ${nd.vantage.ifname}: ${(err as Error).message}`);
+    }
+    log.info(`optimistic DAD done: ${record.addresses.map((a) => `${a.address} ${a.dad}`).join(', ') || 'no address left'}`);
+    if (record.dns) record.dns = await republish(record.dns, record.addresses.map((a) => a.address));
+    ledger.save({ durable: true });
+    return record;
   } finally {
-    host.close();
-    inside.close();
-    netns.close();
+    container.close();
   }
 }

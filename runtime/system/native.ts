@@ -29,6 +29,8 @@ export interface NativeAddon {
   socketat(nsfd: number, domain: number, type: number, protocol: number): number;
   openat(nsfd: number, path: string, flags: number, mode: number): number;
   close(fd: number): void;
+  /** flock(2): true when taken; false only when busy and `wait` is false. */
+  flock(fd: number, exclusive: boolean, wait: boolean): boolean;
   setsockopt(fd: number, level: number, name: number, value: number | Uint8Array): void;
   getsockopt(fd: number, level: number, name: number, maxlen: number): Buffer;
   bind(fd: number, sockaddr: Uint8Array): void;
@@ -38,6 +40,12 @@ export interface NativeAddon {
   recvmsg(fd: number, maxlen: number, flags: number): ReceivedMessage | null;
   watch(fd: number, events: number, callback: (status: number, events: number) => void): WatchHandle;
   unwatch(handle: WatchHandle): void;
+  /** fstatfs(2): the file system type (f_type) of what `fd` refers to; NSFS_MAGIC for a namespace. */
+  fstatfs(fd: number): number;
+  /** ioctl(fd, NS_GET_NSTYPE): the CLONE_NEW* type of a namespace fd; throws ENOTTY for any other file. */
+  nsType(fd: number): number;
+  /** getsockname(2): the socket's own address bytes (sockaddr_nl: the netlink port id at offset 4). */
+  getsockname(fd: number): Buffer;
   /** clock_gettime(CLOCK_BOOTTIME) in ms, sub-ms precision: monotonic, suspend included. */
   clockBoottime(): number;
   /** socketpair(domain, type) -> [fd, fd], close-on-exec. */

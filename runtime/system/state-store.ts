@@ -18,14 +18,19 @@ export class StateStore {
     return path.join(this.dir, `${id}.json`);
   }
 
-  write(record: ContainerRecord): void {
+  /**
+   * Atomically replace the record (temp file, rename). `durable` adds an fsync first: for the
+   * record's settled states; the ledger's intermediate saves need only survive a killed process,
+   * which the page cache already ensures (and the state dir is a tmpfs by default).
+   */
+  write(record: ContainerRecord, opts: { durable?: boolean } = {}): void {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 });
     const target = this.file(record.id);
     const temp = path.join(this.dir, `.${record.id}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
     try {
       fs.writeSync(fd, `${JSON.stringify(record, null, 2)}\n`);
-      fs.fsyncSync(fd);
+      if (opts.durable !== false) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }

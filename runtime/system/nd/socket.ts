@@ -67,7 +67,7 @@ export class NdSocket {
    * Open in `netns` (current when undefined), bound to `ifname`/`ifindex`, receiving `types`
    * (ICMPv6 type numbers) only.
    */
-  static open(opts: { netns?: NetnsHandle; ifname: string; ifindex: number; types: number[] }): NdSocket {
+  static open(opts: { netns?: Pick<NetnsHandle, 'fd'>; ifname: string; ifindex: number; types: number[] }): NdSocket {
     const addon = native();
     const fd = addon.socketat(opts.netns?.fd ?? -1, AF_INET6, SOCK_RAW | addon.constants.SOCK_NONBLOCK, IPPROTO_ICMPV6);
     try {

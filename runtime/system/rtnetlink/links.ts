@@ -9,6 +9,7 @@ import {
   IFF_UP,
   IFLA_ADDRESS,
   IFLA_AF_SPEC,
+  IFLA_IFALIAS,
   IFLA_IFNAME,
   IFLA_INET6_ADDR_GEN_MODE,
   IFLA_INFO_DATA,
@@ -46,6 +47,8 @@ export interface Link {
   parentIndex: number | undefined;
   kind: string | undefined;
   operstate: number | undefined;
+  /** IFLA_IFALIAS: our ownership mark on links we make. */
+  alias: string | undefined;
 }
 
 function ifinfomsg(index = 0, flags = 0, change = 0, family = AF_UNSPEC): Buffer {
@@ -70,6 +73,7 @@ function decodeLink(payload: Buffer): Link {
     parentIndex: parent ? parent.readUInt32LE(0) : undefined,
     kind: info ? cString(decodeAttrs(info).get(IFLA_INFO_KIND)) : undefined,
     operstate: attrs.get(IFLA_OPERSTATE)?.readUInt8(0),
+    alias: cString(attrs.get(IFLA_IFALIAS)),
   };
 }
 
@@ -121,15 +125,19 @@ export function createSlave(
   );
 }
 
-/** Change a link: administrative state, MTU, name, IPv6 address generation mode. */
+/**
+ * Change a link: administrative state, MTU, name, alias (IFLA_IFALIAS: the kernel takes it only
+ * here, not when a link is created), IPv6 address generation mode.
+ */
 export function setLink(
   sock: RtnetlinkSocket,
   index: number,
-  change: { up?: boolean; mtu?: number; name?: string; addrGenMode?: AddrGenMode },
+  change: { up?: boolean; mtu?: number; name?: string; alias?: string; addrGenMode?: AddrGenMode },
 ): void {
   const attrs: Attr[] = [];
   if (change.mtu !== undefined) attrs.push(attrU32(IFLA_MTU, change.mtu));
   if (change.name !== undefined) attrs.push(attrString(IFLA_IFNAME, checkIfname(change.name)));
+  if (change.alias !== undefined) attrs.push(attrString(IFLA_IFALIAS, change.alias));
   if (change.addrGenMode !== undefined) {
     attrs.push(attrNested(IFLA_AF_SPEC, [attrNested(AF_INET6, [attrU8(IFLA_INET6_ADDR_GEN_MODE, ADDR_GEN_MODES[change.addrGenMode])])]));
   }

@@ -1,13 +1,15 @@
 /** IPv6 policy routing rules of one shape: `from ADDR/128 lookup TABLE priority PRIO`. */
 import { formatIPv6, type IPv6 } from '../../core/ipv6';
-import { attrU32, decodeAttrs, encodeAttrs } from '../../wire/rtnetlink/codec';
-import { AF_INET6, FR_ACT_TO_TBL, FRA_PRIORITY, FRA_SRC, FRA_TABLE, NLM_F_CREATE, NLM_F_EXCL, RTM_DELRULE, RTM_GETRULE, RTM_NEWRULE } from '../../wire/rtnetlink/constants';
+import { attrU32, attrU8, decodeAttrs, encodeAttrs } from '../../wire/rtnetlink/codec';
+import { AF_INET6, FR_ACT_TO_TBL, FRA_PRIORITY, FRA_PROTOCOL, FRA_SRC, FRA_TABLE, NLM_F_CREATE, NLM_F_EXCL, RTM_DELRULE, RTM_GETRULE, RTM_NEWRULE } from '../../wire/rtnetlink/constants';
 import type { RtnetlinkSocket } from './socket';
 
 export interface SourceRule {
   source: IPv6;
   table: number;
   priority: number;
+  /** FRA_PROTOCOL (kernel ≥ 4.17): who made the rule; ours carry RTPROT_OSH. */
+  protocol?: number;
 }
 
 /** struct fib_rule_hdr; a dump request must leave everything but the family zero (strict check). */
@@ -21,7 +23,13 @@ function fibRuleHdr(srcLen: number, table: number, action: number): Buffer {
 }
 
 const payload = (r: SourceRule): Buffer =>
-  Buffer.concat([fibRuleHdr(128, r.table, FR_ACT_TO_TBL), encodeAttrs([{ type: FRA_SRC, value: r.source }, attrU32(FRA_TABLE, r.table), attrU32(FRA_PRIORITY, r.priority)])]);
+  Buffer.concat([fibRuleHdr(128, r.table, FR_ACT_TO_TBL), encodeAttrs([
+      { type: FRA_SRC, value: r.source },
+      attrU32(FRA_TABLE, r.table),
+      attrU32(FRA_PRIORITY, r.priority),
+      ...(r.protocol !== undefined ? [attrU8(FRA_PROTOCOL, r.protocol)] : []),
+    ]),
+  ]);
 
 const describe = (verb: string, r: SourceRule): string => `${verb} rule from ${formatIPv6(r.source)} lookup ${r.table}`;
 
@@ -41,6 +49,6 @@ export function listSourceRules(sock: RtnetlinkSocket): SourceRule[] {
     const a = decodeAttrs(p.subarray(12));
     const src = a.get(FRA_SRC);
     if (!src || src.length !== 16) return [];
-    return [{ source: Buffer.from(src), table: a.get(FRA_TABLE)?.readUInt32LE(0) ?? p.readUInt8(4), priority: a.get(FRA_PRIORITY)?.readUInt32LE(0) ?? 0 }];
+    return [{ source: Buffer.from(src), table: a.get(FRA_TABLE)?.readUInt32LE(0) ?? p.readUInt8(4), priority: a.get(FRA_PRIORITY)?.readUInt32LE(0) ?? 0, protocol: a.get(FRA_PROTOCOL)?.readUInt8(0) ?? 0 }];
   });
 }

@@ -1,0 +1,76 @@
+/**
+ * What the pipeline runs on: the host's kernel handle, a way to open a container's netns, ND at
+ * a vantage point, the state store, the per-parent lock, the clock and the log — the real ones
+ * from `systemDeps`, fakes in tests (tests/unit/pipeline.test.ts).
+ */
+import type { ContainerRecord } from '../core/record';
+import { systemClock } from '../system/clock';
+import { RtnlKernel, type NetKernel } from '../system/kernel';
+import { withParentLock } from '../system/lock';
+import type { Logger } from '../system/log';
+import { ndPort, type NdPort, type NdVantage } from '../system/nd/port';
+import { StateStore } from '../system/state-store';
+import type { OpContext } from '../ops/context';
+import type { Ledger, RecordSink } from '../ops/ledger';
+import { undoKernelEffects, undoNames } from '../ops/undo';
+
+export interface RecordStore extends RecordSink {
+  read(id: string): ContainerRecord | undefined;
+  remove(id: string): boolean;
+  list(): ContainerRecord[];
+}
+
+export interface PipelineDeps {
+  host: NetKernel;
+  /** The netns at a path (an InputError naming it when there is none). */
+  openNetns(path: string): NetKernel;
+  nd(vantage: NdVantage, dadTransmits: number): NdPort;
+  store: RecordStore;
+  /** Run `fn` holding the lock of parent NIC `parent`. */
+  withLock<T>(parent: string, fn: () => T): T;
+  /** CLOCK_BOOTTIME, ms. */
+  clock(): number;
+  log: Logger;
+  /** Fault injection for tests (a named point of the attach). */
+  failpoint?(name: string): void;
+}
+
+/**
+ * The fault-injection points, by name, for the kill tests: OCI_SLAAC_HOOK_FAILPOINT=link (for
+ * example) makes the process SIGKILL itself there. Unset, nothing happens.
+ */
+export function envFailpoint(name: string): void {
+  if (process.env.OCI_SLAAC_HOOK_FAILPOINT === name) process.kill(process.pid, 'SIGKILL');
+}
+
+export function systemDeps(stateDir: string, log: Logger): PipelineDeps {
+  return {
+    host: RtnlKernel.host(),
+    openNetns: (path) => RtnlKernel.open(path),
+    nd: ndPort,
+    store: new StateStore(stateDir),
+    withLock: (parent, fn) => withParentLock(stateDir, parent, fn),
+    clock: () => systemClock.now(),
+    log,
+    failpoint: envFailpoint,
+  };
+}
+
+export function contextFor(deps: PipelineDeps, ledger: Ledger, container: NetKernel | undefined): OpContext {
+  const id = ledger.record.id;
+  return { host: deps.host, container, ledger, peers: () => deps.store.list().filter((r) => r.id !== id), log: deps.log };
+}
+
+/**
+ * Undo what the ledger holds, in reverse: the DNS records first and outside the lock (the slowest,
+ * and the last made), then the kernel's effects under the parent's lock (the shared table is
+ * released only when no other ledger holds it). Returns what could not be undone.
+ */
+export async function replayUndo(ctx: OpContext, deps: Pick<PipelineDeps, 'withLock'>): Promise<string[]> {
+  try {
+    await undoNames(ctx);
+  } catch (err) {
+    return [`undo dns: ${(err as Error).message}`]; // names first: the rest is kept for the retry
+  }
+  return deps.withLock(ctx.ledger.record.parent, () => undoKernelEffects(ctx));
+}

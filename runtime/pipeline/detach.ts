@@ -1,0 +1,51 @@
+/**
+ * Detach a container: replay its ledger in reverse — its DNS records, then what the host holds for
+ * it (rules, proxy entries, host routes; the shared l3 table with the last container), then its
+ * addresses, routes and link if its netns still exists and is still the container's (a
+ * /proc/PID path may by now name another process's; a netns that is gone took them with it).
+ * Idempotent: a second detach, or one of a record whose effects are already gone, is a no-op.
+ */
+import type { ContainerRecord } from '../core/record';
+import type { NetKernel } from '../system/kernel';
+import { Ledger } from '../ops/ledger';
+import { findMarkedLink } from '../ops/link';
+import { contextFor, replayUndo, type PipelineDeps } from './deps';
+
+/** The container's netns if it still exists and is the same one; undefined otherwise. */
+export function reopenNetns(deps: Pick<PipelineDeps, 'openNetns'>, record: ContainerRecord): NetKernel | undefined {
+  let k: NetKernel;
+  try {
+    k = deps.openNetns(record.netns.path);
+  } catch {
+    return undefined;
+  }
+  if (k.netns.id === record.netns.id) return k;
+  k.close();
+  return undefined;
+}
+
+export interface DetachResult {
+  link: 'deleted' | 'gone';
+  /** What could not be undone (kept in the record for a retry). */
+  failures: string[];
+  /** The record was removed: nothing of ours is left. */
+  removed: boolean;
+}
+
+export async function detach(record: ContainerRecord, deps: PipelineDeps): Promise<DetachResult> {
+  record.ledger ??= [];
+  const container = reopenNetns(deps, record);
+  try {
+    const ledger = new Ledger(deps.store, record);
+    const ctx = contextFor(deps, ledger, container);
+    const linkEffect = record.ledger.find((e) => e.kind === 'link');
+    const hadLink = linkEffect?.kind === 'link' && findMarkedLink(ctx, linkEffect) !== undefined;
+    const failures = await replayUndo(ctx, deps);
+    const removed = record.ledger.length === 0;
+    if (removed) deps.store.remove(record.id);
+    else ledger.save({ durable: true });
+    return { link: hadLink ? 'deleted' : 'gone', failures, removed };
+  } finally {
+    container?.close();
+  }
+}
