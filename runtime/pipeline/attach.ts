@@ -19,13 +19,14 @@ import type { HookConfig } from '../core/config';
 import { claimAddress, type DadResult } from '../core/dad';
 import { InputError, oneLine } from '../core/errors';
 import { IDGEN_RETRIES, stableMac } from '../core/iid';
-import { formatIPv6, formatMac, formatPrefix, parseIPv6, UNSPECIFIED, type IPv6 } from '../core/ipv6';
+import { formatIPv6, formatMac, formatPrefix, isLinkLocal, parseIPv6, UNSPECIFIED, type IPv6 } from '../core/ipv6';
 import { toLifetime } from '../core/lifetime';
 import { needsHostReach, type SlaveSpec } from '../core/link-kinds';
 import type { PrefixInformation } from '../core/nd-types';
 import { addressCandidate, linkLocalAddress, planAttach, type AddressKeys } from '../core/plan';
 import { STATE_VERSION, type AddressRecord, type ContainerRecord } from '../core/record';
 import { lifetimesFromPrefix, remainingSeconds } from '../core/slaac';
+import { IFA_F_DADFAILED, IFA_F_TENTATIVE } from '../wire/rtnetlink/constants';
 import type { StableName } from '../system/container-name';
 import type { Link, NetKernel } from '../system/kernel';
 import type { NdPort, NdVantage } from '../system/nd/port';
@@ -63,8 +64,7 @@ export function ndVantage(onParent: boolean, host: NetKernel, parent: Link, cont
 
 /** A usable (not tentative, not failed) link-local address of a link: the RS source on the parent. */
 function usableLinkLocal(k: NetKernel, index: number): IPv6 | undefined {
-  const TENTATIVE_OR_FAILED = 0x40 | 0x08; // IFA_F_TENTATIVE | IFA_F_DADFAILED
-  return k.listAddresses(index).find((a) => a.address[0] === 0xfe && (a.address[1]! & 0xc0) === 0x80 && (a.flags & TENTATIVE_OR_FAILED) === 0)?.address;
+  return k.listAddresses(index).find((a) => isLinkLocal(a.address) && (a.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) === 0)?.address;
 }
 
 /** An ipvlan mode belongs to the parent, not the slave: refuse a second one rather than switch the running containers. */
