@@ -18,13 +18,15 @@ esbuild.buildSync({
 });
 fs.chmodSync(out, 0o755);
 
-// The demo (a lab script, not product): bundled too, so it runs with plain node.
-esbuild.buildSync({
-  entryPoints: [path.join(root, 'scripts', 'demo.ts')],
-  outfile: path.join(root, 'dist', 'demo.js'),
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  logLevel: 'warning',
-});
+// The demo and the benchmark (lab scripts, not product): bundled too, so they run with plain node.
+for (const name of ['demo', 'bench']) {
+  esbuild.buildSync({
+    entryPoints: [path.join(root, 'scripts', `${name}.ts`)],
+    outfile: path.join(root, 'dist', `${name}.js`),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    logLevel: 'warning',
+  });
+}

@@ -25,6 +25,12 @@ export interface RunOptions {
   input?: string | Buffer;
   /** SIGKILL after this many ms (code is then 128 + 9). Default 60000. */
   timeoutMs?: number;
+  /** Called with each complete line of stdout as it arrives (stdout is collected all the same). */
+  onLine?: (line: string) => void;
+  /** Start it in a process group of its own: the time limit and `signal` then SIGKILL the whole group. */
+  detached?: boolean;
+  /** SIGKILL it (its group when detached) when this aborts; if already aborted, nothing starts (code -1). */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -36,6 +42,9 @@ export interface RunResult {
   /** Set when the program could not be started (ENOENT, ...). */
   error?: Error;
   timedOut: boolean;
+  /** process.hrtime.bigint() (CLOCK_MONOTONIC, ns) just before spawn(), and when the process exited. */
+  startNs: bigint;
+  exitNs: bigint;
 }
 
 export const SIGNUMS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13, SIGABRT: 6, SIGSEGV: 11 };
@@ -63,34 +72,68 @@ export function run(cmd: string, args: readonly string[] = [], opts: RunOptions 
     let stderr = '';
     let timedOut = false;
     let settled = false;
-    const finish = (r: RunResult): void => {
+    let exitNs = 0n;
+    const finish = (r: Omit<RunResult, 'startNs' | 'exitNs'>): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve(r);
+      opts.signal?.removeEventListener('abort', kill);
+      resolve({ ...r, startNs, exitNs: exitNs || process.hrtime.bigint() });
     };
+    const startNs = process.hrtime.bigint();
+    if (opts.signal?.aborted) {
+      const error = new Error('aborted before start');
+      resolve({ code: -1, signal: null, stdout: '', stderr: error.message, error, timedOut: false, startNs, exitNs: startNs });
+      return;
+    }
     let child: ChildProcess;
     try {
       child = spawn(file, argv, {
         env: mergeEnv(opts),
         cwd: opts.cwd ?? REPO_ROOT,
         stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        detached: opts.detached ?? false,
       });
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
-      resolve({ code: -1, signal: null, stdout: '', stderr: error.message, error, timedOut: false });
+      resolve({ code: -1, signal: null, stdout: '', stderr: error.message, error, timedOut: false, startNs, exitNs: startNs });
       return;
+    }
+    function kill(): void {
+      if (opts.detached && child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+          return;
+        } catch {
+          // no such group any more: the child alone, below
+        }
+      }
+      child.kill('SIGKILL');
     }
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      kill();
     }, opts.timeoutMs ?? 60_000);
-    child.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    opts.signal?.addEventListener('abort', kill, { once: true });
+    let partial = '';
+    child.stdout?.setEncoding('utf8').on('data', (s: string) => {
+      stdout += s;
+      if (!opts.onLine) return;
+      partial += s;
+      for (let i = partial.indexOf('\n'); i >= 0; i = partial.indexOf('\n')) {
+        const line = partial.slice(0, i);
+        partial = partial.slice(i + 1);
+        opts.onLine(line);
+      }
+    });
     child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
     if (opts.input !== undefined && child.stdin) {
       child.stdin.on('error', () => undefined);
       child.stdin.end(opts.input);
     }
+    child.on('exit', () => {
+      exitNs = process.hrtime.bigint();
+    });
     child.on('error', (error) => {
       finish({ code: -1, signal: null, stdout, stderr: stderr + error.message, error, timedOut });
     });
