@@ -3,39 +3,63 @@
  * its /proc/sys/net files (which resolve to the netns of whoever opens them).
  */
 import * as fs from 'node:fs';
-import { InputError } from '../core/errors';
+import { InputError, isErrno } from '../core/errors';
 import { native } from './native';
 
-/** A network namespace held open by fd. `fd` -1 means "the namespace this process is in". */
+/** statfs f_type of nsfs, the file system of namespace files (linux/magic.h). */
+export const NSFS_MAGIC = 0x6e736673;
+/** The namespace type NS_GET_NSTYPE reports for a network namespace (linux/sched.h). */
+export const CLONE_NEWNET = 0x40000000;
+
+/**
+ * A network namespace held open by fd, identified by the (device, inode) of its nsfs inode, as
+ * containernetworking/plugins pkg/ns does. `fd` -1 means "the namespace this process is in".
+ */
 export class NetnsHandle {
   private constructor(
     readonly fd: number,
     readonly path: string,
-    /** "dev:inode" of the nsfs inode: equal for two handles to the same namespace. */
+    /** "dev:inode" of the nsfs inode: equal for two handles to the same namespace (state records keep it). */
     readonly id: string,
   ) {}
 
+  /** The namespace this process is in (`ip netns identify` with no argument, by inode). */
   static current(): NetnsHandle {
     const st = fs.statSync('/proc/self/ns/net');
     return new NetnsHandle(-1, '/proc/self/ns/net', `${st.dev}:${st.ino}`);
   }
 
-  /** Open a netns by path (/proc/PID/ns/net, /run/netns/NAME); errors name the path. */
+  /**
+   * Open a netns by path (/proc/PID/ns/net, /run/netns/NAME as made by `ip netns add`); errors
+   * name the path. The opened fd must be on nsfs (fstatfs f_type NSFS_MAGIC) and be a network
+   * namespace (ioctl NS_GET_NSTYPE gives CLONE_NEWNET): a regular file, a directory or another
+   * kind of namespace (/proc/PID/ns/mnt) is refused. Like pkg/ns GetNS.
+   */
   static open(path: string): NetnsHandle {
     let fd: number;
     try {
-      fd = fs.openSync(path, fs.constants.O_RDONLY);
+      // O_NONBLOCK: a FIFO given by mistake must not hang the open; nsfs files ignore the flag.
+      fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
       throw new InputError(`network namespace ${path}: ${code === 'ENOENT' ? 'does not exist' : code}`);
     }
-    const st = fs.fstatSync(fd);
-    // nsfs inodes live on a device of their own; a regular file here is a wrong path.
-    if (!st.isFile() || st.size !== 0 || !isNetnsInode(path, st)) {
+    try {
+      if (!isNetworkNamespace(fd)) throw new InputError(`${path} is not a network namespace`);
+      const st = fs.fstatSync(fd);
+      return new NetnsHandle(fd, path, `${st.dev}:${st.ino}`);
+    } catch (err) {
       fs.closeSync(fd);
-      throw new InputError(`${path} is not a network namespace`);
+      throw err;
     }
-    return new NetnsHandle(fd, path, `${st.dev}:${st.ino}`);
+  }
+
+  /**
+   * True when both handles are the same network namespace: same nsfs device and inode (as
+   * vishvananda/netns NsHandle.Equal; `ip netns identify PID` names a netns the same way).
+   */
+  sameAs(other: NetnsHandle): boolean {
+    return this.id === other.id;
   }
 
   close(): void {
@@ -43,15 +67,15 @@ export class NetnsHandle {
   }
 }
 
-function isNetnsInode(path: string, st: fs.Stats): boolean {
-  // readlink on /proc/*/ns/net gives "net:[inode]"; bind mounts under /run/netns do not, so
-  // compare with the nsfs device of our own namespace instead.
-  const own = fs.statSync('/proc/self/ns/net');
-  if (st.dev === own.dev) return true;
+/** fstatfs says nsfs, and NS_GET_NSTYPE says a network namespace. */
+function isNetworkNamespace(fd: number): boolean {
+  const addon = native();
+  if (addon.fstatfs(fd) !== NSFS_MAGIC) return false;
   try {
-    return fs.readlinkSync(path).startsWith('net:[');
-  } catch {
-    return false;
+    return addon.nsType(fd) === CLONE_NEWNET;
+  } catch (err) {
+    if (isErrno(err, 'ENOTTY') || isErrno(err, 'EINVAL')) return false;
+    throw err;
   }
 }
 
