@@ -91,6 +91,11 @@ export interface DnsRecord {
   data: string;
   /** Added by us and not yet withdrawn. */
   published: boolean;
+  /**
+   * Its add was (or was about to be) sent and no answer said whether it was applied — a lost
+   * reply, a process killed meanwhile: undo deletes it too (deleting an absent record is a no-op).
+   */
+  uncertain?: boolean;
 }
 
 /** Everything needed to withdraw later, even if config.toml changes meanwhile. */

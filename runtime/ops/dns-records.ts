@@ -57,22 +57,28 @@ async function apply(state: DnsState, op: 'add' | 'delete'): Promise<DnsState> {
     const server = parseServer(state.server);
     const key = state.keyFile ? loadKeyFile(state.keyFile) : undefined;
     for (const zone of new Set(next.records.map((r) => r.zone))) {
-      const mine = next.records.filter((r) => r.zone === zone && r.published === (op === 'delete'));
+      const mine = next.records.filter((r) => r.zone === zone && (op === 'delete' ? r.published || r.uncertain : !r.published));
       if (mine.length === 0) continue;
       const ops: UpdateOp[] = mine.map((r) => (op === 'add' ? { op, name: r.name, type: r.type, ttl: state.ttl, data: r.data } : { op, name: r.name, type: r.type, data: r.data }));
       await sendUpdate({ server, zone, ops, key, timeoutMs: state.timeoutMs });
-      for (const r of mine) r.published = op === 'add';
+      for (const r of mine) {
+        r.published = op === 'add';
+        delete r.uncertain;
+      }
     }
     return { ...next, status: op === 'add' ? 'published' : 'pending' };
   } catch (err) {
+    // Finished without success: what was not published is taken as not applied (a reply lost to a
+    // timeout is the one case where that may be wrong; the process saw the outcome, unlike a kill).
+    if (op === 'add') for (const r of next.records) if (!r.published) delete r.uncertain;
     return { ...next, status: op === 'add' ? 'pending' : 'withdraw-failed', error: oneLine(err) };
   }
 }
 
-/** Delete exactly the records we published. The result says what is still published (none on success). */
+/** Delete exactly the records we published (or may have). The result says what is still published (none on success). */
 export const withdraw = (state: DnsState): Promise<DnsState> => apply(state, 'delete');
 
-export const stillPublished = (state: DnsState | undefined): boolean => state?.records.some((r) => r.published) ?? false;
+export const stillPublished = (state: DnsState | undefined): boolean => state?.records.some((r) => r.published || r.uncertain) ?? false;
 
 /**
  * Publish a newly attached container. The plan is recorded in the ledger before the update is
@@ -90,9 +96,9 @@ export async function publish(ctx: OpContext, cfg: DnsConfig, stableName: string
     log.warn(`DNS: ${oneLine(err)}; the container starts unpublished`);
     return;
   }
-  ledger.record.dns = plan;
+  ledger.record.dns = { ...plan, records: plan.records.map((r) => ({ ...r, uncertain: true })) };
   ledger.intend<DnsEffect>({ kind: 'dns', name: plan.name });
-  const published = await apply(plan, 'add');
+  const published = await apply(ledger.record.dns, 'add');
   ledger.record.dns = published;
   ledger.save();
   if (published.status === 'published') {
@@ -105,14 +111,14 @@ export async function publish(ctx: OpContext, cfg: DnsConfig, stableName: string
 }
 
 /**
- * Delete every record of the plan, published or not: an update whose answer was lost may have
- * been applied, and deleting an absent record is a no-op (RFC 2136 §3.4.2.4). Throws when the
- * server could not be told; the record then says withdraw-failed and the effect stays.
+ * Delete the records published and those whose add may have been applied (uncertain): deleting
+ * an absent record is a no-op (RFC 2136 §3.4.2.4). Throws when the server could not be told; the
+ * record then says withdraw-failed and the effect stays.
  */
 export async function undoDns(ctx: OpContext, _e: DnsEffect): Promise<void> {
   const state = ctx.ledger.record.dns;
   if (!state) return;
-  const out = await withdraw({ ...state, records: state.records.map((r) => ({ ...r, published: true })) });
+  const out = await withdraw(state);
   ctx.ledger.record.dns = out;
   if (stillPublished(out)) throw new Error(out.error ?? 'DNS withdrawal failed');
 }

@@ -64,13 +64,15 @@ export function contextFor(deps: PipelineDeps, ledger: Ledger, container: NetKer
 /**
  * Undo what the ledger holds, in reverse: the DNS records first and outside the lock (the slowest,
  * and the last made), then the kernel's effects under the parent's lock (the shared table is
- * released only when no other ledger holds it). Returns what could not be undone.
+ * released only when no other ledger holds it) — those whatever DNS said: a server that cannot be
+ * told keeps only the DNS effect for the retry. Returns what could not be undone.
  */
 export async function replayUndo(ctx: OpContext, deps: Pick<PipelineDeps, 'withLock'>): Promise<string[]> {
+  const failures: string[] = [];
   try {
     await undoNames(ctx);
   } catch (err) {
-    return [`undo dns: ${(err as Error).message}`]; // names first: the rest is kept for the retry
+    failures.push(`undo dns: ${(err as Error).message}`); // kept in the ledger for the retry
   }
-  return deps.withLock(ctx.ledger.record.parent, () => undoKernelEffects(ctx));
+  return [...failures, ...deps.withLock(ctx.ledger.record.parent, () => undoKernelEffects(ctx))];
 }

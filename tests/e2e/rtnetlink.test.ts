@@ -10,7 +10,7 @@ import { addRoute, deleteRoute, listRoutes } from '../../runtime/system/rtnetlin
 import { watchAddresses } from '../../runtime/system/rtnetlink/events';
 import { addSourceRule, deleteSourceRule, listSourceRules } from '../../runtime/system/rtnetlink/rules';
 import { addProxyNeighbour, deleteProxyNeighbour, listProxyNeighbours } from '../../runtime/system/rtnetlink/neighbours';
-import { IFA_F_NODAD, IFA_F_OPTIMISTIC, IFA_F_TENTATIVE } from '../../runtime/wire/rtnetlink/constants';
+import { IFA_F_NODAD, IFA_F_OPTIMISTIC, IFA_F_TENTATIVE, RTPROT_OSH } from '../../runtime/wire/rtnetlink/constants';
 import { NetlinkError } from '../../runtime/core/errors';
 import { formatIPv6, parseIPv6 } from '../../runtime/core/ipv6';
 import { native, AF_INET6, SOCK_DGRAM } from '../../runtime/system/native';
@@ -178,19 +178,22 @@ t.test('source rules and proxy neighbours (the host side of ipvlan l3): add, dum
   const dummy = findLink(inside, 'dummy0');
   if (!dummy) throw new Error('dummy0 missing');
   const a = parseIPv6('2001:db8:7::c1');
-  const rule = { source: a, table: 4862, priority: 4862 };
+  const rule = { source: a, table: 4862, priority: 4862, protocol: RTPROT_OSH };
   addSourceRule(inside, rule);
-  t.match(ip('-n', NS, '-6', 'rule', 'show'), /^4862:\s+from 2001:db8:7::c1 lookup 4862/m, 'ip shows the rule');
-  t.same(listSourceRules(inside).map((r) => ({ ...r, source: formatIPv6(r.source) })), [{ source: '2001:db8:7::c1', table: 4862, priority: 4862 }], 'dumped (a strict-checked dump request)');
+  t.match(ip('-n', NS, '-6', 'rule', 'show'), /^4862:\s+from 2001:db8:7::c1 lookup 4862 proto 86/m, 'ip shows the rule, marked ours');
+  t.same(listSourceRules(inside).map((r) => ({ ...r, source: formatIPv6(r.source) })), [{ source: '2001:db8:7::c1', table: 4862, priority: 4862, protocol: RTPROT_OSH }], 'dumped (a strict-checked dump request)');
   t.equal((t.throws(() => addSourceRule(inside, rule)) as NetlinkError).code, 'EEXIST', 'a second add is EEXIST');
   deleteSourceRule(inside, rule);
   t.same(listSourceRules(inside), [], 'deleted');
   t.equal((t.throws(() => deleteSourceRule(inside, rule)) as NetlinkError).code, 'ENOENT', 'deleting again is ENOENT');
 
-  addProxyNeighbour(inside, dummy.index, a);
-  addProxyNeighbour(inside, dummy.index, a); // idempotent
+  addProxyNeighbour(inside, dummy.index, a, RTPROT_OSH);
+  addProxyNeighbour(inside, dummy.index, a, RTPROT_OSH); // idempotent
   t.match(ip('-n', NS, '-6', 'neigh', 'show', 'proxy'), /2001:db8:7::c1 dev dummy0 proxy/, 'ip shows the proxy entry');
-  t.same(listProxyNeighbours(inside).map((p) => ({ index: p.index, address: formatIPv6(p.address) })), [{ index: dummy.index, address: '2001:db8:7::c1' }], 'dumped');
+  t.same(listProxyNeighbours(inside).map((p) => ({ index: p.index, address: formatIPv6(p.address), protocol: p.protocol })), [{ index: dummy.index, address: '2001:db8:7::c1', protocol: RTPROT_OSH }], 'dumped, marked ours');
+  setLink(inside, dummy.index, { alias: 'oci-slaac-hook:test' });
+  t.equal(findLink(inside, 'dummy0')?.alias, 'oci-slaac-hook:test', 'a link carries our mark (IFLA_IFALIAS)');
+  t.match(ip('-n', NS, 'link', 'show', 'dummy0'), /alias oci-slaac-hook:test/, 'ip shows the mark');
   deleteProxyNeighbour(inside, dummy.index, a);
   t.equal(ip('-n', NS, '-6', 'neigh', 'show', 'proxy').trim(), '', 'deleted');
   deleteLink(inside, dummy.index);
