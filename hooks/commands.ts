@@ -1,4 +1,4 @@
-/** Operator commands: `ra` (solicit and show the router's advertisement), `dad` (probe an address), `status`. */
+/** Operator commands: `ra` (solicit and show the router's advertisement), `dad` (probe an address), `status`, `check`. */
 import { loadConfigFile } from '../runtime/system/config-file';
 import { DEFAULT_RETRANS_MS } from '../runtime/core/dad';
 import { detectDuplicate } from '../runtime/system/nd/dad-probe';
@@ -14,6 +14,9 @@ import { ICMP6_NA, ICMP6_NS, ICMP6_RA } from '../runtime/core/nd-types';
 import { remaining, type Lifetime } from '../runtime/core/lifetime';
 import { bootNow } from '../runtime/system/clock';
 import { StateStore } from '../runtime/system/state-store';
+import { Logger } from '../runtime/system/log';
+import { check, findRecord, type Difference } from '../runtime/pipeline/check';
+import { systemDeps } from '../runtime/pipeline/deps';
 
 export interface CommandResult {
   exitCode: number;
@@ -104,4 +107,24 @@ export function statusCommand(opts: { config?: string }): CommandResult {
   const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
   const text = table.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
   return { exitCode: 0, text, json: records };
+}
+
+/**
+ * The CNI CHECK verb: the live kernel and DNS against the container's ledger (runtime/pipeline/
+ * check.ts). Exit 0 and "ok" when they agree, 1 with one line per difference.
+ */
+export async function checkCommand(opts: { id: string; config?: string }): Promise<CommandResult> {
+  const cfg = loadConfigFile(opts.config);
+  const record = findRecord(new StateStore(cfg.state_dir), opts.id, cfg.state_dir);
+  const log = new Logger(''); // check writes nothing, logs nothing: a Logger only because the ops' context has one
+  const deps = systemDeps(cfg.state_dir, log);
+  let differences: Difference[];
+  try {
+    differences = await check(record, deps);
+  } finally {
+    deps.host.close();
+    log.close();
+  }
+  const ok = differences.length === 0;
+  return { exitCode: ok ? 0 : 1, text: ok ? 'ok' : differences.map((d) => d.text).join('\n'), json: { id: record.id, ok, differences } };
 }

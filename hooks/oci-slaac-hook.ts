@@ -1,15 +1,16 @@
 /**
  * oci-slaac-hook: the one executable — the OCI hook stages (createRuntime, prestart, poststop:
- * the OCI state on stdin) and the operator commands (ra, dad, status).
+ * the OCI state on stdin) and the operator commands (ra, dad, status, check).
  *
  * Hook stages exit 0 on success and 1 on any failure (the runtime then refuses the container),
  * with one line naming the cause on stderr and in syslog.
  * Commands: 0 success; 1 a negative answer (duplicate address, no router advertisement in
- * time); 2 bad usage or input; 3 a system failure. Every error is one line on stderr.
+ * time, a container whose kernel or DNS state differs from its ledger); 2 bad usage or input
+ * (an unknown container id); 3 a system failure. Every error is one line on stderr.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError, TimeoutError, oneLine } from '../runtime/core/errors';
-import { dadCommand, raCommand, statusCommand, type CommandResult } from './commands';
+import { checkCommand, dadCommand, raCommand, statusCommand, type CommandResult } from './commands';
 import { COMPLETE_DAD_COMMAND, completeDadInBackground, readStdin, runHookStage } from './hook';
 import { Logger } from '../runtime/system/log';
 import { HOOK_STAGES, type HookStage } from '../runtime/wire/oci/spec';
@@ -18,6 +19,7 @@ const USAGE = `usage:
   oci-slaac-hook ra --interface IF [--netns PATH] [--timeout MS] [--name NAME] [--json]
   oci-slaac-hook dad ADDRESS --interface IF [--netns PATH] [--transmits N] [--retrans-ms MS] [--json]
   oci-slaac-hook status [--config PATH] [--json]
+  oci-slaac-hook check ID [--config PATH] [--json]   (0 ok, 1 differences from the ledger, 2 unknown ID)
   oci-slaac-hook createRuntime|prestart|poststop [--config PATH]   (OCI hook; state on stdin)`;
 
 class UsageError extends Error {}
@@ -60,6 +62,11 @@ async function run(argv: string[]): Promise<CommandResult> {
     case 'status': {
       const { values } = parse({ args: rest, options: { config: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
       return withJson(values.json, statusCommand({ config: values.config }));
+    }
+    case 'check': {
+      const { values, positionals } = parse({ args: rest, options: { config: { type: 'string' }, json: { type: 'boolean' } }, strict: true, allowPositionals: true });
+      if (positionals.length !== 1 || !positionals[0]) throw new UsageError('check: exactly one container ID is required');
+      return withJson(values.json, await checkCommand({ id: positionals[0], config: values.config }));
     }
     case undefined:
     case '-h':

@@ -22,6 +22,12 @@
  *
  * Nothing is left behind: when the promise settles, the sockets are closed and the timers
  * cleared.
+ *
+ * `check` asks whether a published record is still there with a plain QUERY (RD clear, signed
+ * with the key when there is one, over the same transport), and looks for our RDATA among the
+ * authoritative answer's records. Not an UPDATE with an "RRset exists (value dependent)"
+ * prerequisite: that compares the whole RRset (RFC 2136 §3.2.3), so a foreign AAAA beside ours
+ * at the same name would make ours look missing.
  */
 import * as crypto from 'node:crypto';
 import * as dgram from 'node:dgram';
@@ -168,7 +174,7 @@ export function buildUpdate(id: number, zone: string, ops: readonly UpdateOp[]):
 // ---------------------------------------------------------------- answers
 
 type Verdict =
-  | { kind: 'done' }
+  | { kind: 'done'; message: Message }
   | { kind: 'fail'; rcode: string; detail?: string }
   /** Not an answer we can trust; remembered in case nothing better comes. */
   | { kind: 'invalid'; rcode: string; detail: string }
@@ -176,6 +182,9 @@ type Verdict =
 
 interface Exchange {
   id: number;
+  /** The request's opcode: an answer must carry it. */
+  opcode: number;
+  /** The name of the zone section (UPDATE) or question (QUERY): an answer's must be the same. */
   zone: string;
   key: TsigKey | undefined;
   signed: SignedMessage | undefined;
@@ -191,7 +200,8 @@ function judge(raw: Buffer, x: Exchange): Verdict | undefined {
   const h = d.message.header;
   if (h.id !== x.id || !h.qr) return undefined;
   if (h.tc) return { kind: 'truncated' };
-  if (h.opcode !== OPCODE.UPDATE) return { kind: 'invalid', rcode: 'BADRESPONSE', detail: `response opcode ${h.opcode}, expected UPDATE (${OPCODE.UPDATE})` };
+  const update = x.opcode === OPCODE.UPDATE;
+  if (h.opcode !== x.opcode) return { kind: 'invalid', rcode: 'BADRESPONSE', detail: `response opcode ${h.opcode}, expected ${update ? 'UPDATE' : 'QUERY'} (${x.opcode})` };
   if (x.key && x.signed) {
     const check = verifyResponse(d, x.signed, x.key, nowSeconds());
     if (check.kind === 'tsig-error') return { kind: 'fail', rcode: check.error, detail: check.detail };
@@ -199,9 +209,9 @@ function judge(raw: Buffer, x: Exchange): Verdict | undefined {
   }
   const q = d.message.questions[0];
   if (d.message.questions.length > 1 || (q && q.name !== x.zone)) {
-    return { kind: 'invalid', rcode: 'BADRESPONSE', detail: `response zone section is not ${x.zone}` };
+    return { kind: 'invalid', rcode: 'BADRESPONSE', detail: `response ${update ? 'zone section' : 'question'} is not ${x.zone}` };
   }
-  if (h.rcode === 0) return { kind: 'done' };
+  if (h.rcode === 0) return { kind: 'done', message: d.message };
   return { kind: 'fail', rcode: rcodeName(h.rcode) };
 }
 
@@ -319,6 +329,36 @@ async function tcpExchange(server: DnsServer, wire: Buffer, x: Exchange, timeout
   };
 }
 
+// ---------------------------------------------------------------- one request, UDP then TCP
+
+function checkRequest(server: DnsServer, timeoutMs: number, retries: number, key: TsigKey | undefined): void {
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new InputError(`invalid DNS timeout ${timeoutMs} ms`);
+  if (!Number.isInteger(retries) || retries < 0) throw new InputError(`invalid DNS retries ${retries}`);
+  if (!net.isIP(server.address) || !Number.isInteger(server.port) || server.port < 1 || server.port > 65535) {
+    throw new InputError(`invalid DNS server ${JSON.stringify(server)}`);
+  }
+  if (key && canonicalAlgorithm(key.algorithm) === undefined) throw new InputError(`TSIG key ${key.name}: unsupported algorithm ${key.algorithm}`);
+}
+
+/** Sign (with a key) and send one request: over UDP, then over TCP after a TC answer or when over 512 bytes. */
+async function transact(server: DnsServer, message: Message, x: Omit<Exchange, 'signed'>, timeoutMs: number, retries: number): Promise<{ verdict: Verdict; transport: 'udp' | 'tcp'; attempts: number }> {
+  const unsigned = encodeMessage(message);
+  const signed = x.key ? signMessage(unsigned, x.key) : undefined;
+  const wire = signed ? signed.wire : unsigned;
+  const exchange: Exchange = { ...x, signed };
+  const maxAttempts = retries + 1;
+  let transport: 'udp' | 'tcp' = 'udp';
+  let outcome: Outcome = { verdict: { kind: 'truncated' }, attempts: 0 };
+  if (wire.length <= UDP_MAX) outcome = await udpExchange(server, wire, exchange, timeoutMs, maxAttempts);
+  let attempts = outcome.attempts;
+  if (outcome.verdict.kind === 'truncated') {
+    transport = 'tcp';
+    outcome = await tcpExchange(server, wire, exchange, timeoutMs, maxAttempts);
+    attempts += outcome.attempts;
+  }
+  return { verdict: outcome.verdict, transport, attempts };
+}
+
 // ---------------------------------------------------------------- sendUpdate
 
 /** Send one dynamic update; resolves on NOERROR, rejects with DnsUpdateError (or InputError for bad arguments). */
@@ -327,33 +367,96 @@ export async function sendUpdate(opts: UpdateOptions): Promise<UpdateResult> {
   const { server, key } = opts;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const retries = opts.retries ?? DEFAULT_RETRIES;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new InputError(`invalid DNS timeout ${timeoutMs} ms`);
-  if (!Number.isInteger(retries) || retries < 0) throw new InputError(`invalid DNS retries ${retries}`);
-  if (!net.isIP(server.address) || !Number.isInteger(server.port) || server.port < 1 || server.port > 65535) {
-    throw new InputError(`invalid DNS server ${JSON.stringify(server)}`);
-  }
+  checkRequest(server, timeoutMs, retries, key);
   const zone = normalizeName(opts.zone);
   if (zone === '') throw new InputError('DNS update: empty zone');
-  if (key && canonicalAlgorithm(key.algorithm) === undefined) throw new InputError(`TSIG key ${key.name}: unsupported algorithm ${key.algorithm}`);
 
   const id = crypto.randomInt(0, 0x10000);
-  const unsigned = encodeMessage(buildUpdate(id, zone, opts.ops));
-  const signed = key ? signMessage(unsigned, key) : undefined;
-  const wire = signed ? signed.wire : unsigned;
-  const x: Exchange = { id, zone, key, signed };
-  const maxAttempts = retries + 1;
-
-  let transport: 'udp' | 'tcp' = 'udp';
-  let outcome: Outcome = { verdict: { kind: 'truncated' }, attempts: 0 };
-  if (wire.length <= UDP_MAX) outcome = await udpExchange(server, wire, x, timeoutMs, maxAttempts);
-  let attempts = outcome.attempts;
-  if (outcome.verdict.kind === 'truncated') {
-    transport = 'tcp';
-    outcome = await tcpExchange(server, wire, x, timeoutMs, maxAttempts);
-    attempts += outcome.attempts;
-  }
-  const v = outcome.verdict;
+  const { verdict: v, transport, attempts } = await transact(server, buildUpdate(id, zone, opts.ops), { id, opcode: OPCODE.UPDATE, zone, key }, timeoutMs, retries);
   if (v.kind === 'done') return { transport, attempts, elapsedMs: performance.now() - started };
   if (v.kind === 'truncated') throw new DnsUpdateError(zone, formatServer(server), 'BADRESPONSE', 'truncated');
   throw new DnsUpdateError(zone, formatServer(server), v.rcode, v.detail);
+}
+
+// ---------------------------------------------------------------- queries (for `check`)
+
+export interface QueryOptions {
+  server: DnsServer;
+  name: string;
+  type: 'AAAA' | 'PTR';
+  /** With a key the query is signed, and only an answer whose TSIG verifies counts. */
+  key?: TsigKey;
+  /** Per attempt; default 2000. */
+  timeoutMs?: number;
+  /** Further attempts after the first, on timeouts and network errors only; default 2. */
+  retries?: number;
+}
+
+export interface QueryResult {
+  rcode: 'NOERROR' | 'NXDOMAIN';
+  /** AA: the server answered from a zone it serves. */
+  authoritative: boolean;
+  /** The answer's records of that name, type and class IN. */
+  records: ResourceRecord[];
+  transport: 'udp' | 'tcp';
+  attempts: number;
+}
+
+/** Why a query got no usable answer: `rcode` as for DnsUpdateError (TIMEOUT, NETWORK, REFUSED, BADSIG, ...). */
+export class DnsQueryError extends Error {
+  override name = 'DnsQueryError';
+  constructor(
+    readonly query: string,
+    readonly server: string,
+    readonly rcode: string,
+    readonly detail?: string,
+  ) {
+    super(oneLine(`DNS query ${query} at ${server}: ${rcode}${detail ? ` (${detail})` : ''}`));
+  }
+}
+
+/** The QUERY message for NAME TYPE IN, recursion not desired. */
+export function buildQuery(id: number, name: string, type: 'AAAA' | 'PTR'): Message {
+  return {
+    header: { id, qr: false, opcode: OPCODE.QUERY, aa: false, tc: false, rd: false, ra: false, z: 0, rcode: 0 },
+    questions: [{ name: normalizeName(name), type: TYPE[type], class: CLASS.IN }],
+    answers: [],
+    authorities: [],
+    additionals: [],
+  };
+}
+
+/**
+ * Ask the server for NAME TYPE (the same transport, retries and TSIG checks as an update).
+ * NOERROR and NXDOMAIN are answers; anything else rejects with DnsQueryError.
+ */
+export async function queryRecords(opts: QueryOptions): Promise<QueryResult> {
+  const { server, key } = opts;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const retries = opts.retries ?? DEFAULT_RETRIES;
+  checkRequest(server, timeoutMs, retries, key);
+  const name = normalizeName(opts.name);
+  const what = `${name} ${opts.type}`;
+  const id = crypto.randomInt(0, 0x10000);
+  const { verdict: v, transport, attempts } = await transact(server, buildQuery(id, name, opts.type), { id, opcode: OPCODE.QUERY, zone: name, key }, timeoutMs, retries);
+  if (v.kind === 'fail' && v.rcode === 'NXDOMAIN') return { rcode: 'NXDOMAIN', authoritative: true, records: [], transport, attempts };
+  if (v.kind === 'truncated') throw new DnsQueryError(what, formatServer(server), 'BADRESPONSE', 'truncated');
+  if (v.kind !== 'done') throw new DnsQueryError(what, formatServer(server), v.rcode, v.detail);
+  const records = v.message.answers.filter((rr) => rr.name === name && rr.type === TYPE[opts.type] && rr.class === CLASS.IN);
+  return { rcode: 'NOERROR', authoritative: v.message.header.aa, records, transport, attempts };
+}
+
+/**
+ * Whether the server holds exactly this record (NAME TYPE DATA), whatever else the RRset holds:
+ * an authoritative answer is required (a referral or a cache's answer decides nothing).
+ */
+export async function recordExists(opts: QueryOptions & { data: string }): Promise<boolean> {
+  const r = await queryRecords(opts);
+  if (!r.authoritative) throw new DnsQueryError(`${normalizeName(opts.name)} ${opts.type}`, formatServer(opts.server), 'BADRESPONSE', 'the answer is not authoritative');
+  if (opts.type === 'AAAA') {
+    const want = parseIPv6(opts.data);
+    return r.records.some((rr) => rr.rdata.type === 'AAAA' && rr.rdata.address.equals(want));
+  }
+  const target = normalizeName(opts.data);
+  return r.records.some((rr) => rr.rdata.type === 'PTR' && rr.rdata.target === target);
 }
