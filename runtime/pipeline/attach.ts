@@ -220,9 +220,14 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
       return { ...base, address: formatIPv6(claim.address), dadCounter: cfg.iid ? null : claim.dadCounter, dad: 'verified' };
     };
     const tDad = performance.now();
-    const claiming = Promise.all(plan.prefixes.map(claimFor));
+    // Every claim settles before a failure is acted on: undo must not run while another prefix's
+    // DAD is still going, or that claim would install (and record) its address after the undo.
+    const claiming = Promise.allSettled(plan.prefixes.map(claimFor));
     failpoint('dad');
-    const addresses = await claiming;
+    const claims = await claiming;
+    const failed = claims.find((c): c is PromiseRejectedResult => c.status === 'rejected');
+    if (failed) throw failed.reason;
+    const addresses = claims.map((c) => (c as PromiseFulfilledResult<AddressRecord>).value);
     const llResult: DadResult | undefined = await linkLocalDad;
     if (llResult?.verdict === 'duplicate') throw new Error(`link-local address ${formatIPv6(linkLocal)} is in use on the link (${llResult.evidence ?? 'duplicate'})`);
     const dadMs = performance.now() - tDad;
