@@ -13,7 +13,7 @@
  */
 import { DEFAULT_RETRANS_MS } from './dad';
 import { stableAddress, staticAddress } from './iid';
-import { formatIPv6, formatMac, parseIPv6, type IPv6 } from './ipv6';
+import { formatIPv6, formatMac, isLinkLocal, parseIPv6, type IPv6 } from './ipv6';
 import type { NdOption, Preference, PrefixInformation, RouterAdvertisement } from './nd-types';
 import { selectPrefixes } from './slaac';
 
@@ -60,8 +60,9 @@ export function planAttach(ra: RouterAdvertisement, router: IPv6, parentMtu: num
   const routeInfo: PlannedRoute[] = ra.options.flatMap((o) =>
     o.type === 'route-information' && o.lifetime > 0 ? [{ destination: o.prefix, prefixLength: o.prefixLength, gateway: router, lifetime: o.lifetime, preference: o.preference }] : [],
   );
+  // RFC 4861 §6.3.4: a Prefix Information option for the link-local prefix is silently ignored.
   const onLink: PlannedRoute[] = ra.options.flatMap((o) =>
-    o.type === 'prefix-information' && o.onLink && o.validLifetime > 0 ? [{ destination: o.prefix, prefixLength: o.prefixLength, lifetime: o.validLifetime }] : [],
+    o.type === 'prefix-information' && o.onLink && o.validLifetime > 0 && !isLinkLocal(o.prefix) ? [{ destination: o.prefix, prefixLength: o.prefixLength, lifetime: o.validLifetime }] : [],
   );
   const slla = ra.options.find((o): o is Extract<NdOption, { type: 'source-link-layer-address' }> => o.type === 'source-link-layer-address');
   return {
