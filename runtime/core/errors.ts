@@ -74,6 +74,17 @@ export function throwFailures(failures: (string | undefined)[]): void {
   if (real.length) throw new Error(real.join('; '));
 }
 
+/**
+ * Like Promise.all, but waits for every promise to settle before throwing the first failure: no
+ * sibling may still be acting (installing, recording) once the caller starts to undo.
+ */
+export async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
 export function oneLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   return text.replace(/\s*\n\s*/g, ' ').trim();

@@ -17,7 +17,7 @@
  */
 import type { HookConfig } from '../core/config';
 import { claimAddress, type DadResult } from '../core/dad';
-import { InputError, oneLine } from '../core/errors';
+import { InputError, oneLine, settleAll } from '../core/errors';
 import { IDGEN_RETRIES, stableMac } from '../core/iid';
 import { formatIPv6, formatMac, formatPrefix, isLinkLocal, parseIPv6, UNSPECIFIED, type IPv6 } from '../core/ipv6';
 import { toLifetime } from '../core/lifetime';
@@ -222,12 +222,9 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     const tDad = performance.now();
     // Every claim settles before a failure is acted on: undo must not run while another prefix's
     // DAD is still going, or that claim would install (and record) its address after the undo.
-    const claiming = Promise.allSettled(plan.prefixes.map(claimFor));
+    const claiming = settleAll(plan.prefixes.map(claimFor));
     failpoint('dad');
-    const claims = await claiming;
-    const failed = claims.find((c): c is PromiseRejectedResult => c.status === 'rejected');
-    if (failed) throw failed.reason;
-    const addresses = claims.map((c) => (c as PromiseFulfilledResult<AddressRecord>).value);
+    const addresses = await claiming;
     const llResult: DadResult | undefined = await linkLocalDad;
     if (llResult?.verdict === 'duplicate') throw new Error(`link-local address ${formatIPv6(linkLocal)} is in use on the link (${llResult.evidence ?? 'duplicate'})`);
     const dadMs = performance.now() - tDad;

@@ -6,7 +6,8 @@
  * installed (RFC 7217 §6) by the same operation attach uses; its DNS records follow.
  */
 import type { HookConfig } from '../core/config';
-import { claimAddress } from '../core/dad';
+import { claimAddress, type DadResult } from '../core/dad';
+import { settleAll } from '../core/errors';
 import { IDGEN_RETRIES } from '../core/iid';
 import { formatIPv6, parseIPv6, parsePrefix } from '../core/ipv6';
 import { fromLifetime } from '../core/lifetime';
@@ -86,7 +87,11 @@ export async function completeOptimisticDad(opts: { id: string; config: HookConf
       }
     };
 
-    const [linkLocal, ...addresses] = await Promise.all([record.linkLocalDad === 'optimistic' ? nd.probe(parseIPv6(record.linkLocal), retransMs) : undefined, ...record.addresses.map(checkOne)]);
+    // Every check settles before anything else happens: none may act after the handle closes.
+    const [linkLocal, addresses] = await settleAll<unknown>([
+      record.linkLocalDad === 'optimistic' ? nd.probe(parseIPv6(record.linkLocal), retransMs) : Promise.resolve(undefined),
+      settleAll(record.addresses.map(checkOne)),
+    ]) as [DadResult | undefined, (AddressRecord | undefined)[]];
     if (linkLocal?.verdict === 'duplicate') log.error(`link-local address ${record.linkLocal} is in use on the link (${linkLocal.evidence ?? 'duplicate'})`);
     record.linkLocalDad = linkLocal?.verdict === 'duplicate' ? 'optimistic' : 'verified';
     record.addresses = addresses.filter((a): a is AddressRecord => a !== undefined);
