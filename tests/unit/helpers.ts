@@ -1,4 +1,6 @@
 // Small helpers the unit tests share.
+import { parseIPv6 } from '../../runtime/core/ipv6';
+import type { NdOption, PrefixInformation, RouterAdvertisement } from '../../runtime/core/nd-types';
 
 /** Bytes from hex text; white space and // comments are ignored, so vectors can be annotated. */
 export const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+|\/\/[^\n]*/g, ''), 'hex');
@@ -13,3 +15,33 @@ export function seededRandom(seed: number): () => number {
     return ((x ^ (x >>> 14)) >>> 0) / 0x100000000;
   };
 }
+
+/** A Prefix Information option: an autonomous, on-link /64 valid for a day, preferred for 4 h. */
+export const pio = (prefix: string, over: Partial<PrefixInformation> = {}): NdOption => ({
+  type: 'prefix-information',
+  prefix: parseIPv6(prefix),
+  prefixLength: 64,
+  onLink: true,
+  autonomous: true,
+  routerAddress: false,
+  validLifetime: 86400,
+  preferredLifetime: 14400,
+  ...over,
+});
+
+/** A Router Advertisement with these options: router lifetime 1800 s, timers unspecified. */
+export const raWith = (options: NdOption[], over: Partial<RouterAdvertisement> = {}): RouterAdvertisement => ({
+  type: 'router-advertisement',
+  curHopLimit: 64,
+  managed: false,
+  other: false,
+  homeAgent: false,
+  preference: 'medium',
+  proxy: false,
+  routerLifetime: 1800,
+  reachableTime: 0,
+  retransTimer: 0,
+  options,
+  ...over,
+});
+

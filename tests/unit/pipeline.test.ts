@@ -15,7 +15,7 @@ import { InputError, TimeoutError } from '../../runtime/core/errors';
 import { stableMac } from '../../runtime/core/iid';
 import { formatIPv6, formatMac, parseIPv6, parseMac } from '../../runtime/core/ipv6';
 import { INFINITE_LIFETIME } from '../../runtime/core/lifetime';
-import type { NdOption, PrefixInformation, RouterAdvertisement } from '../../runtime/core/nd-types';
+import type { RouterAdvertisement } from '../../runtime/core/nd-types';
 import { addressCandidate, linkLocalAddress } from '../../runtime/core/plan';
 import type { ContainerRecord, Effect } from '../../runtime/core/record';
 import { RTPROT_OSH } from '../../runtime/wire/rtnetlink/constants';
@@ -26,6 +26,7 @@ import { addressKeys, attach, slaveSpec, type AttachRequest } from '../../runtim
 import type { PipelineDeps } from '../../runtime/pipeline/deps';
 import { detach } from '../../runtime/pipeline/detach';
 import { completeOptimisticDad } from '../../runtime/pipeline/optimistic';
+import { pio, raWith } from './helpers';
 import { discovered, FakeNet, fakeNd, MemoryLogger, MemoryStore, noRouter, recordingLock, type Call, type FakeKernel, type FakeNdOptions, type NetnsModel } from './fake-kernel';
 
 const SECRET = Buffer.alloc(32, 7);
@@ -38,31 +39,10 @@ const GONE = ['ENOENT', 'ESRCH', 'ENODEV', 'EADDRNOTAVAIL'];
 
 // ---------------------------------------------------------------- the RA
 
-const pio = (prefix: string, over: Partial<PrefixInformation> = {}): NdOption => ({
-  type: 'prefix-information',
-  prefix: parseIPv6(prefix),
-  prefixLength: 64,
-  onLink: true,
-  autonomous: true,
-  routerAddress: false,
-  validLifetime: 86400,
-  preferredLifetime: 14400,
-  ...over,
-});
 
 /** Two SLAAC prefixes, an on-link-only one, an RFC 4191 route, an MTU, RDNSS and DNSSL. */
-const RA: RouterAdvertisement = {
-  type: 'router-advertisement',
-  curHopLimit: 64,
-  managed: false,
-  other: false,
-  homeAgent: false,
-  preference: 'high',
-  proxy: false,
-  routerLifetime: 1800,
-  reachableTime: 0,
-  retransTimer: 250,
-  options: [
+const RA: RouterAdvertisement = raWith(
+  [
     { type: 'source-link-layer-address', address: parseMac('02:00:5e:00:53:01') },
     { type: 'mtu', mtu: 1480 },
     pio('2001:db8:1::'),
@@ -72,7 +52,8 @@ const RA: RouterAdvertisement = {
     { type: 'rdnss', lifetime: 600, servers: [parseIPv6('2001:db8:1::53')] },
     { type: 'dnssl', lifetime: 600, domains: ['example.test'] },
   ],
-};
+  { preference: 'high', retransTimer: 250 },
+);
 
 // ---------------------------------------------------------------- configs
 

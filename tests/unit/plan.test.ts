@@ -4,22 +4,11 @@ import { InputError } from '../../runtime/core/errors';
 import { stableAddress } from '../../runtime/core/iid';
 import { formatIPv6, formatPrefix, parseIPv6, parseMac } from '../../runtime/core/ipv6';
 import { INFINITE_LIFETIME } from '../../runtime/core/lifetime';
-import type { NdOption, PrefixInformation, RouterAdvertisement } from '../../runtime/core/nd-types';
+import type { NdOption } from '../../runtime/core/nd-types';
+import { pio, raWith } from './helpers';
 import { addressCandidate, linkLocalAddress, MIN_IPV6_MTU, planAttach, type AddressKeys, type PlannedRoute } from '../../runtime/core/plan';
 
 const ROUTER = parseIPv6('fe80::1');
-
-const pio = (prefix: string, over: Partial<PrefixInformation> = {}): NdOption => ({
-  type: 'prefix-information',
-  prefix: parseIPv6(prefix),
-  prefixLength: 64,
-  onLink: true,
-  autonomous: true,
-  routerAddress: false,
-  validLifetime: 86400,
-  preferredLifetime: 14400,
-  ...over,
-});
 
 const rio = (prefix: string, prefixLength: number, lifetime: number, preference: 'high' | 'medium' | 'low' = 'medium'): NdOption => ({
   type: 'route-information',
@@ -29,20 +18,7 @@ const rio = (prefix: string, prefixLength: number, lifetime: number, preference:
   lifetime,
 });
 
-const ra = (options: NdOption[], over: Partial<RouterAdvertisement> = {}): RouterAdvertisement => ({
-  type: 'router-advertisement',
-  curHopLimit: 64,
-  managed: false,
-  other: false,
-  homeAgent: false,
-  preference: 'medium',
-  proxy: false,
-  routerLifetime: 1800,
-  reachableTime: 0,
-  retransTimer: 0,
-  options,
-  ...over,
-});
+const ra = raWith;
 
 /** Routes as text, for exact comparison. */
 const show = (routes: PlannedRoute[]): string[] =>
