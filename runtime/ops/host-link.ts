@@ -81,6 +81,7 @@ export function addHostRoute(ctx: OpContext, via: { index: number; linkLocal: st
   ctx.host.replaceRoute(hostRouteSpec(e));
 }
 
+/** The route the ledger names, whatever its protocol now (the kernel compares a protocol given in a delete). */
 export function undoHostRoute(ctx: OpContext, e: HostRouteEffect): void {
-  ctx.host.deleteRoute(hostRouteSpec(e));
+  ctx.host.deleteRoute({ ...hostRouteSpec(e), protocol: undefined });
 }

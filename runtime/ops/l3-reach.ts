@@ -73,20 +73,24 @@ export function undoTable(ctx: OpContext, e: TableEffect): void {
   throwFailures(failures);
 }
 
-const rule = (e: Pick<ReachEffect, 'table' | 'address'>): SourceRule => ({ source: parseIPv6(e.address), table: e.table, priority: e.table, protocol: RTPROT_OSH });
+const rule = (e: Pick<ReachEffect, 'table' | 'address'>): SourceRule => ({ source: parseIPv6(e.address), table: e.table, priority: e.table });
 
 /** Rule first, then the proxy entry (from then on the host answers for the address). */
 export function addReach(ctx: OpContext, reach: L3Reach, address: IPv6): void {
   const e = ctx.ledger.intend<ReachEffect>({ kind: 'l3-reach', parentIndex: reach.parentIndex, table: reach.table, address: formatIPv6(address) });
   try {
-    ctx.host.addRule(rule(e));
+    ctx.host.addRule({ ...rule(e), protocol: RTPROT_OSH });
   } catch (err) {
     if (!isErrno(err, 'EEXIST')) throw err;
   }
   ctx.host.addProxy(reach.parentIndex, address, RTPROT_OSH);
 }
 
-/** Proxy entry first, then the rule: the reverse of addReach. Either may already be gone. */
+/**
+ * Proxy entry first, then the rule: the reverse of addReach. Either may already be gone. The
+ * ledger names them, so the delete matches them whatever their protocol now (the kernel compares
+ * a protocol given in a delete: one re-added by hand would otherwise stay).
+ */
 export function undoReach(ctx: OpContext, e: ReachEffect): void {
   throwFailures([removeUnlessGone(() => ctx.host.deleteProxy(e.parentIndex, parseIPv6(e.address))), removeUnlessGone(() => ctx.host.deleteRule(rule(e)))]);
 }

@@ -65,7 +65,7 @@ function rtmsg(prefixLength: number, table: number, protocol: number): Buffer {
   return b;
 }
 
-function routePayload(spec: RouteSpec): Buffer {
+function routePayload(spec: RouteSpec, defaultProtocol: number): Buffer {
   const table = spec.table ?? RT_TABLE_MAIN;
   const attrs: Attr[] = [attrU32(RTA_TABLE, table), attrU32(RTA_OIF, spec.oif)];
   if (spec.prefixLength > 0) attrs.push({ type: RTA_DST, value: spec.destination });
@@ -74,22 +74,23 @@ function routePayload(spec: RouteSpec): Buffer {
   if (spec.metric !== undefined) attrs.push(attrU32(RTA_PRIORITY, spec.metric));
   if (spec.preference) attrs.push(attrU8(RTA_PREF, ROUTE_PREFS[spec.preference]));
   if (spec.expires !== undefined && spec.expires !== INFINITE_LIFETIME) attrs.push(attrU32(RTA_EXPIRES, spec.expires));
-  return Buffer.concat([rtmsg(spec.prefixLength, table, spec.protocol ?? RTPROT_RA), encodeAttrs(attrs)]);
+  return Buffer.concat([rtmsg(spec.prefixLength, table, spec.protocol ?? defaultProtocol), encodeAttrs(attrs)]);
 }
 
 const describe = (verb: string, spec: RouteSpec): string =>
   `${verb} route ${spec.prefixLength === 0 ? 'default' : formatPrefix(spec.destination, spec.prefixLength)} dev ${spec.oif}`;
 
 export function addRoute(sock: RtnetlinkSocket, spec: RouteSpec): void {
-  sock.request(describe('add', spec), RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, routePayload(spec));
+  sock.request(describe('add', spec), RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, routePayload(spec, RTPROT_RA));
 }
 
 export function replaceRoute(sock: RtnetlinkSocket, spec: RouteSpec): void {
-  sock.request(describe('replace', spec), RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, routePayload(spec));
+  sock.request(describe('replace', spec), RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, routePayload(spec, RTPROT_RA));
 }
 
+/** `ip -6 route del …`: without a protocol, any protocol matches (the kernel compares one given). */
 export function deleteRoute(sock: RtnetlinkSocket, spec: RouteSpec): void {
-  sock.request(describe('delete', spec), RTM_DELROUTE, 0, routePayload(spec));
+  sock.request(describe('delete', spec), RTM_DELROUTE, 0, routePayload(spec, 0));
 }
 
 /**
