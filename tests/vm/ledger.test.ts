@@ -131,8 +131,9 @@ t.test('ipvlan l3: 20 containers attached by 20 hooks at once, each reachable, d
   const N = 20;
   const containers: FakeContainer[] = [];
   for (let i = 0; i < N; i++) {
-    // Odd ones take longer in DAD (2 transmits): their attaches run on while the even ones detach.
-    const annotations: Record<string, string> = { 'oci-slaac-hook.name': `kil-${i}`, ...(i % 2 ? { 'oci-slaac-hook.dad_transmits': '2' } : {}) };
+    // Odd ones spend 3 s longer in DAD (4 transmits: 4 s for the link-local, 2 s for the global
+    // address, against 1 s): their attaches run on while the even ones are pinged and detached.
+    const annotations: Record<string, string> = { 'oci-slaac-hook.name': `kil-${i}`, ...(i % 2 ? { 'oci-slaac-hook.dad_transmits': '4' } : {}) };
     containers.push(await fakeContainer({ id: `kvm-c${i}`, netns: `kil-n${i}`, dir: work, annotations }));
   }
   t.teardown(() => Promise.all(containers.map((c) => c.remove())).then(() => undefined));
