@@ -71,7 +71,8 @@ async function poststop(state: OciState, base: HookConfig, deps: PipelineDeps): 
     throw new Error(`${record.dns.error ?? 'DNS withdrawal failed'} (records kept in ${base.state_dir}; run poststop again to retry)`);
   }
   for (const f of result.failures) log.warn(`withdraw: ${f}`);
-  log.info(`withdrawn ${record.addresses.map((a) => a.address).join(' ')}${record.dns ? ` and ${record.dns.name}` : ''} (link ${result.link})`);
+  const what = [...record.addresses.map((a) => a.address), ...(record.dns ? [`and ${record.dns.name}`] : [])];
+  log.info(`withdrawn ${what.length ? `${what.join(' ')} ` : ''}(link ${result.link})`);
 }
 
 async function createRuntime(state: OciState, base: HookConfig, configPath: string | undefined, deps: PipelineDeps): Promise<void> {
