@@ -9,8 +9,8 @@ import { formatIPv6, parseIPv6, type IPv6 } from '../core/ipv6';
 import type { Effect } from '../core/record';
 import { IFA_F_NODAD } from '../wire/rtnetlink/constants';
 import { inside, type OpContext } from './context';
-import { addHostRoute } from './host-link';
-import { addReach, type L3Reach } from './l3-reach';
+import { applyHostRoute, hostRouteEffect } from './host-link';
+import { applyReach, reachEffect, type L3Reach } from './l3-reach';
 
 type AddressEffect = Extract<Effect, { kind: 'address' }>;
 
@@ -31,10 +31,13 @@ export interface AddressLifetimes {
 }
 
 export function installAddress(ctx: OpContext, place: AddressPlace, address: IPv6, prefixLength: number, lifetimes: AddressLifetimes = {}): void {
-  ctx.ledger.intend<AddressEffect>({ kind: 'address', index: place.index, address: formatIPv6(address), prefixLength });
+  const reach = place.reach && reachEffect(place.reach, address);
+  const hostRoute = place.hostLink && hostRouteEffect(place.hostLink, address);
+  // All three recorded in one save, before the first is made.
+  ctx.ledger.intend<AddressEffect>({ kind: 'address', index: place.index, address: formatIPv6(address), prefixLength }, ...(reach ? [reach] : []), ...(hostRoute ? [hostRoute] : []));
   inside(ctx).addAddress({ index: place.index, address, prefixLength, flags: IFA_F_NODAD, ...lifetimes });
-  if (place.reach) addReach(ctx, place.reach, address);
-  if (place.hostLink) addHostRoute(ctx, place.hostLink, address);
+  if (reach) applyReach(ctx, reach);
+  if (hostRoute) applyHostRoute(ctx, hostRoute);
 }
 
 export function undoAddress(ctx: OpContext, e: AddressEffect): void {

@@ -75,9 +75,10 @@ export const hostRouteSpec = (e: Pick<HostRouteEffect, 'via' | 'linkLocal' | 'ad
   protocol: RTPROT_OSH,
 });
 
-/** `ip -6 route replace ADDR/128 dev osh-PARENT src LL metric 4862 proto 86` */
-export function addHostRoute(ctx: OpContext, via: { index: number; linkLocal: string }, address: IPv6): void {
-  const e = ctx.ledger.intend<HostRouteEffect>({ kind: 'host-route', via: via.index, linkLocal: via.linkLocal, address: formatIPv6(address) });
+export const hostRouteEffect = (via: { index: number; linkLocal: string }, address: IPv6): HostRouteEffect => ({ kind: 'host-route', via: via.index, linkLocal: via.linkLocal, address: formatIPv6(address) });
+
+/** `ip -6 route replace ADDR/128 dev osh-PARENT src LL metric 4862 proto 86` (the effect is in the ledger already) */
+export function applyHostRoute(ctx: OpContext, e: HostRouteEffect): void {
   ctx.host.replaceRoute(hostRouteSpec(e));
 }
 

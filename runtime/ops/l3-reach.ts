@@ -75,15 +75,17 @@ export function undoTable(ctx: OpContext, e: TableEffect): void {
 
 const rule = (e: Pick<ReachEffect, 'table' | 'address'>): SourceRule => ({ source: parseIPv6(e.address), table: e.table, priority: e.table });
 
-/** Rule first, then the proxy entry (from then on the host answers for the address). */
-export function addReach(ctx: OpContext, reach: L3Reach, address: IPv6): void {
-  const e = ctx.ledger.intend<ReachEffect>({ kind: 'l3-reach', parentIndex: reach.parentIndex, table: reach.table, address: formatIPv6(address) });
+export const reachEffect = (reach: L3Reach, address: IPv6): ReachEffect => ({ kind: 'l3-reach', parentIndex: reach.parentIndex, table: reach.table, address: formatIPv6(address) });
+
+/** Rule first, then the proxy entry (from then on the host answers for the address). The effect is in the ledger already. */
+export function applyReach(ctx: OpContext, e: ReachEffect): void {
+  const address = parseIPv6(e.address);
   try {
     ctx.host.addRule({ ...rule(e), protocol: RTPROT_OSH });
   } catch (err) {
     if (!isErrno(err, 'EEXIST')) throw err;
   }
-  ctx.host.addProxy(reach.parentIndex, address, RTPROT_OSH);
+  ctx.host.addProxy(e.parentIndex, address, RTPROT_OSH);
 }
 
 /**

@@ -17,9 +17,9 @@ export class Ledger {
     readonly record: ContainerRecord,
   ) {}
 
-  /** Record an effect about to be applied (saved before this returns). */
-  intend<E extends Effect>(effect: E): E {
-    this.record.ledger.push(effect);
+  /** Record effects about to be applied, in the order they will be (saved, once, before this returns). */
+  intend<E extends Effect>(effect: E, ...more: Effect[]): E {
+    this.record.ledger.push(effect, ...more);
     this.save();
     return effect;
   }
@@ -29,16 +29,13 @@ export class Ledger {
     this.sink.write(this.record, opts);
   }
 
-  /** Drop an effect that is undone (or was never made). */
+  /**
+   * Drop an effect that is undone (or was never made). Not saved by itself: undo is idempotent (an
+   * effect still listed after a crash is found gone and dropped again), so whoever undoes saves
+   * once at the end — or removes the record.
+   */
   forget(effect: Effect): void {
     const i = this.record.ledger.lastIndexOf(effect);
-    if (i < 0) return;
-    this.record.ledger.splice(i, 1);
-    this.save();
-  }
-
-  /** The recorded effects of one kind. */
-  effects<K extends Effect['kind']>(kind: K): Extract<Effect, { kind: K }>[] {
-    return this.record.ledger.filter((e): e is Extract<Effect, { kind: K }> => e.kind === kind);
+    if (i >= 0) this.record.ledger.splice(i, 1);
   }
 }

@@ -10,11 +10,16 @@ import { inside, type OpContext } from './context';
 
 type RouteEffect = Extract<Effect, { kind: 'route' }>;
 
-export function addContainerRoute(ctx: OpContext, index: number, r: PlannedRoute & { gateway: Buffer }): string {
-  const destination = formatPrefix(r.destination, r.prefixLength);
-  ctx.ledger.intend<RouteEffect>({ kind: 'route', index, destination, gateway: formatIPv6(r.gateway) });
-  inside(ctx).addRoute({ destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, oif: index, expires: r.lifetime, preference: r.preference });
-  return r.prefixLength === 0 ? 'default' : destination;
+/** Add the routes (recorded together, in one save, before the first is made); their names for the record. */
+export function addContainerRoutes(ctx: OpContext, index: number, routes: (PlannedRoute & { gateway: Buffer })[]): string[] {
+  const effects: RouteEffect[] = routes.map((r) => ({ kind: 'route', index, destination: formatPrefix(r.destination, r.prefixLength), gateway: formatIPv6(r.gateway) }));
+  const [first, ...more] = effects;
+  if (!first) return [];
+  ctx.ledger.intend(first, ...more);
+  for (const r of routes) {
+    inside(ctx).addRoute({ destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, oif: index, expires: r.lifetime, preference: r.preference });
+  }
+  return routes.map((r, i) => (r.prefixLength === 0 ? 'default' : effects[i]!.destination));
 }
 
 export function undoRoute(ctx: OpContext, e: RouteEffect): void {

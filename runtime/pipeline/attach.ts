@@ -36,7 +36,7 @@ import { ensureCompanion } from '../ops/host-link';
 import { installTable, prepareParent, type L3Reach } from '../ops/l3-reach';
 import { Ledger } from '../ops/ledger';
 import { freeInterfaceName, makeLink } from '../ops/link';
-import { addContainerRoute } from '../ops/route';
+import { addContainerRoutes } from '../ops/route';
 import { contextFor, replayUndo, type PipelineDeps } from './deps';
 
 export interface AttachRequest {
@@ -232,7 +232,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     failpoint('address');
 
     // 8. Routes: default via the router (RFC 4861 §6.3.4), and its Route Information (RFC 4191).
-    record.routes = plan.routes.map((r) => addContainerRoute(ctx, link.index, { ...r, gateway: r.gateway ?? found.router }));
+    record.routes = addContainerRoutes(ctx, link.index, plan.routes.map((r) => ({ ...r, gateway: r.gateway ?? found.router })));
 
     // 9. Announce what DAD proved ours (unsolicited NA, Override), so that a neighbour holding a
     //    stale entry for one of these addresses (this name earlier on another MAC) updates it now.
@@ -268,6 +268,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
   } catch (err) {
     for (const f of await replayUndo(ctx, deps)) log.warn(`cleanup after failure: ${f}`);
     if (record.ledger.length === 0) deps.store.remove(req.id);
+    else ledger.save({ durable: true }); // what could not be undone, for poststop to retry
     throw err;
   } finally {
     container.close();

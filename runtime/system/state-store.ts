@@ -11,6 +11,9 @@ import { STATE_VERSION, type ContainerRecord } from '../core/record';
 const ID = /^[\w+.-]{1,1024}$/;
 
 export class StateStore {
+  /** The directory exists (made once per store, not before every write). */
+  private made = false;
+
   constructor(readonly dir: string) {}
 
   private file(id: string): string {
@@ -24,7 +27,8 @@ export class StateStore {
    * which the page cache already ensures (and the state dir is a tmpfs by default).
    */
   write(record: ContainerRecord, opts: { durable?: boolean } = {}): void {
-    fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    if (!this.made) fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    this.made = true;
     const target = this.file(record.id);
     const temp = path.join(this.dir, `.${record.id}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
