@@ -41,10 +41,9 @@ export function makeLink(ctx: OpContext, opts: { parent: Link; ifname: string; s
   const made = container.findLink(madeAs);
   if (!made) throw new Error(`${madeAs} vanished right after it was created`);
   container.setLink(made.index, { name: ifname, alias: effect.alias });
-  // One save for both: until it lands, the passing name or the mark finds the link.
+  // Saved with the next effect recorded: until then the passing name or the mark finds the link.
   effect.index = made.index;
   effect.name = ifname;
-  ctx.ledger.save();
   return { ...made, name: ifname };
 }
 
