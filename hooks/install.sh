@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the built hook (run `npm run build` first) for runc, crun and podman:
-#   $PREFIX/lib/oci-slaac-hook/{dist/oci-slaac-hook.js,build/Release/osh_native.node}
+#   $PREFIX/lib/oci-slaac-hook/{dist/oci-slaac-hook{,.main}.js{,.cache},build/Release/osh_native.node}
 #   $PREFIX/bin/oci-slaac-hook                       (the operator command)
 #   $HOOKS_DIR/oci-slaac-hook-{prestart,poststop}.json (podman's hooks.d)
 #   $CONFIG_DIR/config.toml                          (only if absent; set "parent" in it)
@@ -18,6 +18,7 @@ LIB="$PREFIX/lib/oci-slaac-hook"
 [ -f dist/oci-slaac-hook.js ] && [ -f build/Release/osh_native.node ] || { echo "hooks/install.sh: run 'npm run build' first" >&2; exit 1; }
 install -d "$LIB/dist" "$LIB/build/Release" "$PREFIX/bin" "$HOOKS_DIR" "$CONFIG_DIR"
 install -m 0755 dist/oci-slaac-hook.js "$LIB/dist/oci-slaac-hook.js"
+install -m 0644 dist/oci-slaac-hook.main.js dist/oci-slaac-hook.main.js.cache "$LIB/dist/"
 install -m 0755 build/Release/osh_native.node "$LIB/build/Release/osh_native.node"
 ln -sf "$LIB/dist/oci-slaac-hook.js" "$PREFIX/bin/oci-slaac-hook"
 for stage in prestart poststop; do

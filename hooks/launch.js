@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// oci-slaac-hook: the executable's entry. It runs the bundle (oci-slaac-hook.main.js) compiled with
+// the V8 code cache made beside it at build time (scripts/bundle.js): a hook is a short process
+// that starts for every container, and compiling the bundle was a fifth of its own time. A cache
+// this node's V8 does not accept (another node version) is ignored: the bundle is compiled as usual.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const vm = require('node:vm');
+const Module = require('node:module');
+
+const file = path.join(__dirname, 'oci-slaac-hook.main.js');
+let cachedData;
+try {
+  cachedData = fs.readFileSync(`${file}.cache`);
+} catch {
+  cachedData = undefined;
+}
+const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
+const module_ = { exports: {}, filename: file };
+script.runInThisContext().call(module_.exports, module_.exports, require, module_, file, __dirname);
