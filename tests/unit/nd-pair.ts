@@ -9,6 +9,7 @@ import { AF_UNIX, SOCK_DGRAM, native, type WatchHandle } from '../../runtime/sys
 import type { NdTransport } from '../../runtime/system/nd/client';
 import type { ReceivedNd } from '../../runtime/system/nd/socket';
 import { decodeNd, encodeNd } from '../../runtime/wire/ndp/codec';
+import { pio, raWith } from './helpers';
 
 export const IFINDEX = 7;
 export const ROUTER = parseIPv6('fe80::1');
@@ -103,24 +104,8 @@ export interface SeenRs {
   options: NdOption[];
 }
 
-export function raMessage(over: Partial<RouterAdvertisement> = {}): RouterAdvertisement {
-  return {
-    type: 'router-advertisement',
-    curHopLimit: 64,
-    managed: false,
-    other: false,
-    homeAgent: false,
-    preference: 'medium',
-    proxy: false,
-    routerLifetime: 1800,
-    reachableTime: 0,
-    retransTimer: 0,
-    options: [
-      { type: 'prefix-information', prefix: parseIPv6('2001:db8:1::'), prefixLength: 64, onLink: true, autonomous: true, routerAddress: false, validLifetime: 86400, preferredLifetime: 14400 },
-    ],
-    ...over,
-  };
-}
+/** An RA with one SLAAC prefix, 2001:db8:1::/64 (`over` may replace anything, options too). */
+export const raMessage = (over: Partial<RouterAdvertisement> = {}): RouterAdvertisement => raWith([pio('2001:db8:1::')], over);
 
 /** The router's end: collects the RSs (validated as a router would) and writes RAs. */
 export class PairRouter {
