@@ -94,7 +94,7 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
   else throw new InputError('OCI state has no pid: cannot find the container\'s network namespace');
 
   const existing = deps.store.read(state.id);
-  if (existing?.phase === 'attached' || (existing && !existing.phase)) {
+  if (existing?.phase === 'attached' || (existing && !existing.phase /* an older hook's record */)) {
     log.info('already attached (both createRuntime and prestart configured?): nothing to do');
     return;
   }

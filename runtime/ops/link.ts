@@ -47,9 +47,13 @@ export function makeLink(ctx: OpContext, opts: { parent: Link; ifname: string; s
   return { ...made, name: ifname };
 }
 
-/** The link an effect names, if it is still there (found by its mark). */
+/**
+ * The link an effect names, if it is still there: by its mark; unmarked, by the passing name (made,
+ * not yet renamed) or, for a link an older hook made without a mark, by index and name.
+ */
 export function findMarkedLink(ctx: OpContext, effect: LinkEffect): Link | undefined {
-  return ctx.container?.listLinks().find((l) => l.alias === effect.alias || (l.alias === undefined && l.name === effect.madeAs));
+  const unmarked = (l: Link): boolean => l.name === effect.madeAs || (effect.madeAs === '' && l.index === effect.index && l.name === effect.name);
+  return ctx.container?.listLinks().find((l) => l.alias === effect.alias || (l.alias === undefined && unmarked(l)));
 }
 
 /** `ip link del`; a netns that is gone took the link with it. */

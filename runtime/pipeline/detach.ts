@@ -5,10 +5,10 @@
  * /proc/PID path may by now name another process's; a netns that is gone took them with it).
  * Idempotent: a second detach, or one of a record whose effects are already gone, is a no-op.
  */
-import type { ContainerRecord } from '../core/record';
+import type { ContainerRecord, Effect } from '../core/record';
 import type { NetKernel } from '../system/kernel';
 import { Ledger } from '../ops/ledger';
-import { findMarkedLink } from '../ops/link';
+import { findMarkedLink, linkAlias } from '../ops/link';
 import { contextFor, replayUndo, type PipelineDeps } from './deps';
 
 /** The container's netns if it still exists and is the same one; undefined otherwise. */
@@ -24,6 +24,27 @@ export function reopenNetns(deps: Pick<PipelineDeps, 'openNetns'>, record: Conta
   return undefined;
 }
 
+/**
+ * The ledger a record written before ledgers existed (a container attached by an older hook,
+ * running across an upgrade) stands for: its link (by index and name: it has no mark), addresses
+ * with their host side, the l3 table, its DNS records — in the order attach made them.
+ */
+export function legacyLedger(record: ContainerRecord): Effect[] {
+  const i = record.interface;
+  const l3 = record.l3;
+  const hl = record.hostLink;
+  return [
+    { kind: 'link', alias: linkAlias(record.id), madeAs: '', index: i.index, name: i.name, parentIndex: l3?.parentIndex ?? 0, linkKind: i.kind, mode: i.mode },
+    ...(l3 ? [{ kind: 'l3-table' as const, parentIndex: l3.parentIndex, table: l3.table }] : []),
+    ...record.addresses.flatMap((a): Effect[] => [
+      { kind: 'address', index: i.index, address: a.address, prefixLength: a.prefixLength },
+      ...(l3 ? [{ kind: 'l3-reach' as const, parentIndex: l3.parentIndex, table: l3.table, address: a.address }] : []),
+      ...(hl ? [{ kind: 'host-route' as const, via: hl.index, linkLocal: hl.linkLocal, address: a.address }] : []),
+    ]),
+    ...(record.dns ? [{ kind: 'dns' as const, name: record.dns.name }] : []),
+  ];
+}
+
 export interface DetachResult {
   link: 'deleted' | 'gone';
   /** What could not be undone (kept in the record for a retry). */
@@ -33,7 +54,7 @@ export interface DetachResult {
 }
 
 export async function detach(record: ContainerRecord, deps: PipelineDeps): Promise<DetachResult> {
-  record.ledger ??= [];
+  record.ledger ??= legacyLedger(record);
   const container = reopenNetns(deps, record);
   try {
     const ledger = new Ledger(deps.store, record);

@@ -839,3 +839,19 @@ t.test('optimistic: a container detached meanwhile is left alone', async (t) => 
   t.equal(await completeOptimisticDad({ id: 'c1', config: cfg, secret: SECRET, deps: fx.deps }), undefined);
   t.strictSame(fx.net.since(from), []);
 });
+
+t.test('a record an older hook wrote (no ledger, no mark on its link): poststop still undoes it all', async (t) => {
+  const fx = fixture({ warm: ipvlanL3() });
+  await attach(request('c1', ipvlanL3()), fx.deps);
+  const record = fx.store.read('c1') as ContainerRecord;
+  // As the hook wrote it before ledgers: no ledger, no phase, an unmarked link.
+  const legacy = { ...record } as Partial<ContainerRecord>;
+  delete legacy.ledger;
+  delete legacy.phase;
+  for (const l of (fx.containers.c1 as FakeKernel).links.values()) l.alias = undefined;
+  const result = await detach(legacy as ContainerRecord, fx.deps);
+  t.strictSame(result, { link: 'deleted', failures: [], removed: true }, 'detached from the record alone');
+  t.strictSame(fx.net.model().host, fx.initial.host, 'the host holds nothing of it: table, rules, proxies, host routes');
+  t.notOk([...(fx.containers.c1 as FakeKernel).links.values()].some((l) => l.name === 'eth0'), 'its link is gone');
+  t.equal(fx.store.records.size, 0, 'no record left');
+});
