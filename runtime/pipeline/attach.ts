@@ -19,15 +19,15 @@ import type { HookConfig } from '../core/config';
 import { claimAddress, type DadResult } from '../core/dad';
 import { InputError, oneLine, settleAll } from '../core/errors';
 import { IDGEN_RETRIES, stableMac } from '../core/iid';
-import { formatIPv6, formatMac, formatPrefix, isLinkLocal, parseIPv6, UNSPECIFIED, type IPv6 } from '../core/ipv6';
+import { formatIPv6, formatMac, formatPrefix, parseIPv6, UNSPECIFIED, type IPv6 } from '../core/ipv6';
 import { toLifetime } from '../core/lifetime';
 import { needsHostReach, type SlaveSpec } from '../core/link-kinds';
 import type { PrefixInformation } from '../core/nd-types';
 import { addressCandidate, linkLocalAddress, planAttach, type AddressKeys } from '../core/plan';
 import { STATE_VERSION, type AddressRecord, type ContainerRecord } from '../core/record';
 import { lifetimesFromPrefix, remainingSeconds } from '../core/slaac';
-import { IFA_F_DADFAILED, IFA_F_TENTATIVE } from '../wire/rtnetlink/constants';
 import type { StableName } from '../system/container-name';
+import { firstUsableLinkLocal } from '../system/interface';
 import type { Link, NetKernel } from '../system/kernel';
 import type { NdPort, NdVantage } from '../system/nd/port';
 import { installAddress, type AddressPlace } from '../ops/address';
@@ -60,11 +60,6 @@ export const addressKeys = (cfg: HookConfig, name: string, secret: Buffer): Addr
 export function ndVantage(onParent: boolean, host: NetKernel, parent: Link, container: NetKernel, link: Pick<Link, 'name' | 'index' | 'mac'>): NdVantage {
   const [netns, on] = onParent ? [host.netns, parent] : [container.netns, link];
   return { netns, ifname: on.name, ifindex: on.index, mac: on.mac };
-}
-
-/** A usable (not tentative, not failed) link-local address of a link: the RS source on the parent. */
-function usableLinkLocal(k: NetKernel, index: number): IPv6 | undefined {
-  return k.listAddresses(index).find((a) => isLinkLocal(a.address) && (a.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) === 0)?.address;
 }
 
 /** An ipvlan mode belongs to the parent, not the slave: refuse a second one rather than switch the running containers. */
@@ -160,7 +155,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     //    retransmissions from `::` are answered by multicast, even by a router whose cache holds
     //    our link-local address on another MAC (this name earlier on another link kind).
     const tRa = performance.now();
-    const discovering = nd.discover({ source: onParent ? usableLinkLocal(host, parent.index) : linkLocal, retransmitSource: UNSPECIFIED, timeoutMs: cfg.ra_timeout_ms, retransmitMs: 1000 });
+    const discovering = nd.discover({ source: onParent ? firstUsableLinkLocal(host.listAddresses(parent.index)) : linkLocal, retransmitSource: UNSPECIFIED, timeoutMs: cfg.ra_timeout_ms, retransmitMs: 1000 });
     failpoint('rs');
     const found = await discovering;
     const raMs = performance.now() - tRa;

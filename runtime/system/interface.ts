@@ -2,7 +2,7 @@
 import { InputError } from '../core/errors';
 import { isLinkLocal, type IPv6 } from '../core/ipv6';
 import { NetnsHandle } from './netns';
-import { listAddresses } from './rtnetlink/addresses';
+import { listAddresses, type AddressEntry } from './rtnetlink/addresses';
 import { IFA_F_DADFAILED, IFA_F_TENTATIVE } from '../wire/rtnetlink/constants';
 import { findLink, type Link } from './rtnetlink/links';
 import { RtnetlinkSocket } from './rtnetlink/socket';
@@ -39,7 +39,12 @@ export function openInterface(ifname: string, netnsPath?: string): OpenInterface
   }
 }
 
+/** Of a link's addresses, a link-local one that may be used as a source (not tentative, not failed). */
+export function firstUsableLinkLocal(addresses: AddressEntry[]): IPv6 | undefined {
+  return addresses.find((a) => isLinkLocal(a.address) && !(a.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)))?.address;
+}
+
 /** A link-local address of the link that may be used as a source (not tentative, not failed). */
 export function usableLinkLocal(rtnl: RtnetlinkSocket, index: number): IPv6 | undefined {
-  return listAddresses(rtnl, index).find((a) => isLinkLocal(a.address) && !(a.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)))?.address;
+  return firstUsableLinkLocal(listAddresses(rtnl, index));
 }

@@ -17,7 +17,7 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** A Prefix Information option: an autonomous, on-link /64 valid for a day, preferred for 4 h. */
-export const pio = (prefix: string, over: Partial<PrefixInformation> = {}): NdOption => ({
+export const pio = (prefix: string, over: Partial<PrefixInformation> = {}): PrefixInformation & Extract<NdOption, { type: 'prefix-information' }> => ({
   type: 'prefix-information',
   prefix: parseIPv6(prefix),
   prefixLength: 64,

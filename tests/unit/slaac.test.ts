@@ -11,17 +11,9 @@ import {
   updateLifetimes,
   type AddressLifetimes,
 } from '../../runtime/core/slaac';
+import { pio as prefixInformation } from './helpers';
 
-const pio = (over: Partial<PrefixInformation> = {}): PrefixInformation => ({
-  prefix: parseIPv6('2001:db8:1:2::'),
-  prefixLength: 64,
-  onLink: true,
-  autonomous: true,
-  routerAddress: false,
-  validLifetime: 86400,
-  preferredLifetime: 14400,
-  ...over,
-});
+const pio = (over: Partial<PrefixInformation> = {}): PrefixInformation => prefixInformation('2001:db8:1:2::', over);
 
 const now = 1000;
 
