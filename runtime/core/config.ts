@@ -32,6 +32,10 @@ export interface HookConfig {
   host_link: boolean;
   /** ipvlan l3/l3s: the host's routing table (and rule priority) for containers' traffic. */
   l3_table: number;
+  /** At most this many RA prefixes (global addresses), routes and DNS servers (RDNSS) per container; the excess is logged. */
+  max_prefixes: number;
+  max_routes: number;
+  max_dns_servers: number;
   /** [dns]: publication by RFC 2136 dynamic update; absent = no publication. */
   dns?: DnsConfig;
 }
@@ -66,6 +70,9 @@ export const DEFAULTS: HookConfig = {
   iid: '',
   host_link: false,
   l3_table: 4862,
+  max_prefixes: 16,
+  max_routes: 16,
+  max_dns_servers: 16,
 };
 
 /** Keys a container may set by annotation. state_dir, host_link and l3_table are the host's alone. */
