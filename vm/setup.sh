@@ -14,6 +14,7 @@ step() { printf '==> %s\n' "$*"; }
 # radvd ndisc6 tshark tcpdump iproute2: the netns lab (vm/lab.sh) and its checks
 # iputils-ping curl procps kmod:        ping and fetch from the lab router; pgrep/ps; modprobe
 # runc crun podman busybox-static:      the container runtimes the hook serves, a busybox rootfs
+# catatonit:                            podman pods (the infra container's pause image)
 # containernetworking-plugins iptables uidmap: podman's default (CNI bridge) network; the CNI
 #                                       macvlan plugin is also the benchmark's peer
 # bind9 bind9-utils bind9-dnsutils knot knot-dnsutils: the lab's authoritative DNS (BIND9, and
@@ -22,7 +23,7 @@ step() { printf '==> %s\n' "$*"; }
 # ca-certificates:                      the npm registry over https
 # qemu-system-x86 cpio:                 the CI VM (vm/ci-vm.sh: Debian's kernel, which has ipvlan)
 # vagrant vagrant-libvirt:              `vagrant validate` of the Vagrantfile testbed
-PACKAGES="qemu-system-x86 cpio vagrant vagrant-libvirt radvd ndisc6 tshark tcpdump iproute2 iputils-ping curl procps kmod runc crun podman busybox-static containernetworking-plugins iptables uidmap bind9 bind9-utils bind9-dnsutils knot knot-dnsutils build-essential python3 ca-certificates"
+PACKAGES="qemu-system-x86 cpio vagrant vagrant-libvirt radvd ndisc6 tshark tcpdump iproute2 iputils-ping curl procps kmod runc crun podman catatonit busybox-static containernetworking-plugins iptables uidmap bind9 bind9-utils bind9-dnsutils knot knot-dnsutils build-essential python3 ca-certificates"
 
 # shellcheck disable=SC2086
 apt_ensure $PACKAGES
