@@ -1,6 +1,9 @@
 /**
  * The one process the product starts: itself, detached, to finish optimistic DAD after the hook
  * has returned (the runtime waits for the hook, so the hook cannot wait for DAD).
+ *
+ * Its argv is `__complete-dad ID [--config PATH]`: the receiving side (oci-slaac-hook.ts) takes
+ * the id as the first argument verbatim, so an id starting with "-" is never read as an option.
  */
 import { spawn } from 'node:child_process';
 

@@ -14,7 +14,7 @@ import { ICMP6_NA, ICMP6_NS, ICMP6_RA } from '../runtime/core/nd-types';
 import { remaining, type Lifetime } from '../runtime/core/lifetime';
 import { bootNow } from '../runtime/system/clock';
 import { StateStore } from '../runtime/system/state-store';
-import { Logger } from '../runtime/system/log';
+import { Logger, escapeControls } from '../runtime/system/log';
 import { check, findRecord, type Difference } from '../runtime/pipeline/check';
 import { systemDeps } from '../runtime/pipeline/deps';
 
@@ -103,7 +103,8 @@ export function statusCommand(opts: { config?: string }): CommandResult {
     since: r.since,
   }));
   const header = ['ID', 'NAME', 'IF', 'LINK', 'ADDRESS', 'VALID/PREFERRED', 'ROUTER', 'DNS', 'SINCE'];
-  const table = [header, ...rows.map((r) => [r.id.slice(0, 12), r.name, r.interface, r.link, r.addresses.join(','), r.lifetimes.join(','), r.router, r.dns, r.since])];
+  // Every cell one line: a name (an annotation's) with a newline or tab must not split or shift a row.
+  const table = [header, ...rows.map((r) => [r.id.slice(0, 12), r.name, r.interface, r.link, r.addresses.join(','), r.lifetimes.join(','), r.router, r.dns, r.since].map((c) => escapeControls(String(c))))];
   const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
   const text = table.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
   return { exitCode: 0, text, json: records };
@@ -126,5 +127,5 @@ export async function checkCommand(opts: { id: string; config?: string }): Promi
     log.close();
   }
   const ok = differences.length === 0;
-  return { exitCode: ok ? 0 : 1, text: ok ? 'ok' : differences.map((d) => d.text).join('\n'), json: { id: record.id, ok, differences } };
+  return { exitCode: ok ? 0 : 1, text: ok ? 'ok' : differences.map((d) => escapeControls(d.text)).join('\n'), json: { id: record.id, ok, differences } };
 }

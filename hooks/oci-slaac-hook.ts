@@ -11,9 +11,10 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError, TimeoutError, oneLine } from '../runtime/core/errors';
 import { checkCommand, dadCommand, raCommand, statusCommand, type CommandResult } from './commands';
-import { COMPLETE_DAD_COMMAND, completeDadInBackground, readStdin, runHookStage } from './hook';
-import { Logger } from '../runtime/system/log';
-import { HOOK_STAGES, type HookStage } from '../runtime/wire/oci/spec';
+import { COMPLETE_DAD_COMMAND, completeDadInBackground, runHookStage } from './hook';
+import { readStdinState } from '../runtime/wire/oci/files';
+import { Logger, escapeControls } from '../runtime/system/log';
+import { HOOK_STAGES, isContainerId, type HookStage } from '../runtime/wire/oci/spec';
 
 const USAGE = `usage:
   oci-slaac-hook ra --interface IF [--netns PATH] [--timeout MS] [--name NAME] [--json]
@@ -97,14 +98,18 @@ async function logged(work: (log: Logger) => Promise<void>): Promise<void> {
 
 const [first, ...others] = process.argv.slice(2);
 if (first === COMPLETE_DAD_COMMAND) {
+  // `__complete-dad ID [--config PATH]` (hooks/hook.ts spawns it): the id is the first argument,
+  // taken as it is — an id may start with "-" (runc allows "-x"), so it is never parsed as an option.
   void logged((log) => {
-    const { values, positionals } = parse({ args: others, options: { config: { type: 'string' } }, strict: true, allowPositionals: true });
-    return completeDadInBackground(positionals[0] ?? '', values.config, log);
+    const [id = '', ...rest] = others;
+    if (!isContainerId(id)) throw new UsageError(`${COMPLETE_DAD_COMMAND}: the first argument must be a container id`);
+    const { values } = parse({ args: rest, options: { config: { type: 'string' } }, strict: true });
+    return completeDadInBackground(id, values.config, log);
   });
 } else if (first !== undefined && (HOOK_STAGES as readonly string[]).includes(first)) {
   void logged((log) => {
     const { values } = parse({ args: others, options: { config: { type: 'string' } }, strict: true });
-    return runHookStage(first as HookStage, readStdin(), values.config, log);
+    return runHookStage(first as HookStage, readStdinState(), values.config, log);
   });
 } else run(process.argv.slice(2)).then(
   (r) => {
@@ -112,7 +117,7 @@ if (first === COMPLETE_DAD_COMMAND) {
     process.exitCode = r.exitCode;
   },
   (err: unknown) => {
-    process.stderr.write(`oci-slaac-hook: ${oneLine(err)}\n${err instanceof UsageError ? `${USAGE}\n` : ''}`);
+    process.stderr.write(`oci-slaac-hook: ${escapeControls(oneLine(err))}\n${err instanceof UsageError ? `${USAGE}\n` : ''}`);
     process.exitCode = err instanceof UsageError || err instanceof InputError ? 2 : err instanceof TimeoutError ? 1 : 3;
   },
 );

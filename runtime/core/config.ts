@@ -2,8 +2,14 @@
  * Configuration: /etc/oci-slaac-hook/config.toml (or --config / OCI_SLAAC_HOOK_CONFIG), then
  * per-container annotations `oci-slaac-hook.<key>` on top. Unknown keys and wrong types are
  * errors that name the key: a typo must not silently mean "default".
+ *
+ * Every number has a range (RANGES), the same in the file and in an annotation: a container
+ * must not be able to make the hook wait for days (ra_timeout_ms, dad_transmits). Keys that
+ * choose the host's resources (HOST_CHOICE_KEYS: the NIC, the link kind and mode, a static
+ * address) are settable by annotation only to a value the operator lists in config.toml's
+ * `[annotation_allow]` table (or to the value the file already sets); by default, to none.
  */
-import { parse as parseToml } from 'smol-toml';
+import { parse as parseToml, TomlError } from 'smol-toml';
 import { InputError } from './errors';
 import { checkIfname, type IpvlanMode, type MacvlanMode } from './link-kinds';
 import type { DadMode } from './dad';
@@ -38,7 +44,33 @@ export interface HookConfig {
   max_dns_servers: number;
   /** [dns]: publication by RFC 2136 dynamic update; absent = no publication. */
   dns?: DnsConfig;
+  /** [annotation_allow]: the values a container may choose by annotation for keys that pick host resources. */
+  annotation_allow: AnnotationAllow;
 }
+
+/** Keys that choose the host's resources: by annotation only within the operator's allow-list. */
+export const HOST_CHOICE_KEYS = ['parent', 'mode', 'macvlan_mode', 'ipvlan_mode', 'iid'] as const;
+export type HostChoiceKey = (typeof HOST_CHOICE_KEYS)[number];
+export type AnnotationAllow = Partial<Record<HostChoiceKey, string[]>>;
+
+/** Inclusive ranges of every number in config.toml (and of those a container may set). */
+export const RANGES: Readonly<Record<string, readonly [number, number]>> = {
+  // RFC 4862 §5.1: DupAddrDetectTransmits is 1 by default; each transmit costs a RetransTimer (1 s).
+  dad_transmits: [1, 10],
+  // RFC 4861 §10 solicits for 3 × 4 s; the runtime's hook timeout is typically 30 s.
+  ra_timeout_ms: [100, 30000],
+  // A routing table id (u32) and rule priority; 253..255 are refused by validateForAttach.
+  l3_table: [1, 0x7fffffff],
+  max_prefixes: [1, 256],
+  max_routes: [1, 256],
+  max_dns_servers: [1, 256],
+  // [dns]: per attempt (the client retries a bounded number of times); a week at most as TTL.
+  timeout_ms: [100, 30000],
+  ttl: [1, 604800],
+};
+
+/** Longest string a container may set (network_id, iid): an annotation is not a place for a novel. */
+export const MAX_STRING = 255;
 
 export interface DnsConfig {
   /** "2001:db8::53", "[2001:db8::53]:5353", "192.0.2.53:53". */
@@ -73,9 +105,13 @@ export const DEFAULTS: HookConfig = {
   max_prefixes: 16,
   max_routes: 16,
   max_dns_servers: 16,
+  annotation_allow: {},
 };
 
-/** Keys a container may set by annotation. state_dir, host_link and l3_table are the host's alone. */
+/**
+ * Keys a container may set by annotation. state_dir, host_link, l3_table and the max_* caps are
+ * the host's alone; HOST_CHOICE_KEYS only within [annotation_allow].
+ */
 const ANNOTATABLE: readonly (keyof HookConfig)[] = ['parent', 'mode', 'macvlan_mode', 'ipvlan_mode', 'dad', 'dad_transmits', 'ra_timeout_ms', 'enable', 'iid', 'network_id'];
 /** Annotations read elsewhere: the stable name (container-name.ts) and the DNS label (publish.ts). */
 const OTHER_ANNOTATIONS = ['name', 'dns_name'];
@@ -89,23 +125,44 @@ const CHOICES: Partial<Record<keyof HookConfig, readonly string[]>> = {
 
 type Raw = string | number | boolean;
 
+/** Text as an error may show it without quotes: control characters escaped, at most 64 characters. */
+export function bare(text: string): string {
+  const escaped = JSON.stringify(text).slice(1, -1);
+  return escaped.length > 64 ? `${escaped.slice(0, 60)}…(${text.length} chars)` : escaped;
+}
+
+/** A value as an error may show it: JSON-quoted, control characters escaped, at most 64 characters. */
+export function shown(value: unknown): string {
+  let text: string;
+  try {
+    text = typeof value === 'bigint' ? `${value}` : value instanceof Date ? value.toISOString() : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length > 64 ? `${text.slice(0, 60)}…(${text.length} chars)` : text;
+}
+
 function setKey<T extends object>(cfg: T, defaults: T, key: string, value: unknown, where: string): void {
-  if (!(key in defaults) || key === 'dns') throw new InputError(`${where}: unknown key ${JSON.stringify(key)}`);
+  if (!Object.prototype.hasOwnProperty.call(defaults, key) || key === 'dns' || key === 'annotation_allow') throw new InputError(`${where}: unknown key ${shown(key)}`);
   const k = key as keyof T;
   const want = typeof defaults[k];
   let v: Raw;
   if (want === 'number') {
-    const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0 || n > 0x7fffffff) throw new InputError(`${where}: ${key} must be a positive integer, got ${JSON.stringify(value)}`);
+    const [min, max] = RANGES[key] ?? [1, 0x7fffffff];
+    const n = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : typeof value === 'bigint' ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw new InputError(`${where}: ${key} must be an integer in ${min}..${max}, got ${shown(value)}`);
     v = n;
   } else if (want === 'boolean') {
     const b = value === 'true' ? true : value === 'false' ? false : value;
-    if (typeof b !== 'boolean') throw new InputError(`${where}: ${key} must be true or false, got ${JSON.stringify(value)}`);
+    if (typeof b !== 'boolean') throw new InputError(`${where}: ${key} must be true or false, got ${shown(value)}`);
     v = b;
   } else {
-    if (typeof value !== 'string') throw new InputError(`${where}: ${key} must be a string, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'string') throw new InputError(`${where}: ${key} must be a string, got ${shown(value)}`);
     const choices = CHOICES[k as keyof HookConfig];
-    if (choices && !choices.includes(value)) throw new InputError(`${where}: ${key} must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
+    if (choices && !choices.includes(value)) throw new InputError(`${where}: ${key} must be one of ${choices.join(', ')}, got ${shown(value)}`);
+    if (value.length > (key === 'state_dir' || key === 'key_file' ? 4096 : MAX_STRING)) throw new InputError(`${where}: ${key} is longer than ${key === 'state_dir' || key === 'key_file' ? 4096 : MAX_STRING} characters`);
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(value)) throw new InputError(`${where}: ${key} must not contain control characters, got ${shown(value)}`);
     v = value;
   }
   (cfg as unknown as Record<string, Raw>)[key] = v;
@@ -118,16 +175,51 @@ export function parseConfig(text: string, file: string): HookConfig {
   try {
     table = parseToml(text) as Record<string, unknown>;
   } catch (err) {
-    throw new InputError(`config ${file}: ${(err as Error).message.split('\n')[0]}`);
+    throw new InputError(`config ${file}: not valid TOML${tomlWhere(err)}`);
   }
   for (const [key, value] of Object.entries(table)) {
-    if (key === 'dns' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      cfg.dns = dnsSection(value as Record<string, unknown>, `config ${file} [dns]`);
+    if (key === 'dns' && isTable(value)) {
+      cfg.dns = dnsSection(value, `config ${file} [dns]`);
       continue;
     }
+    if (key === 'annotation_allow' && isTable(value)) {
+      cfg.annotation_allow = allowSection(value, `config ${file} [annotation_allow]`);
+      continue;
+    }
+    if (key === 'dns' || key === 'annotation_allow') throw new InputError(`config ${file}: ${key} must be a table ([${key}])`);
     setKey(cfg, DEFAULTS, key, value, `config ${file}`);
   }
   return cfg;
+}
+
+const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+
+/** Where smol-toml found the error (line and column), never its excerpt of the file: the file's content stays out of logs. */
+function tomlWhere(err: unknown): string {
+  if (!(err instanceof TomlError)) return '';
+  const e = err as { line?: unknown; column?: unknown; message?: unknown };
+  if (typeof e.line !== 'number' || typeof e.column !== 'number') return '';
+  // smol-toml's messages are fixed texts; its "codeblock" (the lines around the error) is not shown.
+  const what = typeof e.message === 'string' ? (e.message.split('\n')[0] ?? '').replace(/^Invalid TOML document: /, '') : '';
+  return `${/^[\w ,.'()-]{1,120}$/.test(what) ? `: ${what}` : ''} (at line ${e.line}, column ${e.column})`;
+}
+
+/** `[annotation_allow]`: each host-choice key → the values a container may choose (each checked as the key's own value would be). */
+function allowSection(table: Record<string, unknown>, where: string): AnnotationAllow {
+  const allow: AnnotationAllow = {};
+  for (const [key, list] of Object.entries(table)) {
+    if (!(HOST_CHOICE_KEYS as readonly string[]).includes(key)) throw new InputError(`${where}: ${shown(key)} is not a key that chooses host resources (those are ${HOST_CHOICE_KEYS.join(', ')})`);
+    if (!Array.isArray(list) || list.length > 256) throw new InputError(`${where}: ${key} must be an array of at most 256 strings`);
+    const values: string[] = [];
+    for (const value of list) {
+      const probe = { ...DEFAULTS };
+      setKey(probe, DEFAULTS, key, value, `${where} ${key}`);
+      if (key === 'parent') checkIfname(value as string);
+      values.push(value as string);
+    }
+    allow[key as HostChoiceKey] = values;
+  }
+  return allow;
 }
 
 function dnsSection(table: Record<string, unknown>, where: string): DnsConfig {
@@ -148,10 +240,24 @@ export function applyAnnotations(base: HookConfig, annotations: Record<string, s
     if (!name.startsWith(ANNOTATION_PREFIX)) continue;
     const key = name.slice(ANNOTATION_PREFIX.length);
     if (OTHER_ANNOTATIONS.includes(key)) continue;
-    if (!ANNOTATABLE.includes(key as keyof HookConfig)) throw new InputError(`annotation ${name}: not a key a container may set`);
+    if (!ANNOTATABLE.includes(key as keyof HookConfig)) throw new InputError(`annotation ${bare(name)}: not a key a container may set`);
     setKey(cfg, DEFAULTS, key, value, `annotation ${name}`);
+    if ((HOST_CHOICE_KEYS as readonly string[]).includes(key)) checkAllowed(base, key as HostChoiceKey, value, name);
   }
   return cfg;
+}
+
+/** A host-choice annotation: the file's own value, or one the operator listed in [annotation_allow]. */
+function checkAllowed(base: HookConfig, key: HostChoiceKey, value: string, name: string): void {
+  if (value === base[key]) return;
+  const listed = base.annotation_allow[key] ?? [];
+  if (listed.includes(value)) return;
+  const allowed = [...new Set([base[key], ...listed].filter((v) => v !== ''))];
+  throw new InputError(
+    listed.length === 0
+      ? `annotation ${name}: ${key} is not settable by annotation on this host${allowed.length ? ` (it is ${shown(base[key])})` : ''}: the operator allows values in config.toml [annotation_allow] ${key} = [...]`
+      : `annotation ${name}: ${key} ${shown(value)} is not allowed; allowed: ${allowed.join(', ')} (config.toml [annotation_allow])`,
+  );
 }
 
 /** Final checks once file and annotations are merged. */

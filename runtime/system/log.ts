@@ -18,6 +18,23 @@ function sockaddrUn(file: string): Buffer {
   return sa;
 }
 
+/**
+ * Control characters made visible: a name, an annotation or an error text a container chose
+ * must not start a line of its own in stderr or syslog (a forged "attached" line) nor split a
+ * status row. C0, DEL, C1 and the Unicode line/paragraph separators become \n, \r,
+ * \xNN or \uNNNN; everything else is kept.
+ */
+export function escapeControls(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\t') return '\\t';
+    if (c === '\r') return '\\r';
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
 export class Logger {
   private syslogFd: number | undefined | null = undefined; // null: tried, unavailable
 
@@ -31,8 +48,9 @@ export class Logger {
     this.tag = id.slice(0, 12);
   }
 
+  /** One line, always: the one place every log line goes through (escapeControls). */
   log(level: Level, message: string): void {
-    const line = this.tag ? `${this.tag}: ${message}` : message;
+    const line = escapeControls(this.tag ? `${this.tag}: ${message}` : message);
     process.stderr.write(`oci-slaac-hook: ${line}\n`);
     this.syslog(level, line);
   }

@@ -15,8 +15,9 @@ t.test('a container may not set host_link or l3_table by annotation', async (t) 
   for (const key of ['host_link', 'l3_table', 'state_dir']) {
     t.throws(() => applyAnnotations(base, { [`oci-slaac-hook.${key}`]: 'true' }), new InputError(`annotation oci-slaac-hook.${key}: not a key a container may set`));
   }
-  t.equal(applyAnnotations(base, { 'oci-slaac-hook.ipvlan_mode': 'l3s' }).ipvlan_mode, 'l3s', 'the mode it may');
-  t.throws(() => applyAnnotations(base, { 'oci-slaac-hook.ipvlan_mode': 'l4' }), /ipvlan_mode must be one of l2, l3, l3s, got "l4"/);
+  const allowing = { ...base, annotation_allow: { ipvlan_mode: ['l3s'] } };
+  t.equal(applyAnnotations(allowing, { 'oci-slaac-hook.ipvlan_mode': 'l3s' }).ipvlan_mode, 'l3s', 'the mode it may, where the operator allows it');
+  t.throws(() => applyAnnotations(allowing, { 'oci-slaac-hook.ipvlan_mode': 'l4' }), /ipvlan_mode must be one of l2, l3, l3s, got "l4"/);
 });
 
 t.test('l3_table: the kernel\'s own tables are refused', async (t) => {

@@ -3,9 +3,9 @@
  * (runtime-spec state.md) and, from the bundle's config.json, the annotations and the network
  * namespace. Parsed and validated here; anything malformed is an InputError naming the field.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../../core/errors';
+import { MAX_CONFIG_JSON_BYTES, parseJsonText, readRegularFile } from './files';
 
 export type HookStage = 'createRuntime' | 'prestart' | 'poststop';
 export const HOOK_STAGES: readonly HookStage[] = ['createRuntime', 'prestart', 'poststop'];
@@ -25,29 +25,36 @@ export type NetworkNamespace = { kind: 'host' } | { kind: 'new' } | { kind: 'pat
 export interface OciConfig {
   annotations: Record<string, string>;
   network: NetworkNamespace;
+  /** config.json "hostname" (podman gives a pod's infra container the pod's name); "" when absent. */
+  hostname: string;
 }
 
-/** runc's container id rule (libcontainer: ^[\w+-\.]+$), which crun and podman ids satisfy. */
+/**
+ * runc's container id rule (libcontainer: ^[\w+-\.]+$, and not "." or ".."), which crun and
+ * podman ids satisfy; runc's own bound is its state directory's name (255 bytes), ours 1024.
+ */
 const ID = /^[\w+.-]{1,1024}$/;
+export const isContainerId = (id: string): boolean => ID.test(id) && id !== '.' && id !== '..';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 const isObject = (v: Json | undefined): v is { [key: string]: Json } => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function parseJson(text: string, what: string): Json {
-  try {
-    return JSON.parse(text) as Json;
-  } catch (err) {
-    throw new InputError(`${what} is not valid JSON: ${(err as Error).message}`);
-  }
-}
+const parseJson = (text: string, what: string): Json => parseJsonText(text, what) as Json;
+
+/** A key as an error may show it: JSON-quoted (control characters escaped), at most 64 characters. */
+const shownKey = (k: string): string => {
+  const q = JSON.stringify(k);
+  return q.length > 66 ? `${q.slice(0, 61)}…"` : q;
+};
 
 function annotationsOf(v: Json | undefined, what: string): Record<string, string> {
   if (v === undefined || v === null) return {};
   if (!isObject(v)) throw new InputError(`${what}.annotations must be an object of strings`);
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(v)) {
-    if (typeof val !== 'string') throw new InputError(`${what}.annotations[${JSON.stringify(k)}] must be a string`);
-    out[k] = val;
+    if (typeof val !== 'string') throw new InputError(`${what}.annotations[${shownKey(k)}] must be a string`);
+    // defineProperty: a key "__proto__" is an annotation like any other, not the object's prototype.
+    Object.defineProperty(out, k, { value: val, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
@@ -59,12 +66,12 @@ export function parseState(text: string): OciState {
   if (!isObject(v)) throw new InputError('OCI state on stdin must be a JSON object');
   const { ociVersion, id, status, pid, bundle } = v;
   if (typeof ociVersion !== 'string') throw new InputError('OCI state: "ociVersion" must be a string');
-  if (typeof id !== 'string' || !ID.test(id)) throw new InputError(`OCI state: "id" must be a container id, got ${JSON.stringify(id ?? null)}`);
+  if (typeof id !== 'string' || !isContainerId(id)) throw new InputError(`OCI state: "id" must be a container id, got ${shownKey(typeof id === 'string' ? id : JSON.stringify(id ?? null) ?? 'null')}`);
   if (typeof status !== 'string') throw new InputError('OCI state: "status" must be a string');
   if (pid !== undefined && pid !== null && (typeof pid !== 'number' || !Number.isInteger(pid) || pid < 0)) {
-    throw new InputError(`OCI state: "pid" must be a positive integer, got ${JSON.stringify(pid)}`);
+    throw new InputError(`OCI state: "pid" must be a positive integer, got ${shownKey(JSON.stringify(pid))}`);
   }
-  if (typeof bundle !== 'string' || !path.isAbsolute(bundle)) throw new InputError(`OCI state: "bundle" must be an absolute path, got ${JSON.stringify(bundle ?? null)}`);
+  if (typeof bundle !== 'string' || !path.isAbsolute(bundle) || bundle.includes('\0')) throw new InputError(`OCI state: "bundle" must be an absolute path, got ${shownKey(typeof bundle === 'string' ? bundle : JSON.stringify(bundle ?? null) ?? 'null')}`);
   return {
     ociVersion,
     id,
@@ -75,18 +82,22 @@ export function parseState(text: string): OciState {
   };
 }
 
-/** Read `<bundle>/config.json`: annotations and the network namespace. */
+/**
+ * Read `<bundle>/config.json`: annotations and the network namespace. Only the bundle's own
+ * regular file (a symbolic link, FIFO or device is refused), at most 1 MiB.
+ */
 export function readConfig(bundle: string): OciConfig {
   const file = path.join(bundle, 'config.json');
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const text = readRegularFile(file, { what: file, maxBytes: MAX_CONFIG_JSON_BYTES, noFollow: true }) ?? '';
+  return parseConfigJson(text, file);
+}
+
+/** config.json's text (`file` names it in errors) → what the hook reads of it. Pure; throws only InputError. */
+export function parseConfigJson(text: string, file: string): OciConfig {
   const v = parseJson(text, file);
   if (!isObject(v)) throw new InputError(`${file} must be a JSON object`);
-  return { annotations: annotationsOf(v.annotations, 'config.json'), network: networkNamespaceOf(v.linux, file) };
+  const hostname = typeof v.hostname === 'string' ? v.hostname : '';
+  return { annotations: annotationsOf(v.annotations, 'config.json'), network: networkNamespaceOf(v.linux, file), hostname };
 }
 
 function networkNamespaceOf(linux: Json | undefined, file: string): NetworkNamespace {
@@ -98,7 +109,7 @@ function networkNamespaceOf(linux: Json | undefined, file: string): NetworkNames
     if (!isObject(ns) || typeof ns.type !== 'string') throw new InputError(`${file}: each of "linux.namespaces" needs a "type"`);
     if (ns.type !== 'network') continue;
     if (ns.path === undefined || ns.path === '') return { kind: 'new' };
-    if (typeof ns.path !== 'string' || !path.isAbsolute(ns.path)) throw new InputError(`${file}: network namespace "path" must be an absolute path`);
+    if (typeof ns.path !== 'string' || !path.isAbsolute(ns.path) || ns.path.includes('\0') || ns.path.length > 4096) throw new InputError(`${file}: network namespace "path" must be an absolute path`);
     return { kind: 'path', path: ns.path };
   }
   return { kind: 'host' };
