@@ -276,7 +276,7 @@ t.test('failures: one line, exit 1, nothing left behind', async (t) => {
   await new Promise((r) => exited.on('exit', r));
 
   const cases: { what: string; id: string; input?: (c: Awaited<ReturnType<typeof fakeContainer>>) => string; config?: string; byPid?: boolean; annotations?: Record<string, string>; stage?: string; message: RegExp }[] = [
-    { what: 'malformed state JSON', id: 'bad1', input: () => '{"ociVersion": "1.0.2", "id": ', message: /^oci-slaac-hook: OCI state on stdin is not valid JSON: / },
+    { what: 'malformed state JSON', id: 'bad1', input: () => '{"ociVersion": "1.0.2", "id": ', message: /^oci-slaac-hook: OCI state on stdin is not valid JSON \(at byte 30\)$/ },
     { what: 'empty state', id: 'bad2', input: () => '', message: /^oci-slaac-hook: no OCI state on stdin$/ },
     { what: 'state with a bad id', id: 'bad3', input: (c) => c.state('creating').replace('"bad3"', '"../x"'), message: /^oci-slaac-hook: OCI state: "id" must be a container id, got "\.\.\/x"$/ },
     { what: 'missing pid', id: 'bad4', byPid: true, input: (c) => c.state('creating', false), message: /^oci-slaac-hook: bad4: OCI state has no pid: cannot find the container's network namespace$/ },

@@ -25,7 +25,8 @@ const HOOK_ENV = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', `OCI_SLAAC_HOOK_STATE_LI
 let lab: Lab;
 t.before(async () => {
   lab = await labUp({ LAB_NAME: 'osh-rt', LAB_PREFIX: '2001:db8:6::/64', LAB_ROUTER_ADDR: '2001:db8:6::1', LAB_PEER_ADDR: '2001:db8:6::100' });
-  fs.writeFileSync(configFile, `parent = ${JSON.stringify(lab.hostIf)}\nstate_dir = ${JSON.stringify(stateDir)}\nra_timeout_ms = 5000\n`);
+  // The failure test picks a parent that does not exist by annotation: the operator allows that name.
+  fs.writeFileSync(configFile, `parent = ${JSON.stringify(lab.hostIf)}\nstate_dir = ${JSON.stringify(stateDir)}\nra_timeout_ms = 5000\n[annotation_allow]\nparent = ["osh-nosuch0"]\n`);
   await makeRootfs(rootfs);
   installProbe(rootfs);
 });

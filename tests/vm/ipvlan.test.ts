@@ -51,7 +51,9 @@ t.teardown(async () => {
 });
 
 function writeConfig(extra = ''): void {
-  fs.writeFileSync(configFile, `parent = ${JSON.stringify(lab.hostIf)}\nmode = "ipvlan"\nstate_dir = ${JSON.stringify(stateDir)}\nra_timeout_ms = 5000\n${extra}`);
+  // The containers here choose their link's kind and mode by annotation: the operator allows it.
+  const allow = '[annotation_allow]\nmode = ["macvlan", "ipvlan"]\nipvlan_mode = ["l2", "l3", "l3s"]\n';
+  fs.writeFileSync(configFile, `parent = ${JSON.stringify(lab.hostIf)}\nmode = "ipvlan"\nstate_dir = ${JSON.stringify(stateDir)}\nra_timeout_ms = 5000\n${extra}${allow}`);
 }
 
 const hookCommand = (stage: string): HookCommand => ({ path: process.execPath, args: ['node', CLI, stage], env: HOOK_ENV, timeout: 60 });
