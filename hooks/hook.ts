@@ -12,6 +12,7 @@ import { stableName } from '../runtime/system/container-name';
 import { loadOrCreateHostSecret } from '../runtime/system/host-secret';
 import type { Logger } from '../runtime/system/log';
 import { parseState, readConfig, type HookStage, type OciState } from '../runtime/wire/oci/spec';
+import { admit } from '../runtime/pipeline/admit';
 import { attach } from '../runtime/pipeline/attach';
 import { systemDeps, type PipelineDeps } from '../runtime/pipeline/deps';
 import { detach } from '../runtime/pipeline/detach';
@@ -66,6 +67,11 @@ async function poststop(state: OciState, base: HookConfig, deps: PipelineDeps): 
   if (state.status !== 'stopped') log.warn(`poststop with status "${state.status}"`);
   const record = deps.store.read(state.id);
   if (!record) return; // never attached (or already withdrawn): nothing to do
+  if (record.member) {
+    deps.store.remove(record.id);
+    log.info(`left the network namespace of container ${record.member.owner} (its addresses stay with it)`);
+    return;
+  }
   const result = await detach(record, deps);
   if (record.dns && record.ledger.some((e) => e.kind === 'dns')) {
     throw new Error(`${record.dns.error ?? 'DNS withdrawal failed'} (records kept in ${base.state_dir}; run poststop again to retry)`);
@@ -93,20 +99,19 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
   else if (state.pid) netnsPath = `/proc/${state.pid}/ns/net`;
   else throw new InputError('OCI state has no pid: cannot find the container\'s network namespace');
 
-  const existing = deps.store.read(state.id);
-  if (existing?.phase === 'attached' || (existing && !existing.phase /* an older hook's record */)) {
+  validateForAttach(cfg);
+  const name = stableName(state.id, state.bundle, annotations, oci.hostname);
+  const admission = await admit({ id: state.id, name: name.name, netnsPath, pid: state.pid }, deps);
+  if (admission.kind === 'attached') {
     log.info('already attached (both createRuntime and prestart configured?): nothing to do');
     return;
   }
-  if (existing) {
-    // A hook for this container died at work: undo what it made, then start over.
-    log.warn('a previous attach of this container did not finish: undoing it first');
-    const undone = await detach(existing, deps);
-    if (!undone.removed) throw new Error(`cannot undo the previous attach: ${undone.failures.join('; ')}`);
+  if (admission.kind === 'joined') {
+    const { owner } = admission;
+    log.info(`joined the network namespace of container ${owner.id} (a pod): ${owner.interface.name} ${owner.addresses.map((a) => `${a.address}/${a.prefixLength}`).join(' ')} (name "${owner.name}"; withdrawn when ${owner.id} stops)`);
+    return;
   }
-  validateForAttach(cfg);
-  const name = stableName(state.id, state.bundle, annotations);
-  const record = await attach({ id: state.id, name, netnsPath, config: cfg, annotations, secret: loadOrCreateHostSecret() }, deps);
+  const record = await attach({ id: state.id, name, netnsPath, config: cfg, annotations, secret: loadOrCreateHostSecret(), pid: state.pid }, deps);
   if (record.addresses.some((a) => a.dad === 'optimistic')) spawnSelf([COMPLETE_DAD_COMMAND, state.id, ...(configPath ? ['--config', configPath] : [])]);
   const addrs = record.addresses.map((a) => `${a.address}/${a.prefixLength}`).join(' ');
   log.info(`${record.interface.name} ${addrs} via ${record.router.address} (name "${record.name}", RA ${record.timings.raMs} ms, DAD ${record.timings.dadMs} ms, total ${record.timings.totalMs} ms)`);

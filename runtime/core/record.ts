@@ -47,6 +47,12 @@ export type Effect =
 
 export type EffectKind = Effect['kind'];
 
+/** A process as records keep it: a pid and its start time (/proc/PID/stat starttime), as a pid alone is reused. */
+export interface ProcessRef {
+  pid: number;
+  start: string;
+}
+
 /** attaching: the hook is at work (or died at work: poststop undoes it); attached: done. */
 export type Phase = 'attaching' | 'attached';
 
@@ -56,9 +62,21 @@ export interface ContainerRecord {
   phase: Phase;
   /** What exists because of us, in the order it was made. */
   ledger: Effect[];
+  /** A random id of this attach (absent in older records): a background process started for one attach acts on no other of the same container. */
+  attachId?: string;
   /** The stable name the address is keyed by. */
   name: string;
-  nameSource: 'annotation' | 'podman' | 'id';
+  nameSource: 'annotation' | 'pod' | 'podman' | 'id';
+  /** The container's process when it was attached (its liveness tells a running container from a dead one's leftovers). */
+  process?: ProcessRef;
+  /** The hook at work, while phase is attaching (dead: nobody will finish this attach). */
+  hook?: ProcessRef;
+  /**
+   * A pod member: this container joined a netns that container `owner` attached (a podman pod,
+   * `--network container:X`). The record repeats the owner's attachment for `status`; its ledger
+   * is empty: the owner's stop withdraws, a member's only forgets its record.
+   */
+  member?: { owner: string };
   netns: { path: string; id: string };
   interface: { name: string; index: number; mac: string; kind: 'macvlan' | 'ipvlan'; mode: string };
   /** ipvlan l3/l3s: the host-side rule table and proxy NDP that make the addresses reachable. */

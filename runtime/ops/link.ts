@@ -51,7 +51,7 @@ export function makeLink(ctx: OpContext, opts: { parent: Link; ifname: string; s
  * The link an effect names, if it is still there: by its mark; unmarked, by the passing name (made,
  * not yet renamed) or, for a link an older hook made without a mark, by index and name.
  */
-export function findMarkedLink(ctx: OpContext, effect: LinkEffect): Link | undefined {
+export function findMarkedLink(ctx: Pick<OpContext, 'container'>, effect: LinkEffect): Link | undefined {
   const unmarked = (l: Link): boolean => l.name === effect.madeAs || (effect.madeAs === '' && l.index === effect.index && l.name === effect.name);
   return ctx.container?.listLinks().find((l) => l.alias === effect.alias || (l.alias === undefined && unmarked(l)));
 }

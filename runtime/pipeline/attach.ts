@@ -15,6 +15,7 @@
  * reaches its containers through a companion link (ops/host-link.ts). Host-side objects shared per
  * parent are made and released under the parent's lock.
  */
+import { randomUUID } from 'node:crypto';
 import type { HookConfig } from '../core/config';
 import { claimAddress, type DadResult } from '../core/dad';
 import { InputError, oneLine, settleAll } from '../core/errors';
@@ -23,7 +24,7 @@ import { formatIPv6, formatMac, formatPrefix, parseIPv6, UNSPECIFIED, type IPv6 
 import { toLifetime } from '../core/lifetime';
 import { needsHostReach, type SlaveSpec } from '../core/link-kinds';
 import type { PrefixInformation } from '../core/nd-types';
-import { addressCandidate, linkLocalAddress, planAttach, type AddressKeys } from '../core/plan';
+import { addressCandidate, limitsOf, linkLocalAddress, planFromAdvertisements, type AddressKeys } from '../core/plan';
 import { STATE_VERSION, type AddressRecord, type ContainerRecord } from '../core/record';
 import { lifetimesFromPrefix, remainingSeconds } from '../core/slaac';
 import type { StableName } from '../system/container-name';
@@ -37,6 +38,7 @@ import { installTable, prepareParent, type L3Reach } from '../ops/l3-reach';
 import { Ledger } from '../ops/ledger';
 import { freeInterfaceName, makeLink } from '../ops/link';
 import { addContainerRoutes } from '../ops/route';
+import { refuseHostNetns, refuseNameTaken } from './admit';
 import { contextFor, replayUndo, type PipelineDeps } from './deps';
 
 export interface AttachRequest {
@@ -46,6 +48,8 @@ export interface AttachRequest {
   config: HookConfig;
   annotations: Record<string, string>;
   secret: Buffer;
+  /** The container's process (OCI state pid), when the runtime gives one: its liveness tells a running container from leftovers. */
+  pid?: number;
 }
 
 const round = (ms: number): number => Math.round(ms * 10) / 10;
@@ -74,14 +78,17 @@ function refuseIpvlanModeChange(cfg: HookConfig, parent: Link, peers: ContainerR
   }
 }
 
-function newRecord(req: AttachRequest, netnsId: string, spec: SlaveSpec): ContainerRecord {
+function newRecord(req: AttachRequest, netnsId: string, spec: SlaveSpec, deps: PipelineDeps): ContainerRecord {
   return {
     version: STATE_VERSION,
     id: req.id,
     phase: 'attaching',
     ledger: [],
+    attachId: randomUUID(),
     name: req.name.name,
     nameSource: req.name.source,
+    process: req.pid ? deps.processRef(req.pid) : undefined,
+    hook: deps.processRef(process.pid),
     netns: { path: req.netnsPath, id: netnsId },
     interface: { name: '', index: 0, mac: '', kind: spec.kind, mode: spec.mode },
     parent: req.config.parent,
@@ -107,8 +114,14 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
   const parent = host.findLink(cfg.parent);
   if (!parent) throw new InputError(`parent interface ${JSON.stringify(cfg.parent)} does not exist`);
   const container = deps.openNetns(req.netnsPath);
+  try {
+    refuseHostNetns(container.netns, req.netnsPath, deps);
+  } catch (err) {
+    container.close();
+    throw err;
+  }
   const spec = slaveSpec(cfg);
-  const record = newRecord(req, container.netns.id, spec);
+  const record = newRecord(req, container.netns.id, spec, deps);
   const ledger = new Ledger(deps.store, record);
   const ctx = contextFor(deps, ledger, container);
   const failpoint = deps.failpoint ?? ((): void => undefined);
@@ -125,7 +138,9 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     // macvlan: a MAC stable per name, so a restarted container is the same neighbour as before.
     const mac = spec.kind === 'macvlan' ? stableMac({ name: req.name.name, secret: req.secret }) : undefined;
     const link = deps.withLock(cfg.parent, () => {
-      refuseIpvlanModeChange(cfg, parent, ctx.peers());
+      const peers = ctx.peers();
+      refuseNameTaken(record, peers, deps);
+      refuseIpvlanModeChange(cfg, parent, peers);
       return makeLink(ctx, { parent, ifname, spec, mac });
     });
     record.interface = { name: ifname, index: link.index, mac: link.mac ? formatMac(link.mac) : '', kind: spec.kind, mode: spec.mode };
@@ -159,10 +174,11 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     failpoint('rs');
     const found = await discovering;
     const raMs = performance.now() - tRa;
-    const plan = planAttach(found.advertisement, found.router, parent.mtu);
-    for (const i of plan.ignored) log.info(`RA prefix ${i.prefix} not used: ${i.reason}`);
-    if (plan.prefixes.length === 0) throw new Error(`router ${formatIPv6(found.router)} on ${cfg.parent} advertises no prefix usable for SLAAC`);
-    record.raAt = found.receivedAt;
+    // Every RA heard until one was usable, merged; at most max_prefixes/max_routes/max_dns_servers.
+    const plan = planFromAdvertisements(found.heard ?? [found], parent.mtu, limitsOf(cfg));
+    for (const note of plan.notes) log.info(note);
+    if (plan.prefixes.length === 0) throw new Error(`router ${formatIPv6(plan.router)} on ${cfg.parent} advertises no prefix usable for SLAAC`);
+    record.raAt = plan.receivedAt ?? found.receivedAt;
 
     // 5. MTU from the RA (RFC 4861 §6.3.4: within [1280, the link's maximum]).
     if (plan.mtu !== null) container.setLink(link.index, { mtu: plan.mtu });
@@ -227,7 +243,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     failpoint('address');
 
     // 8. Routes: default via the router (RFC 4861 §6.3.4), and its Route Information (RFC 4191).
-    record.routes = addContainerRoutes(ctx, link.index, plan.routes.map((r) => ({ ...r, gateway: r.gateway ?? found.router })));
+    record.routes = addContainerRoutes(ctx, link.index, plan.routes.map((r) => ({ ...r, gateway: r.gateway ?? plan.router })));
 
     // 9. Announce what DAD proved ours (unsolicited NA, Override), so that a neighbour holding a
     //    stale entry for one of these addresses (this name earlier on another MAC) updates it now.
@@ -245,7 +261,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
 
     Object.assign(record, {
       retransMs: plan.retransMs,
-      router: { address: formatIPv6(found.router), mac: plan.routerMac, lifetime: found.advertisement.routerLifetime, preference: found.advertisement.preference },
+      router: { address: formatIPv6(plan.router), mac: plan.routerMac, lifetime: plan.routerLifetime, preference: plan.routerPreference },
       mtu: plan.mtu,
       rdnss: plan.rdnss,
       dnssl: plan.dnssl,
@@ -258,6 +274,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
 
     record.timings.totalMs = round(performance.now() - t0);
     record.phase = 'attached';
+    delete record.hook;
     ledger.save({ durable: true });
     return record;
   } catch (err) {

@@ -11,6 +11,7 @@
  */
 import { InputError, oneLine } from '../core/errors';
 import { parseIPv6, parsePrefix } from '../core/ipv6';
+import { sameNetnsId } from '../core/netns-id';
 import type { ContainerRecord, DnsRecord, Effect, EffectKind } from '../core/record';
 import { loadKeyFile, type TsigKey } from '../wire/dns/keyfile';
 import { IFA_F_DADFAILED, IFA_F_TENTATIVE, IFF_UP, RTPROT_OSH, RT_TABLE_MAIN } from '../wire/rtnetlink/constants';
@@ -52,7 +53,7 @@ function openContainer(deps: CheckDeps, record: ContainerRecord): { kernel: NetK
     const why = oneLine(err).replace(`network namespace ${path}: `, '');
     return { difference: { kind: 'netns', state: 'gone', text: `network namespace ${path} is gone (${why}): its link, addresses and routes went with it` } };
   }
-  if (k.netns.id === id) return { kernel: k };
+  if (sameNetnsId(id, k.netns.id)) return { kernel: k };
   const now = k.netns.id;
   k.close();
   return { difference: { kind: 'netns', state: 'replaced', text: `network namespace ${path} is another one now (${now}, was ${id}): the container's is gone, and its link, addresses and routes with it` } };

@@ -3,12 +3,14 @@
  * a vantage point, the state store, the per-parent lock, the clock and the log — the real ones
  * from `systemDeps`, fakes in tests (tests/unit/pipeline.test.ts).
  */
-import type { ContainerRecord } from '../core/record';
+import type { ContainerRecord, ProcessRef } from '../core/record';
 import { systemClock } from '../system/clock';
 import { RtnlKernel, type NetKernel } from '../system/kernel';
-import { withParentLock } from '../system/lock';
+import { withContainerLock, withParentLock, type ContainerLock } from '../system/lock';
 import type { Logger } from '../system/log';
 import { ndPort, type NdPort, type NdVantage } from '../system/nd/port';
+import { hostNamespaces, type NamedNetns } from '../system/netns';
+import { processAlive, processRef } from '../system/process';
 import { StateStore } from '../system/state-store';
 import type { OpContext } from '../ops/context';
 import type { Ledger, RecordSink } from '../ops/ledger';
@@ -28,8 +30,19 @@ export interface PipelineDeps {
   store: RecordStore;
   /** Run `fn` holding the lock of parent NIC `parent`. */
   withLock<T>(parent: string, fn: () => T): T;
+  /**
+   * Run `fn` holding container `id`'s lock until its promise settles (system/lock.ts): poststop's
+   * detach holds it while it undoes and removes the record, the background DAD before each change.
+   */
+  withContainerLock<T>(id: string, fn: (lock: ContainerLock) => Promise<T> | T): Promise<T>;
   /** CLOCK_BOOTTIME, ms. */
   clock(): number;
+  /** The namespaces a container's must never be: the hook's own, init's, the runtime's (its parent's). */
+  hostNamespaces(): NamedNetns[];
+  /** A process as a record keeps it (pid and start time); undefined when there is none. */
+  processRef(pid: number): ProcessRef | undefined;
+  /** The process a record names still runs. */
+  processAlive(ref: ProcessRef): boolean;
   log: Logger;
   /** Fault injection for tests (a named point of the attach). */
   failpoint?(name: string): void;
@@ -37,7 +50,8 @@ export interface PipelineDeps {
 
 /**
  * The fault-injection points, by name, for the kill tests: OCI_SLAAC_HOOK_FAILPOINT=link (for
- * example) makes the process SIGKILL itself there. Unset, nothing happens.
+ * example) makes the process SIGKILL itself there. Unset, nothing happens. Attach's: link, rs, dad,
+ * address, dns-sent (the DNS update has left, its answer not yet in), dns.
  */
 export function envFailpoint(name: string): void {
   if (process.env.OCI_SLAAC_HOOK_FAILPOINT === name) process.kill(process.pid, 'SIGKILL');
@@ -50,7 +64,11 @@ export function systemDeps(stateDir: string, log: Logger): PipelineDeps {
     nd: ndPort,
     store: new StateStore(stateDir),
     withLock: (parent, fn) => withParentLock(stateDir, parent, fn),
+    withContainerLock: (id, fn) => withContainerLock(stateDir, id, fn),
     clock: () => systemClock.now(),
+    hostNamespaces,
+    processRef,
+    processAlive,
     log,
     failpoint: envFailpoint,
   };
@@ -58,7 +76,7 @@ export function systemDeps(stateDir: string, log: Logger): PipelineDeps {
 
 export function contextFor(deps: PipelineDeps, ledger: Ledger, container: NetKernel | undefined): OpContext {
   const id = ledger.record.id;
-  return { host: deps.host, container, ledger, peers: () => deps.store.list().filter((r) => r.id !== id), log: deps.log };
+  return { host: deps.host, container, ledger, peers: () => deps.store.list().filter((r) => r.id !== id), log: deps.log, failpoint: deps.failpoint };
 }
 
 /**

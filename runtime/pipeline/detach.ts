@@ -5,8 +5,10 @@
  * /proc/PID path may by now name another process's; a netns that is gone took them with it).
  * Idempotent: a second detach, or one of a record whose effects are already gone, is a no-op.
  */
+import { sameNetnsId } from '../core/netns-id';
 import type { ContainerRecord, Effect } from '../core/record';
 import type { NetKernel } from '../system/kernel';
+import type { ContainerLock } from '../system/lock';
 import { Ledger } from '../ops/ledger';
 import { findMarkedLink, linkAlias } from '../ops/link';
 import { contextFor, replayUndo, type PipelineDeps } from './deps';
@@ -19,7 +21,7 @@ export function reopenNetns(deps: Pick<PipelineDeps, 'openNetns'>, record: Conta
   } catch {
     return undefined;
   }
-  if (k.netns.id === record.netns.id) return k;
+  if (sameNetnsId(record.netns.id, k.netns.id)) return k;
   k.close();
   return undefined;
 }
@@ -53,7 +55,16 @@ export interface DetachResult {
   removed: boolean;
 }
 
-export async function detach(record: ContainerRecord, deps: PipelineDeps): Promise<DetachResult> {
+/**
+ * Under the container's lock, which a background DAD (pipeline/optimistic.ts) takes before each
+ * change and then finds the record gone: the record is read again under it (the caller's copy,
+ * updated in place, may predate that process's last save).
+ */
+export function detach(record: ContainerRecord, deps: PipelineDeps): Promise<DetachResult> {
+  return deps.withContainerLock(record.id, (lock) => undoRecord(Object.assign(record, deps.store.read(record.id)), deps, lock));
+}
+
+async function undoRecord(record: ContainerRecord, deps: PipelineDeps, lock: ContainerLock): Promise<DetachResult> {
   record.ledger ??= legacyLedger(record);
   const container = reopenNetns(deps, record);
   try {
@@ -63,8 +74,10 @@ export async function detach(record: ContainerRecord, deps: PipelineDeps): Promi
     const hadLink = linkEffect?.kind === 'link' && findMarkedLink(ctx, linkEffect) !== undefined;
     const failures = await replayUndo(ctx, deps);
     const removed = record.ledger.length === 0;
-    if (removed) deps.store.remove(record.id);
-    else ledger.save({ durable: true });
+    if (removed) {
+      deps.store.remove(record.id);
+      lock.forget();
+    } else ledger.save({ durable: true });
     return { link: hadLink ? 'deleted' : 'gone', failures, removed };
   } finally {
     container?.close();

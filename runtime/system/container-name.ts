@@ -1,6 +1,8 @@
 /**
  * The container's stable name, which keys its RFC 7217 address so that a restarted container
  * gets the same address: the `oci-slaac-hook.name` annotation, else podman's name, else the id.
+ * A podman pod's infra container (named `<pod id, 12 hex>-infra`) takes the pod's name instead,
+ * which podman gives it as its hostname: the pod is one host on the link, keyed by the pod.
  *
  * podman 4.3 puts the name in neither the state nor the annotations; its bundle is
  * <storage>/overlay-containers/<id>/userdata and <storage>/overlay-containers/containers.json
@@ -15,16 +17,21 @@ export const NAME_ANNOTATION = 'oci-slaac-hook.name';
 
 export interface StableName {
   name: string;
-  source: 'annotation' | 'podman' | 'id';
+  source: 'annotation' | 'pod' | 'podman' | 'id';
 }
 
-export function stableName(id: string, bundle: string, annotations: Record<string, string>): StableName {
+/** podman's name for a pod's infra container. */
+const INFRA_NAME = /^[0-9a-f]{12}-infra$/;
+
+/** `hostname`: config.json's (podman sets a pod's infra container's to the pod's name). */
+export function stableName(id: string, bundle: string, annotations: Record<string, string>, hostname = ''): StableName {
   const annotated = annotations[NAME_ANNOTATION];
   if (annotated !== undefined) {
     if (annotated.length === 0 || annotated.length > 255) throw new InputError(`annotation ${NAME_ANNOTATION} must be 1 to 255 characters`);
     return { name: annotated, source: 'annotation' };
   }
   const podman = podmanName(id, bundle);
+  if (podman && INFRA_NAME.test(podman) && hostname) return { name: hostname, source: 'pod' };
   return podman ? { name: podman, source: 'podman' } : { name: id, source: 'id' };
 }
 

@@ -4,12 +4,42 @@
  */
 import * as fs from 'node:fs';
 import { InputError, isErrno } from '../core/errors';
+import { sameNetnsId } from '../core/netns-id';
 import { native } from './native';
 
 /** statfs f_type of nsfs, the file system of namespace files (linux/magic.h). */
 export const NSFS_MAGIC = 0x6e736673;
 /** The namespace type NS_GET_NSTYPE reports for a network namespace (linux/sched.h). */
 export const CLONE_NEWNET = 0x40000000;
+/** getsockopt(SOL_SOCKET, SO_NETNS_COOKIE): the 64-bit cookie of a socket's netns (Linux 5.14, asm-generic/socket.h). */
+const SOL_SOCKET = 1;
+const SO_NETNS_COOKIE = 71;
+const AF_UNIX = 1;
+const SOCK_DGRAM = 2;
+
+/**
+ * The netns cookie: unlike the nsfs inode, which the kernel hands to the next namespace made once
+ * one is freed, a cookie is never reused while the system runs (net_alloc: atomic64 counter). A
+ * record kept across a container's death must compare both: a new netns may get the dead one's
+ * inode. Read from a socket made inside the netns; "" where the kernel has no SO_NETNS_COOKIE.
+ */
+function netnsCookie(fd: number): string {
+  const addon = native();
+  let sock: number;
+  try {
+    sock = addon.socketat(fd, AF_UNIX, SOCK_DGRAM, 0);
+  } catch {
+    return '';
+  }
+  try {
+    return addon.getsockopt(sock, SOL_SOCKET, SO_NETNS_COOKIE, 8).readBigUInt64LE(0).toString(16);
+  } catch {
+    return '';
+  } finally {
+    addon.close(sock);
+  }
+}
+
 
 /**
  * A network namespace held open by fd, identified by the (device, inode) of its nsfs inode, as
@@ -19,14 +49,17 @@ export class NetnsHandle {
   private constructor(
     readonly fd: number,
     readonly path: string,
-    /** "dev:inode" of the nsfs inode: equal for two handles to the same namespace (state records keep it). */
+    /**
+     * "dev:inode:cookie": the nsfs inode (equal for two handles to one namespace, as `ip netns
+     * identify` tells them apart) and the netns cookie (never reused: an inode is). Records keep it.
+     */
     readonly id: string,
   ) {}
 
   /** The namespace this process is in (`ip netns identify` with no argument, by inode). */
   static current(): NetnsHandle {
     const st = fs.statSync('/proc/self/ns/net');
-    return new NetnsHandle(-1, '/proc/self/ns/net', `${st.dev}:${st.ino}`);
+    return new NetnsHandle(-1, '/proc/self/ns/net', `${st.dev}:${st.ino}:${netnsCookie(-1)}`);
   }
 
   /**
@@ -47,7 +80,7 @@ export class NetnsHandle {
     try {
       if (!isNetworkNamespace(fd)) throw new InputError(`${path} is not a network namespace`);
       const st = fs.fstatSync(fd);
-      return new NetnsHandle(fd, path, `${st.dev}:${st.ino}`);
+      return new NetnsHandle(fd, path, `${st.dev}:${st.ino}:${netnsCookie(fd)}`);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
@@ -59,7 +92,7 @@ export class NetnsHandle {
    * vishvananda/netns NsHandle.Equal; `ip netns identify PID` names a netns the same way).
    */
   sameAs(other: NetnsHandle): boolean {
-    return this.id === other.id;
+    return sameNetnsId(this.id, other.id);
   }
 
   close(): void {
@@ -77,6 +110,34 @@ function isNetworkNamespace(fd: number): boolean {
     if (isErrno(err, 'ENOTTY') || isErrno(err, 'EINVAL')) return false;
     throw err;
   }
+}
+
+/** A namespace a container's must never be, with what it is ("the hook's own"). */
+export interface NamedNetns {
+  what: string;
+  id: string;
+}
+
+/**
+ * The host's network namespaces as the hook sees them: its own, init's (pid 1 of its pid
+ * namespace) and its parent's — the runtime that runs the hook (runc and crun run createRuntime
+ * and prestart hooks in the runtime's namespaces). "dev:inode", compared while both are alive.
+ * One that cannot be read (no /proc/1 access) is left out.
+ */
+export function hostNamespaces(): NamedNetns[] {
+  const named: [string, string][] = [
+    ["the hook's own", '/proc/self/ns/net'],
+    ["init's (pid 1)", '/proc/1/ns/net'],
+    [`the runtime's (pid ${process.ppid})`, `/proc/${process.ppid}/ns/net`],
+  ];
+  return named.flatMap(([what, file]) => {
+    try {
+      const st = fs.statSync(file);
+      return [{ what, id: `${st.dev}:${st.ino}` }];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** Write a sysctl under /proc/sys/net as seen from `netns` ("net/ipv6/conf/eth0/accept_ra"). */

@@ -68,6 +68,7 @@ interface Fixture {
   containers: Record<string, FakeKernel>;
   nd: ReturnType<typeof fakeNd>;
   lock: ReturnType<typeof recordingLock>;
+  containerLock: ReturnType<typeof containerLocks>;
   store: MemoryStore;
   log: MemoryLogger;
   deps: PipelineDeps;
@@ -108,8 +109,41 @@ function fixture(opts: FixtureOptions = {}): Fixture {
   const lock = recordingLock(net);
   const store = new MemoryStore();
   const log = new MemoryLogger();
-  const deps: PipelineDeps = { host, openNetns: (path) => net.open(path), nd: nd.make, store, withLock: lock.withLock, clock: () => RECEIVED_AT, log };
-  return { net, host, containers, nd, lock, store, log, deps, initial: net.model() };
+  const containerLock = containerLocks();
+  const deps: PipelineDeps = { host, openNetns: (path) => net.open(path), nd: nd.make, store, withLock: lock.withLock, withContainerLock: containerLock.withContainerLock, clock: () => RECEIVED_AT, log, ...processFakes(host) };
+  return { net, host, containers, nd, lock, containerLock, store, log, deps, initial: net.model() };
+}
+
+/** The per-container lock: a queue per id (held across awaits, as flock is), with a log of who took it. */
+function containerLocks() {
+  const queues = new Map<string, Promise<void>>();
+  const events: string[] = [];
+  const forgotten: string[] = [];
+  const withContainerLock = async <T>(id: string, fn: (lock: { forget(): void }) => Promise<T> | T): Promise<T> => {
+    const before = queues.get(id) ?? Promise.resolve();
+    let done = (): void => undefined;
+    const mine = new Promise<void>((r) => (done = r));
+    queues.set(id, before.then(() => mine));
+    await before;
+    events.push(`lock ${id}`);
+    try {
+      return await fn({ forget: () => forgotten.push(id) });
+    } finally {
+      events.push(`unlock ${id}`);
+      done();
+    }
+  };
+  return { withContainerLock, events, forgotten };
+}
+
+/** The host's namespace is the fake host's; every process the fixture names (pid n) runs, unless listed dead. */
+const dead = new Set<number>();
+function processFakes(host: FakeKernel): Pick<PipelineDeps, 'hostNamespaces' | 'processRef' | 'processAlive'> {
+  return {
+    hostNamespaces: () => [{ what: "the hook's own", id: host.netns.id }],
+    processRef: (pid) => (dead.has(pid) ? undefined : { pid, start: '1' }),
+    processAlive: (ref) => !dead.has(ref.pid),
+  };
 }
 
 const request = (id: string, config: HookConfig, netns = id): AttachRequest => ({
@@ -661,6 +695,7 @@ t.test('DNS withdrawal fails: the kernel is undone all the same, the DNS effect 
   const accepting = await dnsServer({ add: RCODE.NOERROR, delete: RCODE.NOERROR });
   t.teardown(accepting.close);
   const retry = { ...(kept as ContainerRecord), dns: { ...(kept?.dns as NonNullable<ContainerRecord['dns']>), server: accepting.server } };
+  fx.store.write(retry); // detach reads the record again under the container's lock
   const from = fx.net.calls.length;
   t.strictSame(await detach(retry, fx.deps), { link: 'gone', failures: [], removed: true });
   t.strictSame(accepting.seen, ['delete']);
@@ -849,6 +884,7 @@ t.test('a record an older hook wrote (no ledger, no mark on its link): poststop 
   delete legacy.ledger;
   delete legacy.phase;
   for (const l of (fx.containers.c1 as FakeKernel).links.values()) l.alias = undefined;
+  fx.store.write(legacy as ContainerRecord); // as it is on disk: detach reads it again under the container's lock
   const result = await detach(legacy as ContainerRecord, fx.deps);
   t.strictSame(result, { link: 'deleted', failures: [], removed: true }, 'detached from the record alone');
   t.strictSame(fx.net.model().host, fx.initial.host, 'the host holds nothing of it: table, rules, proxies, host routes');

@@ -32,6 +32,8 @@ export interface HookOptions {
   env?: Record<string, string>;
   /** Run it in this named netns (the lab's host netns); default: the current one. */
   hostNetns?: string;
+  /** A command (and its arguments) the hook runs under, e.g. `unshare --pid --fork --mount-proc`. */
+  wrap?: string[];
   /** SIGKILL after this long (the result then says SIGKILL too: look at timedOut). Default 60 s. */
   timeoutMs?: number;
 }
@@ -46,7 +48,7 @@ export interface HookOptions {
  * the exit status stays the hook's own) takes it out again.
  */
 export function runHook(stage: string, state: string, opts: HookOptions): Promise<HookRun & { timedOut: boolean }> {
-  const node = ['env', '-u', 'NODE_OPTIONS', process.execPath, HOOK_CLI, stage, '--config', opts.config];
+  const node = [...(opts.wrap ?? []), 'env', '-u', 'NODE_OPTIONS', process.execPath, HOOK_CLI, stage, '--config', opts.config];
   const [file, ...args] = opts.hostNetns ? ['ip', 'netns', 'exec', opts.hostNetns, ...node] : node;
   return new Promise((resolve) => {
     const startedAt = performance.now();

@@ -1,0 +1,31 @@
+/**
+ * Processes as records keep them: a pid with its start time, so that a record outliving its
+ * process is never mistaken for a live one when the pid is reused.
+ */
+import * as fs from 'node:fs';
+import type { ProcessRef } from '../core/record';
+
+/** starttime (clock ticks after boot), field 22 of /proc/PID/stat; undefined when there is no such process. */
+function startTime(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // "PID (COMM) STATE PPID …": COMM may hold spaces and parentheses; the fields follow its last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19]; // field 22 is the 20th after COMM (field 3 is fields[0])
+}
+
+/** The process `pid` as it is now; undefined when there is none. */
+export function processRef(pid: number): ProcessRef | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const start = startTime(pid);
+  return start === undefined ? undefined : { pid, start };
+}
+
+/** The process a record names is still running (the same one, not a later process given its pid). */
+export function processAlive(ref: ProcessRef): boolean {
+  return startTime(ref.pid) === ref.start;
+}
