@@ -98,6 +98,12 @@ export interface ReceivedMeta {
   hopLimit: number;
   /** Receiving interface index, from IPV6_PKTINFO. */
   ifindex: number;
+  /**
+   * Set when the kernel reassembled the packet from fragments (or it carried a fragment header):
+   * the largest fragment's size, from the IPV6_RECVFRAGSIZE control message. RFC 6980 §5: such
+   * an ND message is silently ignored.
+   */
+  fragmentSize?: number;
 }
 
 /** A decode never throws: it gives the message, or the reason it was dropped. */

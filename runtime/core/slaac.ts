@@ -4,6 +4,7 @@
  */
 import { formatPrefix, isLinkLocal } from './ipv6';
 import type { NdOption, PrefixInformation } from './nd-types';
+import { notForAddresses } from './special-ranges';
 
 import { INFINITE_LIFETIME } from './lifetime';
 
@@ -23,6 +24,10 @@ export function checkPrefix(pi: PrefixInformation, iidLength = 64): PrefixVerdic
   const no = (reason: string): PrefixVerdict => ({ usable: false, reason });
   if (!pi.autonomous) return no('autonomous flag (A) clear'); // (a)
   if (isLinkLocal(pi.prefix)) return no('link-local prefix'); // (b)
+  // Beyond (b): multicast, unspecified, loopback, IPv4-mapped, … are no prefix for a host's own
+  // unicast address (RFC 4291 §2.4; RFC 6890). `::/64` would otherwise give `::<iid>`.
+  const special = notForAddresses(pi.prefix, pi.prefixLength);
+  if (special) return no(special);
   if (pi.preferredLifetime > pi.validLifetime) {
     return no(`preferred lifetime ${pi.preferredLifetime} exceeds valid lifetime ${pi.validLifetime}`); // (c)
   }

@@ -16,11 +16,14 @@
  * starts a new round (the agent re-solicits before lifetimes run out).
  *
  * firstAdvertisement() is the one-shot use: start, wait for one RA within a deadline, stop.
+ * gatherAdvertisements() is the attach's: every RA heard until one is usable (gives an address),
+ * soliciting on meanwhile, so that a router with nothing to offer cannot end the search.
  */
 import { EventEmitter } from 'node:events';
 import { TimeoutError } from '../../core/errors';
 import { ALL_ROUTERS, UNSPECIFIED, formatIPv6, isUnspecified, type IPv6 } from '../../core/ipv6';
 import type { NdMessage, NdOption, RouterAdvertisement } from '../../core/nd-types';
+import type { HeardRa } from '../../core/plan';
 import { systemClock, type Clock, type Timer } from '../clock';
 import { isLinkNotReady, LINK_NOT_READY_RETRY_MS, type ReceivedNd } from './socket';
 
@@ -60,6 +63,12 @@ export interface NdClientOptions {
   random?: () => number;
   /** Default: the system clock (CLOCK_BOOTTIME, Node timers). */
   clock?: Clock;
+  /**
+   * Whether an RA ends this round's retransmissions (default: every RA does). The attach passes
+   * "has a usable prefix": an RA without one is reported, and the RSs go on (RFC 7559's schedule)
+   * until one with a prefix comes — from another router, or from the same one reconfigured.
+   */
+  endsSolicitation?: (ra: RouterAdvertisement) => boolean;
 }
 
 export interface RaEvent {
@@ -98,6 +107,7 @@ export class NdClient extends EventEmitter<NdClientEvents> {
   private readonly retransmitMs: number;
   private readonly maxRetransmitMs: number;
   private readonly random: () => number;
+  private readonly endsSolicitation: (ra: RouterAdvertisement) => boolean;
   private current: NdClientState = 'idle';
   private timer: Timer | undefined;
   /** The interval last armed in this round; undefined before its first retransmission. */
@@ -115,6 +125,7 @@ export class NdClient extends EventEmitter<NdClientEvents> {
     this.maxRetransmitMs = opts.maxRetransmitMs ?? MAX_RTR_SOLICITATION_INTERVAL_MS;
     this.random = opts.random ?? (() => Math.random() * 0.2 - 0.1);
     this.clock = opts.clock ?? systemClock;
+    this.endsSolicitation = opts.endsSolicitation ?? (() => true);
     if (!(this.retransmitMs > 0) || !(this.maxRetransmitMs >= this.retransmitMs)) {
       throw new RangeError(`retransmit interval ${this.retransmitMs} ms must be > 0 and at most the cap ${this.maxRetransmitMs} ms`);
     }
@@ -239,7 +250,7 @@ export class NdClient extends EventEmitter<NdClientEvents> {
         this.emit('dropped', { source: p.meta.source, reason: `a ${m.type}, not a router advertisement`, receivedAt: p.bootAt });
         continue;
       }
-      if (this.current === 'soliciting') {
+      if (this.current === 'soliciting' && this.endsSolicitation(m)) {
         this.cancelTimer();
         this.current = 'listening';
       }
@@ -258,6 +269,11 @@ export interface DiscoveredRouter {
   solicitations: number;
   /** Why other packets seen meanwhile were dropped (for logs). */
   dropped: string[];
+  /**
+   * gatherAdvertisements(): every valid RA heard, in order, this one included — to be merged
+   * (core/plan.ts planFromAdvertisements). Absent: this RA alone.
+   */
+  heard?: HeardRa[];
 }
 
 /**
@@ -287,6 +303,78 @@ export function firstAdvertisement(client: NdClient, timeoutMs: number): Promise
     deadline = client.clock.setTimer(timeoutMs, () =>
       finish(new TimeoutError(`no router advertisement on ${client.ifname} within ${timeoutMs} ms (${client.solicitations} solicitations sent)`)),
     );
+    try {
+      client.start();
+    } catch (err) {
+      finish(err instanceof Error ? err : new Error(String(err)));
+    }
+  });
+}
+
+/** gatherAdvertisements keeps at most this many unusable RAs (and dropped-packet notes). */
+const MAX_HEARD = 32;
+/** …and names at most this many (router, reason) pairs in its error. */
+const MAX_REASONS = 8;
+
+/**
+ * Every RA the client reports until one is usable (`unusable` says why not, or undefined), within
+ * `timeoutMs`: resolves at once with that RA and all heard before it (and with it, in the same
+ * receive) — a container start is waiting, so no time is spent listening for more. The client
+ * solicits on while no RA is usable (it must be built with the same predicate as
+ * `endsSolicitation`), and is stopped when done. Rejects with TimeoutError naming, for each router
+ * heard, why its RAs were unusable; or with the first send error.
+ */
+export function gatherAdvertisements(client: NdClient, timeoutMs: number, unusable: (ra: RouterAdvertisement) => string | undefined): Promise<DiscoveredRouter> {
+  return new Promise<DiscoveredRouter>((resolve, reject) => {
+    const startedAt = client.clock.now();
+    const dropped: string[] = [];
+    const heard: HeardRa[] = [];
+    const why = new Map<string, { router: string; reason: string; count: number }>();
+    let found: RaEvent | undefined;
+    let more = 0;
+    let done = false;
+    const finish = (err: Error | undefined): void => {
+      if (done) return;
+      done = true;
+      deadline.cancel();
+      client.off('ra', onRa).off('dropped', onDropped).off('error', onError);
+      client.stop();
+      if (err) return reject(err);
+      if (found) {
+        const e = found;
+        resolve({ router: e.router, advertisement: e.advertisement, elapsedMs: e.receivedAt - startedAt, receivedAt: e.receivedAt, solicitations: e.solicitations, dropped, heard });
+      }
+    };
+    const onRa = (e: RaEvent): void => {
+      const reason = unusable(e.advertisement);
+      // A flood of RAs must not grow without bound: the first ones and every usable one are kept.
+      if (reason === undefined || heard.length < MAX_HEARD) heard.push({ router: e.router, advertisement: e.advertisement, receivedAt: e.receivedAt });
+      if (reason === undefined) {
+        found ??= e;
+        // RAs of the same receive are delivered synchronously after this one: take them too.
+        queueMicrotask(() => finish(undefined));
+        return;
+      }
+      const router = formatIPv6(e.router);
+      const key = `${router} ${reason}`;
+      const seen = why.get(key);
+      if (seen) seen.count++;
+      else if (why.size < MAX_HEARD) why.set(key, { router, reason, count: 1 });
+      else more++;
+    };
+    const onDropped = (e: DroppedEvent): void => {
+      if (dropped.length < MAX_HEARD) dropped.push(`from ${formatIPv6(e.source)}: ${e.reason}`);
+    };
+    const onError = (err: Error): void => finish(err);
+    client.on('ra', onRa).on('dropped', onDropped).on('error', onError);
+    const deadline = client.clock.setTimer(timeoutMs, () => {
+      const base = `within ${timeoutMs} ms (${client.solicitations} solicitations sent)`;
+      if (why.size === 0) return finish(new TimeoutError(`no router advertisement on ${client.ifname} ${base}`));
+      const each = [...why.values()].slice(0, MAX_REASONS).map((w) => `${w.router}${w.count > 1 ? ` (${w.count} RAs)` : ''}: ${w.reason}`);
+      const rest = why.size - Math.min(why.size, MAX_REASONS) + more;
+      if (rest > 0) each.push(`${rest} more`);
+      finish(new TimeoutError(`no router advertisement with a prefix usable for SLAAC on ${client.ifname} ${base}; heard ${each.join('; ')}`));
+    });
     try {
       client.start();
     } catch (err) {

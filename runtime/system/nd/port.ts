@@ -8,7 +8,8 @@ import type { IPv6 } from '../../core/ipv6';
 import { ICMP6_NA, ICMP6_NS, ICMP6_RA } from '../../core/nd-types';
 import type { NetnsRef } from '../kernel';
 import { announceAddress } from './announce';
-import { firstAdvertisement, NdClient, type DiscoveredRouter } from './client';
+import { unusableReason } from '../../core/plan';
+import { gatherAdvertisements, NdClient, type DiscoveredRouter } from './client';
 import { detectDuplicate } from './dad-probe';
 import { NdSocket } from './socket';
 
@@ -32,7 +33,11 @@ export interface DiscoverOptions {
 
 export interface NdPort {
   readonly vantage: NdVantage;
-  /** Solicit and resolve with the first valid RA (the RS goes out before this returns). */
+  /**
+   * Solicit until an RA with a usable prefix comes, and resolve with it and every RA heard before
+   * (`heard`, to be merged); RAs without one do not end the search (the RS goes out before this
+   * returns). Rejects at the timeout, naming why each RA heard was unusable.
+   */
   discover(opts: DiscoverOptions): Promise<DiscoveredRouter>;
   /** One DAD run for `address` (its first NS goes out before this returns). */
   probe(address: IPv6, retransMs: number): Promise<DadResult>;
@@ -46,8 +51,9 @@ export function ndPort(vantage: NdVantage, dadTransmits: number): NdPort {
     vantage,
     discover(opts) {
       const sock = open([ICMP6_RA]);
-      const client = new NdClient({ transport: sock, source: opts.source, retransmitSource: opts.retransmitSource, retransmitMs: opts.retransmitMs });
-      return firstAdvertisement(client, opts.timeoutMs).finally(() => sock.close());
+      const endsSolicitation = (ra: Parameters<typeof unusableReason>[0]): boolean => unusableReason(ra) === undefined;
+      const client = new NdClient({ transport: sock, source: opts.source, retransmitSource: opts.retransmitSource, retransmitMs: opts.retransmitMs, endsSolicitation });
+      return gatherAdvertisements(client, opts.timeoutMs, unusableReason).finally(() => sock.close());
     },
     probe(address, retransMs) {
       // A socket per probe: concurrent probes each listen on their own.

@@ -23,6 +23,8 @@ const IPV6_RECVPKTINFO = 49;
 const IPV6_PKTINFO = 50;
 const IPV6_RECVHOPLIMIT = 51;
 const IPV6_HOPLIMIT = 52;
+/** Linux (since 4.10): recvmsg says, with this control message, when a packet was reassembled. */
+const IPV6_RECVFRAGSIZE = 77;
 const ICMP6_FILTER = 1;
 const ND_HOP_LIMIT = 255;
 
@@ -75,6 +77,7 @@ export class NdSocket {
       addon.setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, icmp6Filter(opts.types));
       addon.setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
       addon.setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
+      addon.setsockopt(fd, IPPROTO_IPV6, IPV6_RECVFRAGSIZE, 1); // RFC 6980: fragments are dropped (codec)
       addon.setsockopt(fd, IPPROTO_IPV6, IPV6_HDRINCL, 1);
       addon.setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0);
       addon.setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ND_HOP_LIMIT);
@@ -124,6 +127,7 @@ export class NdSocket {
           meta.destination = Buffer.from(c.data.subarray(0, 16));
           meta.ifindex = c.data.readUInt32LE(16);
         }
+        if (c.type === IPV6_RECVFRAGSIZE && c.data.length >= 4) meta.fragmentSize = c.data.readInt32LE(0);
       }
       const result: DecodeResult =
         meta.ifindex !== this.ifindex

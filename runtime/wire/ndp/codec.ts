@@ -471,6 +471,9 @@ function semanticProblem(message: NdMessage, meta: ReceivedMeta): string | undef
 /** Checks that hold for every ND message, before its body is looked at (RFC 4861 §6.1, §7.1). */
 function headerProblem(icmp: Buffer, meta: ReceivedMeta, verifyChecksum: boolean): string | undefined {
   if (meta.source.length !== 16 || meta.destination.length !== 16) return 'source or destination is not 16 bytes';
+  // RFC 6980 §5: ND over fragments is ignored — a fragmented RA slips past RA-Guard-style
+  // filters, and lets one message carry thousands of options.
+  if (meta.fragmentSize !== undefined) return `fragmented (fragments of up to ${meta.fragmentSize} bytes): RFC 6980 forbids fragmented ND`;
   if (icmp.length < 4) return `ICMPv6 message of ${icmp.length} bytes is truncated`;
   const type = icmp.readUInt8(0);
   const minLength = MIN_LENGTH[type];
