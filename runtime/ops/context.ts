@@ -16,6 +16,8 @@ export interface OpContext {
   /** Every other container's record (for host-side objects shared per parent). */
   peers(): ContainerRecord[];
   log: Logger;
+  /** Fault injection for tests (PipelineDeps.failpoint), for points inside an operation ("dns-sent"). */
+  failpoint?(name: string): void;
 }
 
 /** The container's kernel, or an error saying it is gone (for operations that must act there). */

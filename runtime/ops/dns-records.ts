@@ -7,7 +7,7 @@
 import type { DnsConfig } from '../core/config';
 import { explicitLabel, labelFromContainerName, normalizeZone, reverseName } from '../wire/dns/names';
 import { loadKeyFile } from '../wire/dns/keyfile';
-import { parseServer, sendUpdate, type UpdateOp } from '../system/dns-client';
+import { DnsUpdateError, parseServer, sendUpdate, type UpdateOp } from '../system/dns-client';
 import { isSubdomain } from '../wire/dns/wire';
 import { InputError, oneLine } from '../core/errors';
 import { parseIPv6 } from '../core/ipv6';
@@ -48,10 +48,16 @@ function withRecords(plan: DnsState, addresses: string[]): DnsState {
 }
 
 /**
- * Add the records not yet published, or delete those that are: one update per zone, each
- * record marked as its zone's update succeeds. Never throws: a failure is in the result.
+ * Add the records not yet published, or delete those that are (or may be): one update per zone,
+ * each record marked as its zone's update succeeds. Never throws: a failure is in the result.
+ *
+ * An add whose outcome is unknown (a timeout, a reply lost, a connection reset after the request
+ * was written: the server may have applied it) leaves its records `uncertain`: possibly
+ * published, so that withdrawal deletes them too (deleting an absent record is a no-op, RFC 2136
+ * §3.4.2.4). Only a success clears that mark — a later refusal says nothing of an earlier
+ * request that may have been applied.
  */
-async function apply(state: DnsState, op: 'add' | 'delete'): Promise<DnsState> {
+async function apply(state: DnsState, op: 'add' | 'delete', onSent?: () => void): Promise<DnsState> {
   const next: DnsState = { ...state, records: state.records.map((r) => ({ ...r })), error: undefined };
   try {
     const server = parseServer(state.server);
@@ -60,7 +66,12 @@ async function apply(state: DnsState, op: 'add' | 'delete'): Promise<DnsState> {
       const mine = next.records.filter((r) => r.zone === zone && (op === 'delete' ? r.published || r.uncertain : !r.published));
       if (mine.length === 0) continue;
       const ops: UpdateOp[] = mine.map((r) => (op === 'add' ? { op, name: r.name, type: r.type, ttl: state.ttl, data: r.data } : { op, name: r.name, type: r.type, data: r.data }));
-      await sendUpdate({ server, zone, ops, key, timeoutMs: state.timeoutMs });
+      try {
+        await sendUpdate({ server, zone, ops, key, timeoutMs: state.timeoutMs, onSent });
+      } catch (err) {
+        if (op === 'add' && err instanceof DnsUpdateError && err.outcome === 'unknown') for (const r of mine) r.uncertain = true;
+        throw err;
+      }
       for (const r of mine) {
         r.published = op === 'add';
         delete r.uncertain;
@@ -68,9 +79,6 @@ async function apply(state: DnsState, op: 'add' | 'delete'): Promise<DnsState> {
     }
     return { ...next, status: op === 'add' ? 'published' : 'pending' };
   } catch (err) {
-    // Finished without success: what was not published is taken as not applied (a reply lost to a
-    // timeout is the one case where that may be wrong; the process saw the outcome, unlike a kill).
-    if (op === 'add') for (const r of next.records) if (!r.published) delete r.uncertain;
     return { ...next, status: op === 'add' ? 'pending' : 'withdraw-failed', error: oneLine(err) };
   }
 }
@@ -80,11 +88,15 @@ export const withdraw = (state: DnsState): Promise<DnsState> => apply(state, 'de
 
 export const stillPublished = (state: DnsState | undefined): boolean => state?.records.some((r) => r.published || r.uncertain) ?? false;
 
+/** Records about to be sent in an add, as the ledger keeps them meanwhile: a process killed after sending leaves them to undo. */
+const intending = (state: DnsState): DnsState => ({ ...state, records: state.records.map((r) => (r.published ? r : { ...r, uncertain: true })) });
+
 /**
  * Publish a newly attached container. The plan is recorded in the ledger before the update is
  * sent, so that a process killed meanwhile leaves records that undo deletes. With dns.required a
- * failure (an unusable name, or the server's refusal) throws — the pipeline then undoes
- * everything, these records included; without, the container starts and its record is pending.
+ * failure (an unusable name, or the server's refusal, or an update whose outcome is unknown)
+ * throws — the pipeline then undoes everything, these records included; without, the container
+ * starts and its record is pending (and withdrawn at stop if the update may have been applied).
  */
 export async function publish(ctx: OpContext, cfg: DnsConfig, stableName: string, annotations: Record<string, string>, addresses: string[]): Promise<void> {
   const { ledger, log } = ctx;
@@ -96,15 +108,28 @@ export async function publish(ctx: OpContext, cfg: DnsConfig, stableName: string
     log.warn(`DNS: ${oneLine(err)}; the container starts unpublished`);
     return;
   }
-  ledger.record.dns = { ...plan, records: plan.records.map((r) => ({ ...r, uncertain: true })) };
+  ledger.record.dns = intending(plan);
   ledger.intend<DnsEffect>({ kind: 'dns', name: plan.name });
-  const published = await apply(ledger.record.dns, 'add');
+  // The kill tests' point between the update leaving and its answer (a failpoint that throws, as in
+  // the unit tests, fails the attach once the update is done: undo then withdraws it).
+  let failed: unknown;
+  const onSent = (): void => {
+    try {
+      ctx.failpoint?.('dns-sent');
+    } catch (err) {
+      failed ??= err;
+    }
+  };
+  const published = await apply(plan, 'add', onSent);
   ledger.record.dns = published;
   ledger.save();
+  if (failed !== undefined) throw failed;
   if (published.status === 'published') {
     log.info(`DNS: published ${published.name} (${published.records.map((r) => r.type).join(', ')})`);
   } else if (cfg.required) {
     throw new Error(published.error ?? 'DNS update failed');
+  } else if (stillPublished(published)) {
+    log.warn(`DNS: ${published.error ?? 'update failed'}; the outcome is unknown (the server may have applied it): the container starts, its record is pending and withdrawn at stop`);
   } else {
     log.warn(`DNS: ${published.error ?? 'update failed'}; the container starts, its record is pending`);
   }
@@ -123,11 +148,17 @@ export async function undoDns(ctx: OpContext, _e: DnsEffect): Promise<void> {
   if (stillPublished(out)) throw new Error(out.error ?? 'DNS withdrawal failed');
 }
 
-/** After addresses changed (optimistic DAD replaced one): withdraw the old records, publish the new. */
-export async function republish(state: DnsState, addresses: string[]): Promise<DnsState> {
+/**
+ * After addresses changed (optimistic DAD replaced one): withdraw the old records, publish the new.
+ * `save` is given the records about to be added, marked uncertain, before the update is sent — as
+ * publish records its plan — so that a process killed meanwhile leaves them for undo.
+ */
+export async function republish(state: DnsState, addresses: string[], save: (intent: DnsState) => void): Promise<DnsState> {
   const current = state.records.filter((r) => r.type === 'AAAA').map((r) => r.data);
   if (current.length === addresses.length && current.every((a) => addresses.includes(a))) return state;
   const old = await withdraw(state);
   if (stillPublished(old)) return old;
-  return apply(withRecords(old, addresses), 'add');
+  const plan = withRecords(old, addresses);
+  save(intending(plan));
+  return apply(plan, 'add');
 }

@@ -4,6 +4,14 @@
  * A unique address is marked verified. A duplicate is withdrawn at once (with its host side, from
  * the ledger) and replaced by the next RFC 7217 candidate, this time proven unique before it is
  * installed (RFC 7217 §6) by the same operation attach uses; its DNS records follow.
+ *
+ * This process may outlive the container: it holds the container's netns open (an fd keeps a
+ * netns alive after the runtime has let it go), and poststop may run while it probes. So it changes
+ * nothing — no address installed or withdrawn, no DNS update, no record saved — unless, under the
+ * container's lock (which poststop's detach holds while it undoes and removes the record), the
+ * record still exists, is still the attach this process started from (same attach id, same netns
+ * identity, the netns it holds) and nobody else changed its ledger or DNS state meanwhile. Probing
+ * needs no lock: a probe changes nothing.
  */
 import type { HookConfig } from '../core/config';
 import { claimAddress, type DadResult } from '../core/dad';
@@ -17,16 +25,26 @@ import type { AddressRecord, ContainerRecord } from '../core/record';
 import { lifetimesFromPrefix, remainingSeconds } from '../core/slaac';
 import { installAddress, type AddressPlace } from '../ops/address';
 import { republish } from '../ops/dns-records';
-import { Ledger, type RecordSink } from '../ops/ledger';
+import { Ledger } from '../ops/ledger';
 import { findMarkedLink } from '../ops/link';
 import { withdrawAddress } from '../ops/undo';
 import { addressKeys, ndVantage } from './attach';
 import { contextFor, type PipelineDeps } from './deps';
 import { reopenNetns } from './detach';
 
-/** Saves only while the record exists: a poststop that came meanwhile has the last word. */
-function whileAttached(deps: PipelineDeps, id: string): RecordSink {
-  return { write: (record, opts) => (deps.store.read(id) ? deps.store.write(record, opts) : undefined) };
+/** The container was detached (or attached anew) since this process started: it stops, changing nothing. */
+class Detached extends Error {}
+
+/** What this process's changes are valid against: the attach it started from, as it last saved it. */
+function sameAttach(now: ContainerRecord, ours: ContainerRecord): boolean {
+  return (
+    now.phase === 'attached' &&
+    now.attachId === ours.attachId &&
+    now.since === ours.since &&
+    now.netns.id === ours.netns.id &&
+    JSON.stringify(now.ledger) === JSON.stringify(ours.ledger) &&
+    JSON.stringify(now.dns ?? null) === JSON.stringify(ours.dns ?? null)
+  );
 }
 
 /** Resolves with the updated record (undefined when the container is gone or was never ours). */
@@ -38,8 +56,22 @@ export async function completeOptimisticDad(opts: { id: string; config: HookConf
   const container = reopenNetns(deps, record);
   if (!container) return undefined;
   try {
-    const ledger = new Ledger(whileAttached(deps, record.id), record);
+    const ledger = new Ledger(deps.store, record);
     const ctx = contextFor(deps, ledger, container);
+    /**
+     * Run one change under the container's lock, if the container is still this attach (else
+     * Detached); whatever it did to the record is saved before the lock goes.
+     */
+    const guarded = <T>(fn: () => Promise<T> | T): Promise<T> =>
+      deps.withContainerLock(record.id, async () => {
+        const now = deps.store.read(record.id);
+        if (!now || !sameAttach(now, record)) throw new Detached(`container ${record.id} was detached meanwhile`);
+        try {
+          return await fn();
+        } finally {
+          ledger.save();
+        }
+      });
     const linkEffect = record.ledger.find((e) => e.kind === 'link');
     const link = linkEffect?.kind === 'link' ? findMarkedLink(ctx, linkEffect) : undefined;
     if (!link) return undefined;
@@ -57,7 +89,7 @@ export async function completeOptimisticDad(opts: { id: string; config: HookConf
       const address = parseIPv6(a.address);
       const first = await nd.probe(address, retransMs);
       if (first.verdict === 'unique') return { ...a, dad: 'verified' };
-      withdrawAddress(ctx, address);
+      await guarded(() => withdrawAddress(ctx, address));
       log.warn(`optimistic DAD: ${a.address} is in use (${first.evidence ?? 'duplicate'}): withdrawn`);
       if (a.dadCounter === null) {
         log.error(`static address ${a.address} is a duplicate: the container has no address on ${a.prefix}`);
@@ -73,15 +105,17 @@ export async function completeOptimisticDad(opts: { id: string; config: HookConf
           probe: (x) => nd.probe(x, retransMs),
           mode: 'strict',
           retries: IDGEN_RETRIES - 1,
-          install: (x) => {
-            const now = deps.clock() / 1000;
-            installAddress(ctx, place, x, length, { validLifetime: remainingSeconds(lt.validUntil, now), preferredLifetime: remainingSeconds(lt.preferredUntil, now) });
-          },
+          install: (x) =>
+            guarded(() => {
+              const now = deps.clock() / 1000;
+              installAddress(ctx, place, x, length, { validLifetime: remainingSeconds(lt.validUntil, now), preferredLifetime: remainingSeconds(lt.preferredUntil, now) });
+            }),
           withdraw: () => undefined,
         });
         log.info(`optimistic DAD: replaced by ${formatIPv6(claim.address)}`);
         return { ...a, address: formatIPv6(claim.address), dadCounter: start + claim.dadCounter, dad: 'verified' };
       } catch (err) {
+        if (err instanceof Detached) throw err;
         log.error(`optimistic DAD: no unique address on ${a.prefix}: ${(err as Error).message}`);
         return undefined;
       }
@@ -93,18 +127,30 @@ export async function completeOptimisticDad(opts: { id: string; config: HookConf
       settleAll(record.addresses.map(checkOne)),
     ]) as [DadResult | undefined, (AddressRecord | undefined)[]];
     if (linkLocal?.verdict === 'duplicate') log.error(`link-local address ${record.linkLocal} is in use on the link (${linkLocal.evidence ?? 'duplicate'})`);
-    record.linkLocalDad = linkLocal?.verdict === 'duplicate' ? 'optimistic' : 'verified';
-    record.addresses = addresses.filter((a): a is AddressRecord => a !== undefined);
-    // Now proven: announce them (the hook could not while they were optimistic, RFC 4429 §3.3).
-    try {
-      nd.announce([...(!onParent && linkLocal?.verdict === 'unique' ? [parseIPv6(record.linkLocal)] : []), ...record.addresses.map((a) => parseIPv6(a.address))]);
-    } catch (err) {
-      log.warn(`unsolicited NA on ${nd.vantage.ifname}: ${(err as Error).message}`);
-    }
-    log.info(`optimistic DAD done: ${record.addresses.map((a) => `${a.address} ${a.dad}`).join(', ') || 'no address left'}`);
-    if (record.dns) record.dns = await republish(record.dns, record.addresses.map((a) => a.address));
-    ledger.save({ durable: true });
+    await guarded(async () => {
+      record.linkLocalDad = linkLocal?.verdict === 'duplicate' ? 'optimistic' : 'verified';
+      record.addresses = addresses.filter((a): a is AddressRecord => a !== undefined);
+      // Now proven: announce them (the hook could not while they were optimistic, RFC 4429 §3.3).
+      try {
+        nd.announce([...(!onParent && linkLocal?.verdict === 'unique' ? [parseIPv6(record.linkLocal)] : []), ...record.addresses.map((a) => parseIPv6(a.address))]);
+      } catch (err) {
+        log.warn(`unsolicited NA on ${nd.vantage.ifname}: ${(err as Error).message}`);
+      }
+      log.info(`optimistic DAD done: ${record.addresses.map((a) => `${a.address} ${a.dad}`).join(', ') || 'no address left'}`);
+      // Under the lock throughout: a poststop waits for this update, then withdraws what it added.
+      if (record.dns) {
+        record.dns = await republish(record.dns, record.addresses.map((a) => a.address), (intent) => {
+          record.dns = intent;
+          ledger.save();
+        });
+      }
+      ledger.save({ durable: true });
+    });
     return record;
+  } catch (err) {
+    if (!(err instanceof Detached)) throw err;
+    log.info(`optimistic DAD stopped: ${err.message}; nothing more is changed`);
+    return undefined;
   } finally {
     container.close();
   }

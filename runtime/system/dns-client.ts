@@ -20,6 +20,11 @@
  * and reported only when no verified answer has come by the end of that attempt; over TCP it is
  * reported at once.
  *
+ * A failure says whether the update may have been applied all the same (DnsUpdateError's
+ * `outcome`): once the request has left this host, only an answer says what the server did — a
+ * timeout, a lost reply or a reset connection leave it unknown, and the caller must act as if it
+ * had been applied.
+ *
  * Nothing is left behind: when the promise settles, the sockets are closed and the timers
  * cleared.
  *
@@ -64,6 +69,12 @@ export interface UpdateOptions {
   timeoutMs?: number;
   /** Further attempts after the first, on timeouts and network errors only; default 2. */
   retries?: number;
+  /**
+   * Called once, when the request has first left this process (a datagram handed to the kernel, or
+   * the bytes written to a connected TCP socket): from then on the server may apply it. For tests'
+   * failpoints.
+   */
+  onSent?: () => void;
 }
 
 export const DEFAULT_PORT = 53;
@@ -76,6 +87,17 @@ export const UDP_MAX = 512;
  * Why an update failed. `rcode` is a name: the server's RCODE (FORMERR, SERVFAIL, NXDOMAIN,
  * NOTIMP, REFUSED, YXDOMAIN, YXRRSET, NXRRSET, NOTAUTH, NOTZONE), its TSIG error (BADSIG,
  * BADKEY, BADTIME, ...), or TIMEOUT, BADRESPONSE, NETWORK (the errno name in the detail).
+ *
+ * `outcome` says whether the update may nevertheless have been applied:
+ * - `rejected`: the server answered, and an answer other than NOERROR means nothing was applied
+ *   (RFC 2136 §3: an update is applied whole or not at all, and §3.8 answers NOERROR only once it
+ *   is; a TSIG error means the request was not processed, RFC 8945 §5.2) — or the request never
+ *   left this host (every transmission failed at send or connect);
+ * - `unknown`: the request may have reached the server and no answer we can trust came back (a
+ *   timeout, a reply lost, a connection reset after the request was written, an answer that did
+ *   not verify): the server may have applied it. Whoever sent an add must then treat its records
+ *   as possibly published, and delete them at withdrawal (a delete of an absent record is a no-op,
+ *   RFC 2136 §3.4.2.4).
  */
 export class DnsUpdateError extends Error {
   override name = 'DnsUpdateError';
@@ -84,6 +106,7 @@ export class DnsUpdateError extends Error {
     readonly server: string,
     readonly rcode: string,
     readonly detail?: string,
+    readonly outcome: 'rejected' | 'unknown' = 'rejected',
   ) {
     super(oneLine(`DNS update of ${zone} at ${server}: ${rcode}${detail ? ` (${detail})` : ''}`));
   }
@@ -229,12 +252,15 @@ function errnoText(e: unknown): string {
 interface Outcome {
   verdict: Verdict;
   attempts: number;
+  /** The request left this host at least once (so the server may have it, whatever came back). */
+  sent: boolean;
 }
 
-function udpExchange(server: DnsServer, wire: Buffer, x: Exchange, timeoutMs: number, maxAttempts: number): Promise<Outcome> {
+function udpExchange(server: DnsServer, wire: Buffer, x: Exchange, timeoutMs: number, maxAttempts: number, onSent: () => void): Promise<Outcome> {
   return new Promise((resolve) => {
     const sock = dgram.createSocket({ type: net.isIPv6(server.address) ? 'udp6' : 'udp4' });
     let attempts = 0;
+    let sent = false;
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
     let invalid: Verdict | undefined;
@@ -248,7 +274,7 @@ function udpExchange(server: DnsServer, wire: Buffer, x: Exchange, timeoutMs: nu
       } catch {
         // already closed
       }
-      resolve({ verdict, attempts });
+      resolve({ verdict, attempts, sent });
     };
     sock.on('error', (e) => finish({ kind: 'fail', rcode: 'NETWORK', detail: `UDP socket: ${errnoText(e)}` }));
     sock.on('message', (msg, rinfo) => {
@@ -272,6 +298,10 @@ function udpExchange(server: DnsServer, wire: Buffer, x: Exchange, timeoutMs: nu
       sendError = undefined;
       sock.send(wire, server.port, server.address, (err) => {
         if (err) sendError = `send: ${errnoText(err)}`;
+        else if (!sent) {
+          sent = true;
+          onSent();
+        }
       });
       timer = setTimeout(attempt, timeoutMs);
     };
@@ -281,24 +311,31 @@ function udpExchange(server: DnsServer, wire: Buffer, x: Exchange, timeoutMs: nu
 
 // ---------------------------------------------------------------- TCP
 
-type TcpResult = { kind: 'response'; raw: Buffer } | { kind: 'timeout' } | { kind: 'network'; detail: string };
+type TcpEnd = { kind: 'response'; raw: Buffer } | { kind: 'timeout' } | { kind: 'network'; detail: string };
+type TcpResult = TcpEnd & { sent: boolean };
 
-function tcpAttempt(server: DnsServer, wire: Buffer, timeoutMs: number): Promise<TcpResult> {
+function tcpAttempt(server: DnsServer, wire: Buffer, timeoutMs: number, onSent: () => void): Promise<TcpResult> {
   return new Promise((resolve) => {
     let settled = false;
+    // Connected and the request written: the server may read it, whatever happens next.
+    let sent = false;
     let received = Buffer.alloc(0);
     const sock = net.connect({ host: server.address, port: server.port });
-    const finish = (r: TcpResult): void => {
+    const finish = (r: TcpEnd): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       sock.destroy();
-      resolve(r);
+      resolve({ ...r, sent });
     };
     const timer = setTimeout(() => finish({ kind: 'timeout' }), timeoutMs);
     const len = Buffer.alloc(2);
     len.writeUInt16BE(wire.length);
-    sock.on('connect', () => sock.write(Buffer.concat([len, wire])));
+    sock.on('connect', () => {
+      sent = true;
+      sock.write(Buffer.concat([len, wire]));
+      onSent();
+    });
     sock.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
       if (received.length < 2) return;
@@ -310,15 +347,16 @@ function tcpAttempt(server: DnsServer, wire: Buffer, timeoutMs: number): Promise
   });
 }
 
-async function tcpExchange(server: DnsServer, wire: Buffer, x: Exchange, timeoutMs: number, maxAttempts: number): Promise<Outcome> {
-  let last: TcpResult = { kind: 'timeout' };
+async function tcpExchange(server: DnsServer, wire: Buffer, x: Exchange, timeoutMs: number, maxAttempts: number, onSent: () => void): Promise<Outcome> {
+  let last: TcpResult = { kind: 'timeout', sent: false };
+  let sent = false;
   for (let attempts = 1; attempts <= maxAttempts; attempts++) {
-    last = await tcpAttempt(server, wire, timeoutMs);
+    last = await tcpAttempt(server, wire, timeoutMs, onSent);
+    sent ||= last.sent;
     if (last.kind !== 'response') continue;
-    const v = judge(last.raw, x) ?? { kind: 'fail', rcode: 'BADRESPONSE', detail: 'TCP response does not answer the update (id or QR)' };
-    if (v.kind === 'truncated') return { verdict: { kind: 'fail', rcode: 'BADRESPONSE', detail: 'TC set in a TCP response' }, attempts };
-    if (v.kind === 'invalid') return { verdict: { kind: 'fail', rcode: v.rcode, detail: v.detail }, attempts };
-    return { verdict: v, attempts };
+    const v = judge(last.raw, x) ?? { kind: 'invalid', rcode: 'BADRESPONSE', detail: 'TCP response does not answer the update (id or QR)' };
+    if (v.kind === 'truncated') return { verdict: { kind: 'invalid', rcode: 'BADRESPONSE', detail: 'TC set in a TCP response' }, attempts, sent };
+    return { verdict: v, attempts, sent };
   }
   return {
     verdict:
@@ -326,6 +364,7 @@ async function tcpExchange(server: DnsServer, wire: Buffer, x: Exchange, timeout
         ? { kind: 'fail', rcode: 'NETWORK', detail: `${last.detail}; ${maxAttempts} attempts over TCP` }
         : { kind: 'fail', rcode: 'TIMEOUT', detail: `no answer to ${maxAttempts} attempts of ${timeoutMs} ms over TCP` },
     attempts: maxAttempts,
+    sent,
   };
 }
 
@@ -341,22 +380,39 @@ function checkRequest(server: DnsServer, timeoutMs: number, retries: number, key
 }
 
 /** Sign (with a key) and send one request: over UDP, then over TCP after a TC answer or when over 512 bytes. */
-async function transact(server: DnsServer, message: Message, x: Omit<Exchange, 'signed'>, timeoutMs: number, retries: number): Promise<{ verdict: Verdict; transport: 'udp' | 'tcp'; attempts: number }> {
+async function transact(
+  server: DnsServer,
+  message: Message,
+  x: Omit<Exchange, 'signed'>,
+  timeoutMs: number,
+  retries: number,
+  onSent: () => void = () => undefined,
+): Promise<{ verdict: Verdict; transport: 'udp' | 'tcp'; attempts: number; outcome: 'rejected' | 'unknown' }> {
   const unsigned = encodeMessage(message);
   const signed = x.key ? signMessage(unsigned, x.key) : undefined;
   const wire = signed ? signed.wire : unsigned;
   const exchange: Exchange = { ...x, signed };
   const maxAttempts = retries + 1;
+  let first = true;
+  const sentOnce = (): void => {
+    if (first) onSent();
+    first = false;
+  };
   let transport: 'udp' | 'tcp' = 'udp';
-  let outcome: Outcome = { verdict: { kind: 'truncated' }, attempts: 0 };
-  if (wire.length <= UDP_MAX) outcome = await udpExchange(server, wire, exchange, timeoutMs, maxAttempts);
+  let outcome: Outcome = { verdict: { kind: 'truncated' }, attempts: 0, sent: false };
+  if (wire.length <= UDP_MAX) outcome = await udpExchange(server, wire, exchange, timeoutMs, maxAttempts, sentOnce);
   let attempts = outcome.attempts;
+  let sent = outcome.sent;
   if (outcome.verdict.kind === 'truncated') {
     transport = 'tcp';
-    outcome = await tcpExchange(server, wire, exchange, timeoutMs, maxAttempts);
+    outcome = await tcpExchange(server, wire, exchange, timeoutMs, maxAttempts, sentOnce);
     attempts += outcome.attempts;
+    sent ||= outcome.sent;
   }
-  return { verdict: outcome.verdict, transport, attempts };
+  const v = outcome.verdict;
+  // No answer we can trust, and the request may have reached the server: it may have applied it.
+  const untrusted = v.kind === 'invalid' || (v.kind === 'fail' && (v.rcode === 'TIMEOUT' || v.rcode === 'NETWORK'));
+  return { verdict: v, transport, attempts, outcome: sent && untrusted ? 'unknown' : 'rejected' };
 }
 
 // ---------------------------------------------------------------- sendUpdate
@@ -372,10 +428,10 @@ export async function sendUpdate(opts: UpdateOptions): Promise<UpdateResult> {
   if (zone === '') throw new InputError('DNS update: empty zone');
 
   const id = crypto.randomInt(0, 0x10000);
-  const { verdict: v, transport, attempts } = await transact(server, buildUpdate(id, zone, opts.ops), { id, opcode: OPCODE.UPDATE, zone, key }, timeoutMs, retries);
+  const { verdict: v, transport, attempts, outcome } = await transact(server, buildUpdate(id, zone, opts.ops), { id, opcode: OPCODE.UPDATE, zone, key }, timeoutMs, retries, opts.onSent);
   if (v.kind === 'done') return { transport, attempts, elapsedMs: performance.now() - started };
-  if (v.kind === 'truncated') throw new DnsUpdateError(zone, formatServer(server), 'BADRESPONSE', 'truncated');
-  throw new DnsUpdateError(zone, formatServer(server), v.rcode, v.detail);
+  if (v.kind === 'truncated') throw new DnsUpdateError(zone, formatServer(server), 'BADRESPONSE', 'truncated', outcome);
+  throw new DnsUpdateError(zone, formatServer(server), v.rcode, v.detail, outcome);
 }
 
 // ---------------------------------------------------------------- queries (for `check`)

@@ -624,7 +624,7 @@ t.test('a prefix whose DAD fails while another prefix is still probing: undo wai
 // ---------------------------------------------------------------- DNS, against a loopback UDP server
 
 /** An RFC 2136 server on 127.0.0.1 that answers adds and deletes as told (no zone data). */
-async function dnsServer(answer: { add: number; delete: number }) {
+async function dnsServer(answer: { add: number | 'lost'; delete: number | 'lost' }) {
   const sock = dgram.createSocket('udp4');
   const seen: string[] = [];
   sock.on('message', (msg, rinfo) => {
@@ -632,7 +632,9 @@ async function dnsServer(answer: { add: number; delete: number }) {
     if (!d.ok) return;
     const isAdd = d.message.authorities.some((rr) => rr.class === 1);
     seen.push(isAdd ? 'add' : 'delete');
-    const reply = encodeMessage({ ...d.message, header: { ...d.message.header, qr: true, rcode: isAdd ? answer.add : answer.delete }, answers: [], authorities: [], additionals: [] });
+    const rcode = isAdd ? answer.add : answer.delete;
+    if (rcode === 'lost') return; // applied (say), the reply lost on its way back
+    const reply = encodeMessage({ ...d.message, header: { ...d.message.header, qr: true, rcode }, answers: [], authorities: [], additionals: [] });
     sock.send(reply, rinfo.port, rinfo.address);
   });
   await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
@@ -890,4 +892,94 @@ t.test('a record an older hook wrote (no ledger, no mark on its link): poststop 
   t.strictSame(fx.net.model().host, fx.initial.host, 'the host holds nothing of it: table, rules, proxies, host routes');
   t.notOk([...(fx.containers.c1 as FakeKernel).links.values()].some((l) => l.name === 'eth0'), 'its link is gone');
   t.equal(fx.store.records.size, 0, 'no record left');
+});
+
+// ================================================================ (e) nothing orphaned (issue 10)
+
+t.test('DNS: an add whose reply is lost may have been applied — pending, and withdrawn at detach', async (t) => {
+  const dns = await dnsServer({ add: 'lost', delete: RCODE.NOERROR });
+  t.teardown(dns.close);
+  const cfg = { ...macvlan(), dns: { ...dnsConfig(dns.server), required: false, timeout_ms: 50 } };
+  const fx = fixture();
+  const record = await attach(request('c1', cfg), fx.deps);
+  t.equal(record.phase, 'attached', 'not required: the container starts');
+  t.match(record.dns, { status: 'pending', error: /TIMEOUT/ });
+  t.ok(record.dns?.records.every((r) => !r.published && r.uncertain), 'its records count as possibly published');
+  t.match(fx.log.lines.join('\n'), /outcome is unknown/, 'and the log says why');
+  t.strictSame(dns.seen, ['add', 'add', 'add'], 'three transmissions, no answer');
+  t.strictSame(await detach(fx.store.read('c1') as ContainerRecord, fx.deps), { link: 'deleted', failures: [], removed: true });
+  t.strictSame(dns.seen.slice(3), ['delete'], 'detach deletes them (a no-op had the server not applied the add)');
+  t.equal(fx.store.records.size, 0);
+});
+
+t.test('DNS required, an add whose reply is lost: the container fails and undo withdraws the records', async (t) => {
+  const dns = await dnsServer({ add: 'lost', delete: RCODE.NOERROR });
+  t.teardown(dns.close);
+  const cfg = { ...macvlan(), dns: { ...dnsConfig(dns.server), timeout_ms: 50 } };
+  const fx = fixture();
+  const err = await rejection(attach(request('c1', cfg), fx.deps));
+  t.match(err.message, /TIMEOUT/);
+  t.strictSame(dns.seen, ['add', 'add', 'add', 'delete'], 'the delete follows the unanswered add');
+  checkClean(t, fx, 'required, reply lost', { containerLo: true });
+});
+
+t.test('DNS: at the moment the update leaves, the ledger already holds its records as possibly published', async (t) => {
+  const dns = await dnsServer({ add: RCODE.NOERROR, delete: RCODE.NOERROR });
+  t.teardown(dns.close);
+  const cfg = { ...macvlan(), dns: { ...dnsConfig(dns.server), required: false } };
+  const fx = fixture();
+  let atSend: ContainerRecord | undefined;
+  fx.deps.failpoint = (name) => {
+    if (name !== 'dns-sent') return;
+    atSend = fx.store.read('c1'); // what a process SIGKILLed here (OCI_SLAAC_HOOK_FAILPOINT=dns-sent) leaves
+    throw new Error('failpoint dns-sent');
+  };
+  await t.rejects(attach(request('c1', cfg), fx.deps), /failpoint dns-sent/);
+  t.ok(atSend?.ledger.some((e) => e.kind === 'dns'), 'the DNS effect is in the saved ledger');
+  t.ok(atSend?.dns?.records.length && atSend.dns.records.every((r) => r.uncertain), 'every record of the update saved as uncertain before it left');
+  t.strictSame(dns.seen, ['add', 'delete'], 'the update was applied; undo withdrew it');
+  checkClean(t, fx, 'failure after the update left', { containerLo: true });
+});
+
+t.test('optimistic: poststop while the background DAD probes — it changes nothing afterwards, even in a netns only it still holds', async (t) => {
+  const cfg = validateForAttach({ ...macvlan(), dad: 'optimistic' });
+  const want = expected(cfg, 'c1');
+  const dup = want.global('2001:db8:1::', 0);
+  const next = want.global('2001:db8:1::', 1);
+  const fx = fixture({ verdict: (a) => (a === dup ? 'duplicate' : 'unique'), delayMs: (a) => (a === next ? 40 : 0) });
+  await attach(request('c1', cfg), fx.deps);
+  const background = completeOptimisticDad({ id: 'c1', config: cfg, secret: SECRET, deps: fx.deps });
+  // Wait until it probes the replacement: the duplicate is withdrawn, the next candidate not yet installed.
+  while (!fx.nd.probes.some((p) => p.includes(next))) await new Promise((r) => setTimeout(r, 1));
+  // The runtime lets the netns go (its path no longer opens); the background process still holds it.
+  const open = fx.deps.openNetns;
+  fx.deps.openNetns = (path) => {
+    if (path === '/run/netns/c1') throw new InputError(`network namespace ${path} does not exist`);
+    return open(path);
+  };
+  t.strictSame(await detach(fx.store.read('c1') as ContainerRecord, fx.deps), { link: 'gone', failures: [], removed: true });
+  const detachedAt = fx.net.calls.length;
+  t.equal(await background, undefined, 'the background process stops');
+  t.strictSame(mutating(fx.net.since(detachedAt)), [], 'and makes no change after poststop');
+  t.notOk(fx.containers.c1?.model().addresses.some((a) => a.startsWith(`${next}/`)), 'no replacement address in the netns it holds');
+  t.equal(fx.store.records.size, 0, 'no record comes back');
+  t.match(fx.log.lines.join('\n'), /optimistic DAD stopped: container c1 was detached meanwhile/);
+  t.strictSame(fx.containerLock.forgotten, ['c1'], 'detach dropped the lock file with the record');
+});
+
+t.test('optimistic: a background DAD for an earlier attach of the same container (same netns) acts on none of the new one', async (t) => {
+  const cfg = validateForAttach({ ...macvlan(), dad: 'optimistic' });
+  const want = expected(cfg, 'c1');
+  const dup = want.global('2001:db8:1::', 0);
+  const next = want.global('2001:db8:1::', 1);
+  const fx = fixture({ verdict: (a) => (a === dup ? 'duplicate' : 'unique'), delayMs: (a) => (a === next ? 40 : 0) });
+  await attach(request('c1', cfg), fx.deps);
+  const background = completeOptimisticDad({ id: 'c1', config: cfg, secret: SECRET, deps: fx.deps });
+  while (!fx.nd.probes.some((p) => p.includes(next))) await new Promise((r) => setTimeout(r, 1));
+  await detach(fx.store.read('c1') as ContainerRecord, fx.deps);
+  const again = await attach(request('c1', cfg), fx.deps); // restarted in the same netns
+  const from = fx.net.calls.length;
+  t.equal(await background, undefined, 'the earlier one stops');
+  t.strictSame(mutating(fx.net.since(from)), [], 'and changes nothing of the new attach');
+  t.strictSame(fx.store.read('c1'), JSON.parse(JSON.stringify(again)), 'the new record as the new attach left it');
 });
