@@ -36,7 +36,7 @@ export interface Difference {
   text: string;
 }
 
-export interface CheckDeps extends Pick<PipelineDeps, 'host' | 'openNetns' | 'log'> {
+export interface CheckDeps extends Pick<PipelineDeps, 'host' | 'openNetns' | 'log'>, Partial<Pick<PipelineDeps, 'store'>> {
   /** Whether the DNS server holds a record (system/dns-client's recordExists; a fake in tests). */
   dnsExists?(opts: QueryOptions & { data: string }): Promise<boolean>;
 }
@@ -213,6 +213,12 @@ export function findRecord(store: Pick<RecordStore, 'read' | 'list'>, id: string
 /** The differences between the container's ledger and the live kernel and DNS state (none: they agree). */
 export async function check(record: ContainerRecord, deps: CheckDeps): Promise<Difference[]> {
   const out: Difference[] = [];
+  if (record.member) {
+    // A pod member has nothing of its own: the pod's attachment is its owner's.
+    const owner = deps.store?.read(record.member.owner);
+    if (!owner) return [{ kind: 'phase', state: 'gone', text: `member of container ${record.member.owner}'s network namespace, whose attachment is gone` }];
+    return check(owner, deps);
+  }
   if (!Array.isArray(record.ledger)) return [{ kind: 'phase', state: 'failed', text: `container ${record.id} was attached by an older version (its record has no ledger): nothing to compare` }];
   const ledger = record.ledger;
   if (record.phase === 'attaching') out.push({ kind: 'phase', state: 'unfinished', text: 'attach has not finished (still at work, or the hook died: poststop undoes it)' });

@@ -108,6 +108,11 @@ t.test('a pod and two members: one interface, one address, both members bind it'
     t.match(code, /^[1-5]\d\d$/, `the router reaches [${address}]:${port} (HTTP ${code})`);
   }
 
+  // `check` of a member checks the pod's attachment (its owner's).
+  const member = recs.find((r) => r.member);
+  const check = await run(process.execPath, [path.join(ROOT, 'dist', 'oci-slaac-hook.js'), 'check', member?.id ?? '', '--config', configFile], { env: { PATH: process.env.PATH ?? '', OCI_SLAAC_HOOK_STATE_LIB: libDir } });
+  t.equal(check.code, 0, `check of a member: ${check.stdout.trim()} ${check.stderr.trim()}`);
+
   // A member's stop leaves the pod's address alone.
   const stop = await podman(['rm', '-f', '-t', '0', members[1] ?? '']);
   t.equal(stop.code, 0);
