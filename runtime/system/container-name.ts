@@ -9,9 +9,12 @@
  * (c/storage) lists {id, names} while the container exists. Never ask podman itself: it holds
  * the container's lock while hooks run.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../core/errors';
+import { readRegularFile } from '../wire/oci/files';
+
+/** c/storage's containers.json: some 500 bytes a container. */
+const MAX_CONTAINERS_JSON_BYTES = 64 * 1024 * 1024;
 
 export const NAME_ANNOTATION = 'oci-slaac-hook.name';
 
@@ -40,7 +43,8 @@ function podmanName(id: string, bundle: string): string | undefined {
   const file = path.join(path.dirname(path.dirname(bundle)), 'containers.json');
   let entries: unknown;
   try {
-    entries = JSON.parse(fs.readFileSync(file, 'utf8'));
+    // The bundle path comes from the OCI state: whatever it names must not hang or flood us.
+    entries = JSON.parse(readRegularFile(file, { maxBytes: MAX_CONTAINERS_JSON_BYTES, what: file, missingOk: true }) ?? 'null');
   } catch {
     return undefined;
   }
