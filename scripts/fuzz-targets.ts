@@ -1,0 +1,548 @@
+// The fuzz harness's targets and runner (scripts/fuzz.ts is the command; tests/unit/fuzz.test.ts
+// runs a short pass in CI). Every parser of untrusted input, driven by mutations of valid seeds
+// and by random bytes:
+//   ndp-ra       ICMPv6 bytes → decodeNd → summarizeRa → planAttach (RFC 4861 §6.1.2 checks and the plan)
+//   ndp-ns-na    ICMPv6 bytes → decodeNd for NS/NA (DAD's input), from :: and from a link-local source
+//   oci-state    the OCI state on stdin → parseState
+//   config-json  a bundle's config.json → parseConfigJson
+//   config-toml  config.toml → parseConfig
+//   annotations  annotations (and a config with an allow-list) → applyAnnotations → validateForAttach
+//   dns          a DNS response → decodeMessage
+// A case is deterministic: its input is derived from (seed, target, case index) alone, so any
+// finding is replayed with `--seed S --target T --case I`. A finding is any throw but the error
+// classes a target may refuse with (`refusals`), a case slower than the per-case bound, or a
+// result that breaks the target's own invariant.
+import { applyAnnotations, DEFAULTS, parseConfig, validateForAttach, type HookConfig } from '../runtime/core/config';
+import { InputError } from '../runtime/core/errors';
+import { parseIPv6 } from '../runtime/core/ipv6';
+import type { NdMessage, NdOption, ReceivedMeta, RouterAdvertisement } from '../runtime/core/nd-types';
+import { planAttach } from '../runtime/core/plan';
+import { CLASS, decodeMessage, encodeMessage, OPCODE, TYPE, type Message } from '../runtime/wire/dns/wire';
+import { decodeNd, encodeNd } from '../runtime/wire/ndp/codec';
+import { summarizeRa } from '../runtime/wire/ndp/summary';
+import { parseConfigJson, parseState } from '../runtime/wire/oci/spec';
+
+// ------------------------------------------------------------------ randomness
+
+/** mulberry32: small, fast, deterministic. */
+export function prng(seed: number): () => number {
+  let state = seed | 0;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let x = Math.imul(state ^ (state >>> 15), 1 | state);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 0x100000000;
+  };
+}
+
+/** The seed of one case: (run seed, target, index) hashed (FNV-1a), so cases are independent. */
+export function caseSeed(seed: number, target: string, index: number): number {
+  let h = 0x811c9dc5 ^ seed;
+  for (const c of `${target}#${index}`) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193);
+  return h >>> 0;
+}
+
+type Rand = () => number;
+const int = (r: Rand, n: number): number => Math.floor(r() * n);
+const pick = <T>(r: Rand, xs: readonly T[]): T => xs[int(r, xs.length)] as T;
+
+const INTERESTING_BYTES = [0x00, 0x01, 0x7f, 0x80, 0xff, 0xfe, 0x40, 0x3f, 0xc0];
+const INTERESTING_TEXT = [
+  '"', '\\', '{', '}', '[', ']', ',', ':', '=', '\n', '\r', '\t', '\u0000', '\u001b', '\u2028', '\ufeff', '\ud800',
+  '__proto__', 'constructor', 'null', 'true', '-1', '0', '1e309', '2147483647', '4294967296', '9007199254740993', '-0',
+  '"""', "'''", '#', '[[a]]', '[dns]', '[annotation_allow]', 'é', '💥', 'a'.repeat(300), '9'.repeat(40),
+];
+
+/** One random mutation of `input` (bytes); `donor` is another seed to splice from. */
+function mutateBytes(r: Rand, input: Buffer, donor: Buffer, text: boolean): Buffer {
+  const b = Buffer.from(input);
+  const at = (): number => int(r, Math.max(1, b.length));
+  switch (int(r, text ? 11 : 9)) {
+    case 0: // flip a bit
+      if (b.length) b[at()] ^= 1 << int(r, 8);
+      return b;
+    case 1: // an interesting byte
+      if (b.length) b[at()] = pick(r, INTERESTING_BYTES);
+      return b;
+    case 2: // a random byte
+      if (b.length) b[at()] = int(r, 256);
+      return b;
+    case 3: { // delete a range
+      const from = at();
+      return Buffer.concat([b.subarray(0, from), b.subarray(from + 1 + int(r, 16))]);
+    }
+    case 4: { // duplicate a range
+      const from = at();
+      const len = 1 + int(r, 32);
+      return Buffer.concat([b.subarray(0, from + len), b.subarray(from, from + len), b.subarray(from + len)]);
+    }
+    case 5: { // insert random bytes
+      const from = at();
+      const ins = Buffer.alloc(1 + int(r, 16));
+      for (let i = 0; i < ins.length; i++) ins[i] = int(r, 256);
+      return Buffer.concat([b.subarray(0, from), ins, b.subarray(from)]);
+    }
+    case 6: // truncate
+      return b.subarray(0, at());
+    case 7: { // splice in a piece of the donor
+      const from = at();
+      const d = int(r, Math.max(1, donor.length));
+      return Buffer.concat([b.subarray(0, from), donor.subarray(d, d + 1 + int(r, 64)), b.subarray(from + int(r, 8))]);
+    }
+    case 8: // a 16-bit or 32-bit field set to an edge value
+      if (b.length >= 4) {
+        const o = int(r, b.length - 3);
+        const v = pick(r, [0, 1, 0xff, 0x7fff, 0x8000, 0xffff, 0x7fffffff, 0xffffffff]);
+        if (r() < 0.5) b.writeUInt16BE(v & 0xffff, o);
+        else b.writeUInt32BE(v >>> 0, o);
+      }
+      return b;
+    default: { // text: an interesting token inserted or replacing a little
+      const from = at();
+      const token = Buffer.from(pick(r, INTERESTING_TEXT));
+      return Buffer.concat([b.subarray(0, from), token, b.subarray(from + int(r, 3))]);
+    }
+  }
+}
+
+const JSON_VALUES: unknown[] = [null, true, false, 0, -1, 1.5, 1e308, 2147483648, '', 'x', '/', '/proc/1/ns/net', '..', '.', '-x', 'a\nb', 'oci-slaac-hook.parent', [], {}, [null], { type: 'network' }, { type: 'network', path: 7 }, '\u0000', 'é'];
+const JSON_KEYS = ['id', 'status', 'pid', 'bundle', 'annotations', 'ociVersion', 'linux', 'namespaces', 'type', 'path', 'hostname', '__proto__', 'constructor', 'oci-slaac-hook.name', 'oci-slaac-hook.ra_timeout_ms', 'oci-slaac-hook.parent', ''];
+
+/** A structural mutation of parsed JSON: one node replaced, a key added or removed, or the value nested deep. */
+function mutateJson(r: Rand, value: unknown, depth = 0): unknown {
+  const roll = r();
+  if (depth > 6 || roll < 0.15) return pick(r, JSON_VALUES);
+  if (roll < 0.2) {
+    let v: unknown = value;
+    for (let i = 0, n = 1 + int(r, 20); i < n; i++) v = r() < 0.5 ? [v] : { a: v };
+    return v;
+  }
+  if (Array.isArray(value)) {
+    const out = [...value];
+    if (out.length && r() < 0.7) out[int(r, out.length)] = mutateJson(r, out[int(r, out.length)], depth + 1);
+    else out.push(mutateJson(r, pick(r, JSON_VALUES), depth + 1));
+    return out;
+  }
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    const keys = Object.keys(out);
+    const x = r();
+    if (keys.length && x < 0.6) {
+      const k = pick(r, keys);
+      out[k] = mutateJson(r, out[k], depth + 1);
+    } else if (keys.length && x < 0.75) delete out[pick(r, keys)];
+    else Object.defineProperty(out, pick(r, JSON_KEYS), { value: mutateJson(r, pick(r, JSON_VALUES), depth + 1), enumerable: true, writable: true, configurable: true });
+    return out;
+  }
+  return pick(r, JSON_VALUES);
+}
+
+/** A case's input: a seed mutated 1–8 times (85 %), or random bytes / random text (15 %); JSON seeds also structurally. */
+export function caseInput(r: Rand, seeds: readonly Buffer[], text: boolean, json = false): Buffer {
+  if (json && r() < 0.5) {
+    let v: unknown = JSON.parse(pick(r, seeds).toString('utf8'));
+    for (let i = 0, n = 1 + int(r, 4); i < n; i++) v = mutateJson(r, v);
+    let text = JSON.stringify(v) ?? 'null';
+    if (r() < 0.05) {
+      // Deep nesting, as text (no recursion here): a decoder that recurses would overflow its stack.
+      const n = 1 + int(r, 100_000);
+      text = r() < 0.5 ? `${'['.repeat(n)}${text}${']'.repeat(n)}` : `${'{"a":'.repeat(n)}${text}${'}'.repeat(n)}`;
+    }
+    const out = Buffer.from(text);
+    return r() < 0.2 ? mutateBytes(r, out, out, true) : out;
+  }
+  if (r() < 0.15) {
+    const n = int(r, r() < 0.9 ? 128 : 4096);
+    const out = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) out[i] = text && r() < 0.8 ? 0x20 + int(r, 95) : int(r, 256);
+    return out;
+  }
+  let b = pick(r, seeds);
+  const rounds = 1 + int(r, 8);
+  for (let i = 0; i < rounds; i++) b = mutateBytes(r, b, pick(r, seeds), text);
+  return b.length > 1 << 20 ? b.subarray(0, 1 << 20) : b;
+}
+
+// ------------------------------------------------------------------ seeds
+
+const ip = parseIPv6;
+const mac = Buffer.from('020000000001', 'hex');
+
+const RA: RouterAdvertisement = {
+  type: 'router-advertisement',
+  curHopLimit: 64,
+  managed: false,
+  other: true,
+  homeAgent: false,
+  preference: 'high',
+  proxy: false,
+  routerLifetime: 1800,
+  reachableTime: 30000,
+  retransTimer: 1000,
+  options: [
+    { type: 'source-link-layer-address', address: mac },
+    { type: 'mtu', mtu: 1500 },
+    { type: 'prefix-information', prefix: ip('2001:db8:1::'), prefixLength: 64, onLink: true, autonomous: true, routerAddress: false, validLifetime: 86400, preferredLifetime: 14400 },
+    { type: 'prefix-information', prefix: ip('2001:db8:2::'), prefixLength: 64, onLink: false, autonomous: true, routerAddress: false, validLifetime: 0xffffffff, preferredLifetime: 0xffffffff },
+    { type: 'prefix-information', prefix: ip('2001:db8:3::'), prefixLength: 48, onLink: true, autonomous: false, routerAddress: true, validLifetime: 600, preferredLifetime: 300 },
+    { type: 'route-information', prefix: ip('2001:db8:100::'), prefixLength: 48, preference: 'low', lifetime: 3600 },
+    { type: 'route-information', prefix: ip('::'), prefixLength: 0, preference: 'medium', lifetime: 1800 },
+    { type: 'rdnss', lifetime: 600, servers: [ip('2001:db8:1::53'), ip('2001:db8:1::54')] },
+    { type: 'dnssl', lifetime: 600, domains: ['lab.example', 'example.org'] },
+    { type: 'unknown', code: 200, data: Buffer.alloc(6) },
+  ],
+};
+const RA_MIN: RouterAdvertisement = { ...RA, options: [RA.options[2] as NdOption] };
+
+const NS: NdMessage = { type: 'neighbor-solicitation', target: ip('2001:db8:1::1234'), options: [{ type: 'nonce', nonce: Buffer.from('0102030405060708', 'hex').subarray(0, 6) }] };
+const NS_LL: NdMessage = { type: 'neighbor-solicitation', target: ip('fe80::1234'), options: [{ type: 'source-link-layer-address', address: mac }] };
+const NA: NdMessage = { type: 'neighbor-advertisement', router: false, solicited: false, override: true, target: ip('2001:db8:1::1234'), options: [{ type: 'target-link-layer-address', address: mac }] };
+const NA_S: NdMessage = { type: 'neighbor-advertisement', router: true, solicited: true, override: false, target: ip('fe80::1'), options: [] };
+
+const RA_META: ReceivedMeta = { source: ip('fe80::1'), destination: ip('ff02::1'), hopLimit: 255, ifindex: 2 };
+const NS_METAS: ReceivedMeta[] = [
+  { source: ip('::'), destination: ip('ff02::1:ff00:1234'), hopLimit: 255, ifindex: 2 },
+  { source: ip('fe80::2'), destination: ip('fe80::1'), hopLimit: 255, ifindex: 2 },
+  { source: ip('2001:db8:1::1234'), destination: ip('ff02::1'), hopLimit: 255, ifindex: 2 },
+];
+
+const STATE_SEEDS = [
+  { ociVersion: '1.0.2', id: 'web1', status: 'creating', pid: 4242, bundle: '/run/containers/web1/userdata', annotations: { 'oci-slaac-hook.name': 'web1', 'io.podman.annotations.autoremove': 'FALSE' } },
+  { ociVersion: '1.1.0', id: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef', status: 'stopped', bundle: '/var/lib/containers/storage/overlay-containers/x/userdata', root: '/run/crun' },
+  { ociVersion: '1.0.2', id: '-x.y+z_', status: 'created', pid: 0, bundle: '/b', annotations: {} },
+].map((s) => JSON.stringify(s));
+
+const CONFIG_JSON_SEEDS = [
+  { ociVersion: '1.0.2', hostname: 'web1', annotations: { 'oci-slaac-hook.name': 'web1', 'oci-slaac-hook.dad': 'optimistic' }, linux: { namespaces: [{ type: 'pid' }, { type: 'network', path: '/run/netns/cni-1234' }, { type: 'mount' }] } },
+  { ociVersion: '1.0.2', process: { args: ['/bin/sh'], env: ['PATH=/bin'] }, root: { path: 'rootfs' }, linux: { namespaces: [{ type: 'network' }] } },
+  { ociVersion: '1.0.2', linux: { namespaces: [] }, annotations: null },
+  {},
+].map((s) => JSON.stringify(s, null, s && Object.keys(s).length > 2 ? 2 : 0));
+
+const TOML_SEEDS = [
+  'parent = "eth0"\nmode = "macvlan"\nmacvlan_mode = "bridge"\ndad = "strict"\ndad_transmits = 1\nra_timeout_ms = 5000\nstate_dir = "/run/oci-slaac-hook"\nenable = true\nnetwork_id = ""\niid = ""\nhost_link = false\nl3_table = 4862\nmax_prefixes = 16\nmax_routes = 16\nmax_dns_servers = 16\n',
+  'parent = "eth1"\nmode = "ipvlan"\nipvlan_mode = "l3"\n\n[annotation_allow]\nparent = ["eth1", "eth2"]\nipvlan_mode = ["l2", "l3"]\niid = ["::53"]\n',
+  '# comment\nparent = \'eth0\'\n[dns]\nserver = "[2001:db8:1::53]:53"\nzone = "lab.example"\nreverse_zone = "0.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"\nkey_file = "/etc/oci-slaac-hook/tsig.key"\nttl = 300\ntimeout_ms = 2000\nrequired = false\n',
+  '',
+];
+
+const ANNOTATION_KEYS = ['parent', 'mode', 'macvlan_mode', 'ipvlan_mode', 'dad', 'dad_transmits', 'ra_timeout_ms', 'enable', 'iid', 'network_id', 'name', 'dns_name', 'state_dir', 'host_link', 'l3_table', 'max_prefixes', 'nosuch', ''];
+const ANNOTATION_VALUES = ['eth0', 'eth1', 'eth2', 'wlan0', 'macvlan', 'ipvlan', 'bridge', 'passthru', 'l2', 'l3', 'l3s', 'strict', 'optimistic', '1', '10', '11', '0', '100', '30000', '2147483647', '-1', '1e3', 'true', 'false', '::53', '::1234', 'lan', '', 'a/b', 'x'.repeat(16)];
+
+const ANNOTATION_SEEDS = [
+  { 'oci-slaac-hook.name': 'web1', 'oci-slaac-hook.dad': 'optimistic', 'oci-slaac-hook.ra_timeout_ms': '8000' },
+  { 'oci-slaac-hook.parent': 'eth1', 'oci-slaac-hook.mode': 'ipvlan', 'oci-slaac-hook.ipvlan_mode': 'l3' },
+  { 'oci-slaac-hook.iid': '::53', 'oci-slaac-hook.dad_transmits': '3', 'oci-slaac-hook.enable': 'true', other: 'x' },
+].map((s) => JSON.stringify(s));
+
+const ANNOTATION_BASES: HookConfig[] = [
+  { ...DEFAULTS, parent: 'eth0' },
+  { ...DEFAULTS, parent: 'eth1', mode: 'ipvlan', annotation_allow: { parent: ['eth1', 'eth2'], mode: ['macvlan', 'ipvlan'], ipvlan_mode: ['l2', 'l3'], iid: ['::53'] } },
+  { ...DEFAULTS },
+];
+
+function dnsSeeds(): Buffer[] {
+  const header = { id: 0x1234, qr: true, opcode: OPCODE.UPDATE, aa: false, tc: false, rd: false, ra: false, z: 0, rcode: 0 };
+  const update: Message = {
+    header,
+    questions: [{ name: 'lab.example', type: TYPE.SOA, class: CLASS.IN }],
+    answers: [],
+    authorities: [],
+    additionals: [
+      { name: 'key.', type: TYPE.TSIG, class: CLASS.ANY, ttl: 0, rdata: { type: 'TSIG', algorithm: 'hmac-sha256', timeSigned: 1_700_000_000, fudge: 300, mac: Buffer.alloc(32, 7), originalId: 0x1234, error: 0, other: Buffer.alloc(0) } },
+    ],
+  };
+  const query: Message = {
+    header: { ...header, opcode: OPCODE.QUERY, aa: true },
+    questions: [{ name: 'web1.lab.example', type: TYPE.AAAA, class: CLASS.IN }],
+    answers: [
+      { name: 'web1.lab.example', type: TYPE.AAAA, class: CLASS.IN, ttl: 300, rdata: { type: 'AAAA', address: ip('2001:db8:1::1234') } },
+      { name: 'web1.lab.example', type: TYPE.AAAA, class: CLASS.IN, ttl: 300, rdata: { type: 'AAAA', address: ip('2001:db8:1::99') } },
+    ],
+    authorities: [{ name: 'lab.example', type: TYPE.SOA, class: CLASS.IN, ttl: 300, rdata: { type: 'SOA', mname: 'ns.lab.example', rname: 'root.lab.example', serial: 7, refresh: 3600, retry: 600, expire: 86400, minimum: 300 } }],
+    additionals: [{ name: '4.3.2.1.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa', type: TYPE.PTR, class: CLASS.IN, ttl: 300, rdata: { type: 'PTR', target: 'web1.lab.example' } }],
+  };
+  const refused: Message = { header: { ...header, rcode: 5 }, questions: [{ name: 'lab.example', type: TYPE.SOA, class: CLASS.IN }], answers: [], authorities: [], additionals: [] };
+  const seeds = [encodeMessage(update), encodeMessage(query), encodeMessage(refused)];
+  // A compression pointer loop and a pointer to itself: classic decoder traps.
+  const loop = Buffer.from(encodeMessage(refused));
+  loop.writeUInt16BE(0xc000 | 12, 12);
+  seeds.push(loop);
+  return seeds;
+}
+
+// ------------------------------------------------------------------ targets
+
+export type Refusal = new (...args: never[]) => Error;
+
+export interface Target {
+  name: string;
+  /** Valid inputs to mutate. */
+  seeds: Buffer[];
+  /** Text targets get text-aware mutations too. */
+  text: boolean;
+  /** The error classes with which this target may refuse an input; none = it must never throw. */
+  refusals: readonly Refusal[];
+  /** Text targets holding JSON also get structural mutations (a value replaced, a key added, deep nesting). */
+  json?: boolean;
+  /** Run one case; throw (anything not in `refusals`) on a finding; 'refused' when a decoder refused the input by its result. */
+  run(input: Buffer, r: Rand): 'refused' | void;
+}
+
+const s = (b: Buffer): string => b.toString('utf8');
+const invariant = (ok: boolean, what: string): void => {
+  if (!ok) throw new Error(`invariant: ${what}`);
+};
+
+export const TARGETS: Target[] = [
+  {
+    name: 'ndp-ra',
+    seeds: [encodeNd(RA, { source: RA_META.source, destination: RA_META.destination }), encodeNd(RA_MIN, { source: RA_META.source, destination: RA_META.destination })],
+    text: false,
+    refusals: [],
+    run(input, r) {
+      const result = decodeNd(input, RA_META, { verifyChecksum: r() < 0.05 });
+      if (!result.ok) {
+        invariant(typeof result.reason === 'string' && result.reason.length > 0, 'a refusal has a reason');
+        return 'refused';
+      }
+      if (result.message.type !== 'router-advertisement') return;
+      const summary = summarizeRa(RA_META.source, result.message);
+      JSON.stringify(summary);
+      const plan = planAttach(result.message, RA_META.source, pick(r, [1280, 1500, 9000]));
+      invariant(plan.mtu === null || (plan.mtu >= 1280 && plan.mtu <= 9000), `plan MTU ${plan.mtu} within 1280..parent`);
+      invariant(plan.prefixes.length <= 256, `plan has ${plan.prefixes.length} prefixes`);
+    },
+  },
+  {
+    name: 'ndp-ns-na',
+    seeds: [NS, NS_LL, NA, NA_S].flatMap((m) => NS_METAS.map((meta) => encodeNd(m, { source: meta.source, destination: meta.destination }))),
+    text: false,
+    refusals: [],
+    run(input, r) {
+      const meta = pick(r, NS_METAS);
+      const result = decodeNd(input, meta, { verifyChecksum: r() < 0.05 });
+      if (!result.ok) {
+        invariant(typeof result.reason === 'string' && result.reason.length > 0, 'a refusal has a reason');
+        return 'refused';
+      }
+      const m = result.message;
+      if (m.type === 'neighbor-solicitation' || m.type === 'neighbor-advertisement') invariant(m.target.length === 16, 'target is 16 bytes');
+    },
+  },
+  {
+    name: 'oci-state',
+    json: true,
+    seeds: STATE_SEEDS.map((x) => Buffer.from(x)),
+    text: true,
+    refusals: [InputError],
+    run(input) {
+      const state = parseState(s(input));
+      invariant(/^[\w+.-]{1,1024}$/.test(state.id) && state.id !== '.' && state.id !== '..', 'a valid id');
+      invariant(state.bundle.startsWith('/'), 'an absolute bundle');
+      for (const v of Object.values(state.annotations)) invariant(typeof v === 'string', 'annotations are strings');
+    },
+  },
+  {
+    name: 'config-json',
+    json: true,
+    seeds: CONFIG_JSON_SEEDS.map((x) => Buffer.from(x)),
+    text: true,
+    refusals: [InputError],
+    run(input) {
+      const cfg = parseConfigJson(s(input), '/bundle/config.json');
+      invariant(['host', 'new', 'path'].includes(cfg.network.kind), 'a network kind');
+      if (cfg.network.kind === 'path') invariant(cfg.network.path.startsWith('/'), 'an absolute netns path');
+    },
+  },
+  {
+    name: 'config-toml',
+    seeds: TOML_SEEDS.map((x) => Buffer.from(x)),
+    text: true,
+    refusals: [InputError],
+    run(input) {
+      const cfg = parseConfig(s(input), '/etc/oci-slaac-hook/config.toml');
+      invariant(cfg.ra_timeout_ms >= 100 && cfg.ra_timeout_ms <= 30000, `ra_timeout_ms ${cfg.ra_timeout_ms} in range`);
+      invariant(cfg.dad_transmits >= 1 && cfg.dad_transmits <= 10, `dad_transmits ${cfg.dad_transmits} in range`);
+    },
+  },
+  {
+    name: 'annotations',
+    json: true,
+    seeds: ANNOTATION_SEEDS.map((x) => Buffer.from(x)),
+    text: true,
+    refusals: [InputError],
+    run(input, r) {
+      // Half the cases: the mutated JSON text as annotations; half: built from keys and values.
+      let annotations: Record<string, string> = {};
+      if (r() < 0.5) {
+        let v: unknown;
+        try {
+          v = JSON.parse(s(input));
+        } catch {
+          return;
+        }
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) return;
+        for (const [k, val] of Object.entries(v)) if (typeof val === 'string') Object.defineProperty(annotations, k, { value: val, enumerable: true });
+      } else {
+        annotations = {};
+        const n = 1 + int(r, 5);
+        for (let i = 0; i < n; i++) {
+          const key = `oci-slaac-hook.${pick(r, ANNOTATION_KEYS)}`;
+          const value = r() < 0.7 ? pick(r, ANNOTATION_VALUES) : s(caseInput(r, [Buffer.from(pick(r, ANNOTATION_VALUES))], true));
+          annotations[key] = value;
+        }
+      }
+      const base = pick(r, ANNOTATION_BASES);
+      const cfg = validateForAttach(applyAnnotations(base, annotations));
+      invariant(cfg.ra_timeout_ms >= 100 && cfg.ra_timeout_ms <= 30000, `ra_timeout_ms ${cfg.ra_timeout_ms} in range`);
+      invariant(cfg.dad_transmits >= 1 && cfg.dad_transmits <= 10, `dad_transmits ${cfg.dad_transmits} in range`);
+      for (const key of ['parent', 'mode', 'macvlan_mode', 'ipvlan_mode', 'iid'] as const) {
+        invariant(cfg[key] === base[key] || (base.annotation_allow[key] ?? []).includes(cfg[key]), `${key} ${JSON.stringify(cfg[key])} is the file's or allowed`);
+      }
+    },
+  },
+  {
+    name: 'dns',
+    seeds: dnsSeeds(),
+    text: false,
+    refusals: [],
+    run(input) {
+      const result = decodeMessage(input);
+      if (!result.ok) {
+        invariant(typeof result.reason === 'string' && result.reason.length > 0, 'a refusal has a reason');
+        return 'refused';
+      }
+      const m = result.message;
+      invariant(m.questions.length + m.answers.length + m.authorities.length + m.additionals.length <= input.length, 'no more records than bytes');
+    },
+  },
+];
+
+/** OSH_FUZZ_SELFTEST=1: targets that must be reported (a throw, a slow case, a hang), to test the harness itself. */
+if (process.env.OSH_FUZZ_SELFTEST === '1') {
+  TARGETS.push({
+    name: 'selftest',
+    seeds: [Buffer.from('x')],
+    text: false,
+    refusals: [InputError],
+    run(_input, r) {
+      const x = r();
+      if (x < 0.001) for (;;);
+      if (x < 0.01) throw new TypeError('a bug');
+      if (x < 0.02) throw new InputError('a refusal');
+    },
+  });
+}
+
+// ------------------------------------------------------------------ runner
+
+export interface Finding {
+  target: string;
+  seed: number;
+  case: number;
+  kind: 'throw' | 'slow' | 'invariant';
+  error: string;
+  /** The input, hex, at most 256 bytes shown. */
+  input: string;
+  inputBytes: number;
+  ms: number;
+}
+
+export interface TargetReport {
+  target: string;
+  cases: number;
+  refused: number;
+  ms: number;
+  slowestCaseMs: number;
+  findings: Finding[];
+  heapBeforeMb: number;
+  heapAfterMb: number;
+  maxRssMb: number;
+  stoppedEarly: boolean;
+}
+
+export interface RunOptions {
+  seed: number;
+  cases: number;
+  /** Stop the target after this long (its report says so). */
+  maxMs: number;
+  /** A case slower than this is a finding. */
+  caseMs: number;
+  /** Only this case (replay). */
+  only?: number;
+  /** Called before each case (the watchdog's heartbeat). */
+  onCase?: (index: number) => void;
+}
+
+export const describe = (err: unknown): string => {
+  const e = err as Error;
+  return `${e?.name ?? typeof err}: ${String(e?.message ?? err).replace(/\s+/g, ' ').slice(0, 300)}`;
+};
+
+/** The input of one case, as the runner makes it. */
+export function inputOf(target: Target, seed: number, index: number): { input: Buffer; r: Rand } {
+  const r = prng(caseSeed(seed, target.name, index));
+  return { input: caseInput(r, target.seeds, target.text, target.json), r };
+}
+
+export function runTarget(target: Target, opts: RunOptions): TargetReport {
+  const mb = (n: number): number => Math.round((n / 1048576) * 10) / 10;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  let maxRss = process.memoryUsage.rss();
+  const findings: Finding[] = [];
+  let refused = 0;
+  let slowest = 0;
+  let done = 0;
+  const start = performance.now();
+  const first = opts.only ?? 0;
+  const last = opts.only !== undefined ? opts.only + 1 : opts.cases;
+  let stoppedEarly = false;
+  for (let i = first; i < last; i++) {
+    if (performance.now() - start > opts.maxMs) {
+      stoppedEarly = true;
+      break;
+    }
+    opts.onCase?.(i);
+    const { input, r } = inputOf(target, opts.seed, i);
+    const t0 = performance.now();
+    let error: unknown;
+    try {
+      if (target.run(input, r) === 'refused') refused++;
+    } catch (err) {
+      error = err;
+    }
+    const ms = performance.now() - t0;
+    slowest = Math.max(slowest, ms);
+    done++;
+    const finding = (kind: Finding['kind'], text: string): void => {
+      if (findings.length < 50) findings.push({ target: target.name, seed: opts.seed, case: i, kind, error: text, input: input.subarray(0, 256).toString('hex'), inputBytes: input.length, ms: Math.round(ms * 10) / 10 });
+    };
+    if (error !== undefined) {
+      if (target.refusals.some((cls) => error instanceof cls)) {
+        refused++;
+        const message = (error as Error).message;
+        if (message.includes('\n')) finding('invariant', `a refusal of more than one line: ${describe(error)}`);
+      } else finding(String((error as Error)?.message).startsWith('invariant:') ? 'invariant' : 'throw', describe(error));
+    }
+    if (ms > opts.caseMs) finding('slow', `case took ${Math.round(ms)} ms (bound ${opts.caseMs} ms)`);
+    if ((i & 1023) === 0) maxRss = Math.max(maxRss, process.memoryUsage.rss());
+  }
+  gc?.();
+  maxRss = Math.max(maxRss, process.memoryUsage.rss());
+  return {
+    target: target.name,
+    cases: done,
+    refused,
+    ms: Math.round(performance.now() - start),
+    slowestCaseMs: Math.round(slowest * 10) / 10,
+    findings,
+    heapBeforeMb: mb(heapBefore),
+    heapAfterMb: mb(process.memoryUsage().heapUsed),
+    maxRssMb: mb(maxRss),
+    stoppedEarly,
+  };
+}
