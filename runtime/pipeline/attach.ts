@@ -78,6 +78,13 @@ function refuseIpvlanModeChange(cfg: HookConfig, parent: Link, peers: ContainerR
   }
 }
 
+/** The container's process and the hook's own, as the record keeps them (absent when unknown). */
+function processRefs(pid: number | undefined, deps: PipelineDeps): Pick<ContainerRecord, 'process' | 'hook'> {
+  const container = pid ? deps.processRef(pid) : undefined;
+  const hook = deps.processRef(process.pid);
+  return { ...(container ? { process: container } : {}), ...(hook ? { hook } : {}) };
+}
+
 function newRecord(req: AttachRequest, netnsId: string, spec: SlaveSpec, deps: PipelineDeps): ContainerRecord {
   return {
     version: STATE_VERSION,
@@ -87,8 +94,7 @@ function newRecord(req: AttachRequest, netnsId: string, spec: SlaveSpec, deps: P
     attachId: randomUUID(),
     name: req.name.name,
     nameSource: req.name.source,
-    process: req.pid ? deps.processRef(req.pid) : undefined,
-    hook: deps.processRef(process.pid),
+    ...processRefs(req.pid, deps),
     netns: { path: req.netnsPath, id: netnsId },
     interface: { name: '', index: 0, mac: '', kind: spec.kind, mode: spec.mode },
     parent: req.config.parent,

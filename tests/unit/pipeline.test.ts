@@ -25,6 +25,7 @@ import { prepareParent } from '../../runtime/ops/l3-reach';
 import { addressKeys, attach, slaveSpec, type AttachRequest } from '../../runtime/pipeline/attach';
 import type { PipelineDeps } from '../../runtime/pipeline/deps';
 import { detach } from '../../runtime/pipeline/detach';
+import { admit } from '../../runtime/pipeline/admit';
 import { completeOptimisticDad } from '../../runtime/pipeline/optimistic';
 import { pio, raWith } from './helpers';
 import { discovered, FakeNet, fakeNd, MemoryLogger, MemoryStore, noRouter, recordingLock, type Call, type FakeKernel, type FakeNdOptions, type NetnsModel } from './fake-kernel';
@@ -964,7 +965,7 @@ t.test('optimistic: poststop while the background DAD probes — it changes noth
   t.notOk(fx.containers.c1?.model().addresses.some((a) => a.startsWith(`${next}/`)), 'no replacement address in the netns it holds');
   t.equal(fx.store.records.size, 0, 'no record comes back');
   t.match(fx.log.lines.join('\n'), /optimistic DAD stopped: container c1 was detached meanwhile/);
-  t.strictSame(fx.containerLock.forgotten, ['c1'], 'detach dropped the lock file with the record');
+  t.strictSame(fx.containerLock.forgotten, ['c1', 'c1'], 'the lock file dropped with the record by detach, and again by the background process that took the lock after it');
 });
 
 t.test('optimistic: a background DAD for an earlier attach of the same container (same netns) acts on none of the new one', async (t) => {
@@ -982,4 +983,70 @@ t.test('optimistic: a background DAD for an earlier attach of the same container
   t.equal(await background, undefined, 'the earlier one stops');
   t.strictSame(mutating(fx.net.since(from)), [], 'and changes nothing of the new attach');
   t.strictSame(fx.store.read('c1'), JSON.parse(JSON.stringify(again)), 'the new record as the new attach left it');
+});
+
+// ================================================================ admission (runtime/pipeline/admit.ts)
+
+const admitReq = (id: string, netns = id, pid?: number) => ({ id, name: `web-${id}`, netnsPath: `/run/netns/${netns}`, pid });
+
+t.test('admit: the host netns is refused before anything is read or made', async (t) => {
+  const fx = fixture();
+  await t.rejects(admit({ id: 'x', name: 'x', netnsPath: '/proc/1/ns/net' }, fx.deps), { name: 'InputError', message: /^network namespace \/proc\/1\/ns\/net is the host's \(the hook's own\), not a container's: refused$/ });
+  await t.rejects(attach({ ...request('x', macvlan()), netnsPath: '/proc/1/ns/net' }, fx.deps), { name: 'InputError', message: /is the host's/ }, 'attach refuses it too, whoever calls it');
+  t.strictSame(mutating(fx.net.calls), [], 'nothing made');
+  t.equal(fx.store.records.size, 0, 'no record');
+});
+
+t.test('admit: attached here already; a record for a netns whose inode was reused is stale', async (t) => {
+  const fx = fixture();
+  const cfg = macvlan();
+  await attach(request('c1', cfg, 'c1'), fx.deps);
+  t.match(await admit(admitReq('c1'), fx.deps), { kind: 'attached' }, 'the same netns, our link in it: nothing to do');
+  // The netns dies without poststop; a new one at the same path gets the same inode (another cookie).
+  const old = fx.containers.c1 as FakeKernel;
+  old.destroy();
+  const [dev, ino] = old.netns.id.split(':');
+  const reborn = fx.net.addNetns('c1b', { id: `${dev}:${ino}:cookie-2`, path: '/run/netns/c1', fd: 40 });
+  reborn.seedLink({ name: 'lo', index: 1, up: false, mtu: 65536 });
+  t.match(await admit(admitReq('c1'), fx.deps), { kind: 'attach' }, 'stale: attach afresh');
+  t.equal(fx.store.read('c1'), undefined, 'the stale record was undone');
+  t.match(fx.log.lines.join('\n'), /this container's record for network namespace \/run\/netns\/c1 .* is stale: undoing it/);
+});
+
+t.test('admit: a netns another container attached is joined (a pod); the member has nothing to undo', async (t) => {
+  const fx = fixture();
+  const owner = await attach(request('c1', macvlan(), 'c1'), fx.deps);
+  const before = fx.net.calls.length;
+  const joined = await admit({ ...admitReq('m1', 'c1', 77) }, fx.deps);
+  t.equal(joined.kind, 'joined');
+  const member = fx.store.read('m1');
+  t.match(member, { id: 'm1', phase: 'attached', ledger: [], member: { owner: 'c1' }, addresses: owner.addresses, interface: owner.interface, process: { pid: 77 } });
+  t.strictSame(mutating(fx.net.since(before)), [], 'joining changes nothing in any netns');
+  t.match(await admit(admitReq('m1', 'c1'), fx.deps), { kind: 'attached' }, 'a member asked again: nothing to do');
+  t.strictSame(await detach(member as ContainerRecord, fx.deps), { link: 'gone', failures: [], removed: true }, "a member's detach undoes nothing");
+  t.equal(fx.store.read('c1')?.phase, 'attached', "the owner's attachment stays");
+  t.ok(fx.containers.c1?.findLink('eth0'), "and so does the owner's link");
+});
+
+t.test('admit: one stable name — a live holder refuses the newcomer, a dead one is undone', async (t) => {
+  const fx = fixture();
+  const cfg = macvlan();
+  await attach({ ...request('c1', cfg, 'c1'), name: { name: 'shared', source: 'annotation' }, pid: 101 }, fx.deps);
+  await t.rejects(admit({ id: 'c2', name: 'shared', netnsPath: '/run/netns/c2' }, fx.deps), { name: 'InputError', message: /^name "shared" is in use by container c1 \(attached since / });
+  dead.add(101); // c1's process is gone, its netns (and link) live on
+  t.teardown(() => dead.delete(101));
+  t.match(await admit({ id: 'c2', name: 'shared', netnsPath: '/run/netns/c2' }, fx.deps), { kind: 'attach' });
+  t.equal(fx.store.read('c1'), undefined, "the dead container's record is undone");
+  t.notOk(fx.containers.c1?.findLink('eth0'), 'and its link deleted');
+});
+
+t.test('attach: two hooks racing with one name — the first record wins under the parent lock', async (t) => {
+  const fx = fixture();
+  const cfg = macvlan();
+  // c1's hook is at work (its record is written, phase attaching) when c2's takes the lock.
+  fx.store.write({ ...(await attach({ ...request('c1', cfg, 'c1'), name: { name: 'shared', source: 'annotation' } }, fx.deps)), phase: 'attaching', hook: { pid: 202, start: '1' }, since: '2026-01-01T00:00:00.000Z' });
+  const before = fx.net.calls.length;
+  await t.rejects(attach({ ...request('c2', cfg, 'c2'), name: { name: 'shared', source: 'annotation' } }, fx.deps), { name: 'InputError', message: /name "shared" is in use by container c1/ });
+  t.strictSame(mutating(fx.net.since(before)), [], 'the loser made nothing');
+  t.equal(fx.store.read('c2'), undefined, 'and keeps no record');
 });
