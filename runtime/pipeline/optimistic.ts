@@ -63,8 +63,9 @@ export async function completeOptimisticDad(opts: { id: string; config: HookConf
      * Detached); whatever it did to the record is saved before the lock goes.
      */
     const guarded = <T>(fn: () => Promise<T> | T): Promise<T> =>
-      deps.withContainerLock(record.id, async () => {
+      deps.withContainerLock(record.id, async (lock) => {
         const now = deps.store.read(record.id);
+        if (!now) lock.forget(); // the lock file poststop removed, made again by taking it
         if (!now || !sameAttach(now, record)) throw new Detached(`container ${record.id} was detached meanwhile`);
         try {
           return await fn();
