@@ -625,7 +625,7 @@ t.test('a prefix whose DAD fails while another prefix is still probing: undo wai
 // ---------------------------------------------------------------- DNS, against a loopback UDP server
 
 /** An RFC 2136 server on 127.0.0.1 that answers adds and deletes as told (no zone data). */
-async function dnsServer(answer: { add: number | 'lost'; delete: number | 'lost' }) {
+async function dnsServer(answer: { add: number | 'lost'; delete: number | 'lost' }, delayMs: (nth: number) => number = () => 0) {
   const sock = dgram.createSocket('udp4');
   const seen: string[] = [];
   sock.on('message', (msg, rinfo) => {
@@ -636,7 +636,7 @@ async function dnsServer(answer: { add: number | 'lost'; delete: number | 'lost'
     const rcode = isAdd ? answer.add : answer.delete;
     if (rcode === 'lost') return; // applied (say), the reply lost on its way back
     const reply = encodeMessage({ ...d.message, header: { ...d.message.header, qr: true, rcode }, answers: [], authorities: [], additionals: [] });
-    sock.send(reply, rinfo.port, rinfo.address);
+    setTimeout(() => sock.send(reply, rinfo.port, rinfo.address), delayMs(seen.length - 1));
   });
   await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
   const port = (sock.address() as AddressInfo).port;
@@ -1049,4 +1049,23 @@ t.test('attach: two hooks racing with one name — the first record wins under t
   await t.rejects(attach({ ...request('c2', cfg, 'c2'), name: { name: 'shared', source: 'annotation' } }, fx.deps), { name: 'InputError', message: /name "shared" is in use by container c1/ });
   t.strictSame(mutating(fx.net.since(before)), [], 'the loser made nothing');
   t.equal(fx.store.read('c2'), undefined, 'and keeps no record');
+});
+
+t.test('optimistic: a poststop that comes while the background republishes waits for it, then withdraws what it added', async (t) => {
+  // The republished add is answered late (the third message: publish's add, the old record's delete, the new add).
+  const dns = await dnsServer({ add: RCODE.NOERROR, delete: RCODE.NOERROR }, (nth) => (nth === 2 ? 80 : 0));
+  t.teardown(dns.close);
+  const cfg = { ...validateForAttach({ ...macvlan(), dad: 'optimistic' }), dns: { ...dnsConfig(dns.server), required: false } };
+  const want = expected(cfg, 'c1');
+  const dup = want.global('2001:db8:1::', 0);
+  const fx = fixture({ verdict: (a) => (a === dup ? 'duplicate' : 'unique') });
+  await attach(request('c1', cfg), fx.deps);
+  const background = completeOptimisticDad({ id: 'c1', config: cfg, secret: SECRET, deps: fx.deps });
+  while (dns.seen.length < 3) await new Promise((r) => setTimeout(r, 1));
+  const detached = await detach(fx.store.read('c1') as ContainerRecord, fx.deps);
+  t.strictSame(detached, { link: 'deleted', failures: [], removed: true });
+  t.ok(await background, 'the background process finished its change');
+  t.strictSame(dns.seen, ['add', 'delete', 'add', 'delete'], 'published, replaced, then withdrawn by poststop');
+  t.equal(fx.store.records.size, 0, 'no record left (none saved over poststop)');
+  t.strictSame(fx.containerLock.events.slice(-4), ['lock c1', 'unlock c1', 'lock c1', 'unlock c1'], 'the republish held the lock; detach took it after');
 });
