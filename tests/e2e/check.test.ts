@@ -228,7 +228,7 @@ t.test('the netns gone without poststop (deleted; its process killed) or replace
   t.teardown(c.remove);
   const replaced = await check(['c2']);
   t.equal(replaced.code, 1);
-  t.match(lines(replaced.stdout), [/^network namespace \/run\/netns\/chk-c2 is another one now \(\d+:\d+, was \d+:\d+\): the container's is gone/]);
+  t.match(lines(replaced.stdout), [/^network namespace \/run\/netns\/chk-c2 is another one now \(\d+:\d+:[0-9a-f]+, was \d+:\d+:[0-9a-f]+\): the container's is gone/]);
   t.equal(lines(replaced.stdout).length, 1);
   t.comment(replaced.stdout.trim());
   t.equal((await hook('poststop', c.state('stopped'))).code, 0, 'poststop cleans up');
