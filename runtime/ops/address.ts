@@ -30,12 +30,13 @@ export interface AddressLifetimes {
   preferredLifetime?: number;
 }
 
-export function installAddress(ctx: OpContext, place: AddressPlace, address: IPv6, prefixLength: number, lifetimes: AddressLifetimes = {}): void {
+/** `flags`: IFA_F_NODAD unless said otherwise (the container's link-local is IFA_F_OPTIMISTIC: attach step 3). */
+export function installAddress(ctx: OpContext, place: AddressPlace, address: IPv6, prefixLength: number, lifetimes: AddressLifetimes = {}, flags = IFA_F_NODAD): void {
   const reach = place.reach && reachEffect(place.reach, address);
   const hostRoute = place.hostLink && hostRouteEffect(place.hostLink, address);
   // All three recorded in one save, before the first is made.
   ctx.ledger.intend<AddressEffect>({ kind: 'address', index: place.index, address: formatIPv6(address), prefixLength }, ...(reach ? [reach] : []), ...(hostRoute ? [hostRoute] : []));
-  inside(ctx).addAddress({ index: place.index, address, prefixLength, flags: IFA_F_NODAD, ...lifetimes });
+  inside(ctx).addAddress({ index: place.index, address, prefixLength, flags, ...lifetimes });
   if (reach) applyReach(ctx, reach);
   if (hostRoute) applyHostRoute(ctx, hostRoute);
 }

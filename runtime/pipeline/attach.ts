@@ -38,6 +38,7 @@ import { installTable, prepareParent, type L3Reach } from '../ops/l3-reach';
 import { Ledger } from '../ops/ledger';
 import { freeInterfaceName, makeLink } from '../ops/link';
 import { addContainerRoutes } from '../ops/route';
+import { IFA_F_OPTIMISTIC } from '../wire/rtnetlink/constants';
 import { refuseHostNetns, refuseNameTaken } from './admit';
 import { contextFor, replayUndo, type PipelineDeps } from './deps';
 
@@ -164,7 +165,15 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     const keys = addressKeys(cfg, req.name.name, req.secret);
     const linkLocal = linkLocalAddress(keys);
     record.linkLocal = formatIPv6(linkLocal);
-    installAddress(ctx, { index: link.index }, linkLocal, 64);
+    // RFC 4429 §3.3: until our DAD of it ends, the link-local is Optimistic, and NAs for it carry no
+    // Override. The kernel clears Override for an IFA_F_OPTIMISTIC address (ndisc_send_na) but keeps
+    // that flag only while its own DAD runs: inet6_addr_add ignores it without optimistic_dad, and
+    // addrconf_dad_begin drops it at once for NODAD or accept_dad < 1. So for the link-local alone
+    // the kernel's DAD runs too, as long as ours (dad_transmits × RetransTimer 1000 ms, no initial
+    // delay for an optimistic address), and its end makes the address final; the global addresses
+    // stay NODAD (7.), our DAD alone deciding for them.
+    for (const [key, value] of [['accept_dad', 1], ['optimistic_dad', 1], ['dad_transmits', cfg.dad_transmits]] as const) container.writeSysctl(`net/ipv6/conf/${ifname}/${key}`, value);
+    installAddress(ctx, { index: link.index }, linkLocal, 64, {}, IFA_F_OPTIMISTIC);
     // Optimistic mode returns before any DAD completes: the background check probes it instead.
     const linkLocalDad = optimistic ? undefined : nd.probe(linkLocal, 1000);
     linkLocalDad?.catch(() => undefined); // awaited below; a failure before then must not go unhandled

@@ -86,7 +86,7 @@ export class ScriptedRouter {
   /** Another link-local address on the router's NIC: a second router on the link, as far as hosts can tell. */
   async addLinkLocal(lab: Lab, address: string): Promise<IPv6> {
     const r = await run('ip', ['-n', lab.routerNetns, 'addr', 'add', `${address}/64`, 'dev', lab.routerIf, 'nodad']);
-    if (r.code !== 0 && !/File exists/.test(r.stderr)) throw new Error(`ip addr add ${address}: ${r.stderr.trim()}`);
+    if (r.code !== 0 && !/File exists|already assigned/.test(r.stderr)) throw new Error(`ip addr add ${address}: ${r.stderr.trim()}`);
     return parseIPv6(address);
   }
 

@@ -326,7 +326,11 @@ t.test('macvlan, strict: the ledger lists every effect in order; detach undoes t
         'c1: sysctl -w net.ipv6.conf.eth0.accept_dad=0',
         `c1: ip link set ${L} addrGenMode none`,
         `c1: ip link set ${L} up true`,
-        `c1: ip -6 addr add ${want.linkLocal}/64 dev ${L} flags 2`,
+        // the link-local: Optimistic while DAD runs (RFC 4429 §3.3), the kernel's DAD on to keep it so
+        'c1: sysctl -w net.ipv6.conf.eth0.accept_dad=1',
+        'c1: sysctl -w net.ipv6.conf.eth0.optimistic_dad=1',
+        'c1: sysctl -w net.ipv6.conf.eth0.dad_transmits=1',
+        `c1: ip -6 addr add ${want.linkLocal}/64 dev ${L} flags 4`,
         'c1: sysctl -w net.ipv6.conf.eth0.ndisc_notify=1',
         `c1: ip link set ${L} mtu 1480`,
         `c1: ip -6 addr add ${want.global('2001:db8:1::')}/64 dev ${L} flags 2 valid_lft 86400 preferred_lft 14400`,
