@@ -6,12 +6,13 @@
  * operations. An add is class IN with a TTL; a delete removes exactly one RR (class NONE, TTL 0,
  * with its RDATA: RFC 2136 §2.5.4), never a whole name or RRset.
  *
- * Transport: UDP from one socket (udp6 or udp4 after the server's address), a random 16-bit id,
- * the answer matched by id and source address and port; the same bytes are resent after each
- * per-attempt timeout, up to `retries` more times, and an answer to any transmission counts. A
- * TC answer — or a request over 512 bytes — moves the same update to TCP (2-byte length
- * framing), which has its own `retries + 1` attempts. Only timeouts and network errors are
- * retried; an answer from the server is final.
+ * Transport: UDP from one socket (udp6 or udp4 after the server's address) connected to the
+ * server, a random 16-bit id, the answer matched by id and source address and port; the same
+ * bytes are resent after each per-attempt timeout, up to `retries` more times, and an answer to
+ * any transmission counts. A TC answer — or a request over 512 bytes — moves the same update to
+ * TCP (2-byte length framing), which has its own `retries + 1` attempts. Only timeouts are
+ * retried; an answer from the server is final, and so is the server host's refusal (ICMP port
+ * unreachable, ECONNREFUSED on the connected socket).
  *
  * With a key, only a response whose TSIG verifies decides the outcome. A response reporting a
  * TSIG error (BADSIG, BADKEY, BADTIME: RFC 8945 §5.3.2 lets it be unsigned) is final and reported
@@ -276,7 +277,14 @@ function udpExchange(server: DnsServer, wire: Buffer, x: Exchange, timeoutMs: nu
       }
       resolve({ verdict, attempts, sent });
     };
-    sock.on('error', (e) => finish({ kind: 'fail', rcode: 'NETWORK', detail: `UDP socket: ${errnoText(e)}` }));
+    sock.on('error', (e) => {
+      // The socket is connected, so an ICMP port unreachable comes back as ECONNREFUSED (RFC 1122
+      // §4.1.3.3). After a single transmission it says that datagram reached no server: the update
+      // was not applied. After more, an earlier one may have been.
+      const refused = (e as NodeJS.ErrnoException).code === 'ECONNREFUSED' && attempts === 1;
+      if (refused) sent = false;
+      finish({ kind: 'fail', rcode: 'NETWORK', detail: `UDP socket: ${errnoText(e)}${refused ? ' (nobody listens there)' : ''}` });
+    });
     sock.on('message', (msg, rinfo) => {
       if (settled || rinfo.port !== server.port || !sameHost(rinfo.address, server.address)) return;
       const v = judge(msg, x);
@@ -296,7 +304,7 @@ function udpExchange(server: DnsServer, wire: Buffer, x: Exchange, timeoutMs: nu
       }
       attempts++;
       sendError = undefined;
-      sock.send(wire, server.port, server.address, (err) => {
+      sock.send(wire, (err) => {
         if (err) sendError = `send: ${errnoText(err)}`;
         else if (!sent) {
           sent = true;
@@ -305,7 +313,11 @@ function udpExchange(server: DnsServer, wire: Buffer, x: Exchange, timeoutMs: nu
       });
       timer = setTimeout(attempt, timeoutMs);
     };
-    attempt();
+    // Connected: only the server's datagrams are delivered, and its host's refusal is reported.
+    sock.connect(server.port, server.address, (err?: Error) => {
+      if (err) finish({ kind: 'fail', rcode: 'NETWORK', detail: `UDP connect: ${errnoText(err)}` });
+      else attempt();
+    });
   });
 }
 

@@ -90,3 +90,16 @@ t.test('TCP: the connection reset after the request was read — outcome unknown
   t.equal(requests, 2, 'both attempts reached the server');
   t.equal(sent, 1);
 });
+
+t.test('UDP: nobody listening at the port — refused by the server\'s host (ICMP) at once: outcome rejected', async (t) => {
+  const probe = dgram.createSocket('udp4');
+  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const started = Date.now();
+  const e = await failure(sendUpdate({ server: { address: '127.0.0.1', port }, zone: ZONE, ops: ONE, timeoutMs: 1000, retries: 2 }));
+  t.equal(e.rcode, 'NETWORK');
+  t.match(e.message, /ECONNREFUSED/);
+  t.equal(e.outcome, 'rejected', 'the one datagram reached no server');
+  t.ok(Date.now() - started < 900, 'without waiting for a timeout');
+});
