@@ -1,7 +1,7 @@
-// The ledger, shown end to end: the hook SIGKILLed at five points of a strict macvlan attach
-// (OCI_SLAAC_HOOK_FAILPOINT: after the link, during RS, during DAD, after the address, after DNS
-// publication), then the runtime's poststop — and nothing is left: no link in the container's
-// netns, no state file, no DNS record on the lab's BIND, no host-side rule, route or proxy entry.
+// The ledger, shown end to end: the hook SIGKILLed at six points of a strict macvlan attach
+// (OCI_SLAAC_HOOK_FAILPOINT: after the link, during RS, during DAD, after the address, right after
+// the DNS update left and before its answer, after DNS publication), then the runtime's poststop —
+// and nothing is left: no link in the container's netns, no state file, no DNS record on the lab's BIND, no host-side rule, route or proxy entry.
 // Before each poststop the test shows what the killed hook had left (so the point was reached and
 // there was something to undo). Also: killed, then the netns deleted before poststop — the record
 // is replayed against a netns that is gone, and nothing fails.
@@ -91,7 +91,7 @@ const readState = (id: string): ContainerRecord | undefined => {
 /** The RFC 7217 address a name gets on the lab's prefix (DAD counter 0: nobody holds it). */
 const addressOf = (name: string): string => formatIPv6(stableAddress({ prefix: parsePrefix(PREFIX).address, prefixLength: 64, name, networkId: '', dadCounter: 0, secret }).address);
 
-const POINTS = ['link', 'rs', 'dad', 'address', 'dns'] as const;
+const POINTS = ['link', 'rs', 'dad', 'address', 'dns-sent', 'dns'] as const;
 type Point = (typeof POINTS)[number];
 
 /** What the killed hook's ledger holds at each point (strict macvlan, host_link, [dns]). */
@@ -100,6 +100,7 @@ const LEDGER_AT: Record<Point, RegExp> = {
   rs: /^link address$/, // + the link-local address (the RS source)
   dad: /^link address$/, // strict: the global address only once DAD says unique
   address: /^link address address host-route$/,
+  'dns-sent': /^link address address host-route( route)+ dns$/, // the update has left, its answer not yet in
   dns: /^link address address host-route( route)+ dns$/,
 };
 
@@ -134,11 +135,17 @@ for (const point of POINTS) {
     const links = await c.links();
     t.ok(links.some((l) => /^\d+: eth0@/.test(l) && l.includes(`alias oci-slaac-hook:${c.id}`)), 'the container has its eth0, marked ours', { links });
     const side = await hostResidue(HOST_NETNS, TABLE);
-    if (point === 'address' || point === 'dns') {
+    if (point === 'address' || point === 'dns-sent' || point === 'dns') {
       t.ok(side.routes.some((l) => l.startsWith(`${address} dev osh-`)), `host route to ${address} through the companion`);
       t.match((await run('ip', ['-n', c.netns, '-6', 'addr', 'show', 'dev', 'eth0'])).stdout, `inet6 ${address}/64 scope global`, 'the global address is on eth0');
     } else {
       t.same(side.routes, [], 'no host route yet');
+    }
+    if (point === 'dns-sent') {
+      t.ok(rec?.dns?.records.every((x) => x.uncertain && !x.published), 'the record says: possibly published');
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && (await dig(lab, `${name}.${lab.dnsZone}`, 'AAAA')).length === 0) await new Promise((x) => setTimeout(x, 50));
+      t.same(await dig(lab, `${name}.${lab.dnsZone}`, 'AAAA'), [address], 'BIND applied the AAAA the killed hook sent');
     }
     if (point === 'dns') {
       t.same(await dig(lab, `${name}.${lab.dnsZone}`, 'AAAA'), [address], 'AAAA published before the kill');
