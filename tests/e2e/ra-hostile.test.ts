@@ -7,7 +7,8 @@
 //
 // Lab rah (host netns rah-host, never the machine's root netns), prefixes 2001:db8:a1::/64 …
 // 2001:db8:a9::/64. RAH_HOOK_CLI runs another build of the hook (e.g. one of an older commit, to
-// show a test failing there); default: dist/oci-slaac-hook.js of `npm run build`.
+// show a test failing there); default: dist/oci-slaac-hook.js of `npm run build`. RAH_TIMING_RUNS:
+// how many attaches the timings test makes (3).
 import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -104,7 +105,8 @@ const inPrefix = (globals: string[], p: string): string[] => globals.filter((a) 
 // The lab's radvd first: an ordinary attach, for the timings (raMs, totalMs).
 t.test('timings of an attach against radvd (unicast RA to the link-local)', async (t) => {
   const config = writeConfig('config-radvd.toml');
-  for (let i = 0; i < 3; i++) {
+  const runs = Number(process.env.RAH_TIMING_RUNS ?? 3); // more for a measurement
+  for (let i = 0; i < runs; i++) {
     const id = `rah-radvd-${i}`;
     const c = await fakeContainer({ id, netns: `rah-r${i}`, dir: work });
     const r = await hook('createRuntime', c, config);
