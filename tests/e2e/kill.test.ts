@@ -1,7 +1,8 @@
 // The ledger, shown end to end: the hook SIGKILLed at six points of a strict macvlan attach
 // (OCI_SLAAC_HOOK_FAILPOINT: after the link, during RS, during DAD, after the address, right after
 // the DNS update left and before its answer, after DNS publication), then the runtime's poststop —
-// and nothing is left: no link in the container's netns, no state file, no DNS record on the lab's BIND, no host-side rule, route or proxy entry.
+// and nothing is left: no link in the container's netns, no state file, no DNS record on the
+// lab's BIND, no host-side rule, route or proxy entry.
 // Before each poststop the test shows what the killed hook had left (so the point was reached and
 // there was something to undo). Also: killed, then the netns deleted before poststop — the record
 // is replayed against a netns that is gone, and nothing fails.
