@@ -14,7 +14,7 @@ import { parseIPv6, parsePrefix } from '../core/ipv6';
 import { sameNetnsId } from '../core/netns-id';
 import type { ContainerRecord, DnsRecord, Effect, EffectKind } from '../core/record';
 import { loadKeyFile, type TsigKey } from '../wire/dns/keyfile';
-import { IFA_F_DADFAILED, IFA_F_TENTATIVE, IFF_UP, RTPROT_OSH, RT_TABLE_MAIN } from '../wire/rtnetlink/constants';
+import { IFA_F_DADFAILED, IFA_F_OPTIMISTIC, IFA_F_TENTATIVE, IFF_UP, RTPROT_OSH, RT_TABLE_MAIN } from '../wire/rtnetlink/constants';
 import { DnsQueryError, formatServer, parseServer, recordExists, type QueryOptions } from '../system/dns-client';
 import type { NetKernel, RouteEntry } from '../system/kernel';
 import { hostRouteSpec } from '../ops/host-link';
@@ -100,7 +100,8 @@ function checkContainer(record: ContainerRecord, container: NetKernel, deps: Che
     const what = `address ${e.address}/${e.prefixLength} on ${dev(index)}`;
     if (!found) out.push({ kind: 'address', state: 'missing', text: `${what} is missing` });
     else if (found.flags & IFA_F_DADFAILED) out.push({ kind: 'address', state: 'dadfailed', text: `${what} is dadfailed (the kernel saw a duplicate)` });
-    else if (found.flags & IFA_F_TENTATIVE) out.push({ kind: 'address', state: 'tentative', text: `${what} is tentative (not usable)` });
+    // RFC 4429: an Optimistic address (tentative too, in the kernel's flags) is usable — the link-local is one while DAD runs.
+    else if (found.flags & IFA_F_TENTATIVE && !(found.flags & IFA_F_OPTIMISTIC)) out.push({ kind: 'address', state: 'tentative', text: `${what} is tentative (not usable)` });
   }
 
   const routeEffects = record.ledger.filter((x): x is Of<'route'> => x.kind === 'route');

@@ -5,7 +5,7 @@ import t from 'tap';
 import { DnsQueryError, type QueryOptions } from '../../runtime/system/dns-client';
 import { parseIPv6 } from '../../runtime/core/ipv6';
 import type { ContainerRecord, Effect } from '../../runtime/core/record';
-import { IFA_F_DADFAILED, IFA_F_NODAD, IFA_F_TENTATIVE, IFF_UP, RTPROT_OSH } from '../../runtime/wire/rtnetlink/constants';
+import { IFA_F_DADFAILED, IFA_F_NODAD, IFA_F_OPTIMISTIC, IFA_F_TENTATIVE, IFF_UP, RTPROT_OSH } from '../../runtime/wire/rtnetlink/constants';
 import type { AddressEntry, Link, NetKernel, RouteEntry, SourceRule } from '../../runtime/system/kernel';
 import { Logger } from '../../runtime/system/log';
 import { check, findRecord, type CheckDeps } from '../../runtime/pipeline/check';
@@ -158,6 +158,12 @@ t.test('addresses: tentative, dadfailed, missing; the link down; a route missing
   );
   container.addresses = [];
   t.same((await check(l3Record(), depsOver(host, container))).map((d) => d.state), ['down', 'missing', 'missing', 'missing']);
+  // The link-local while the kernel's DAD of it runs (attach step 3): Optimistic, usable (RFC 4429).
+  container.addresses = [
+    { index: 5, address: parseIPv6(LL), prefixLength: 64, flags: IFA_F_TENTATIVE | IFA_F_OPTIMISTIC },
+    { index: 5, address: parseIPv6(A), prefixLength: 64, flags: IFA_F_NODAD },
+  ];
+  t.same((await check(l3Record(), depsOver(host, container))).map((d) => d.state), ['down', 'missing'], 'optimistic is no difference');
 });
 
 t.test('the link found by its mark (renamed), or gone: then only that', async (t) => {
