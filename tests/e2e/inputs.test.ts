@@ -107,6 +107,24 @@ t.test('config.json as a FIFO, /dev/zero or a symlink to another file: refused a
   await c.remove();
 });
 
+t.test('the state on stdin from /dev/zero: refused at once, not read forever', async (t) => {
+  const r = await new Promise<{ code: number | null; stderr: string; ms: number }>((resolve) => {
+    const start = performance.now();
+    const zero = fs.openSync('/dev/zero', 'r');
+    const child = spawn(process.execPath, [HOOK_CLI, 'createRuntime', '--config', configFile], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...HOOK_ENV }, stdio: [zero, 'ignore', 'pipe'] });
+    fs.closeSync(zero);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr, ms: performance.now() - start });
+    });
+  });
+  t.equal(r.code, 1, `exit 1 after ${Math.round(r.ms)} ms`);
+  t.equal(r.stderr, 'oci-slaac-hook: OCI state on stdin is larger than 1048576 bytes\n');
+});
+
 t.test('odd ids and a name with a newline: attached, one log line, listed by status, detached', async (t) => {
   // 239: the longest id whose link mark (ifalias "oci-slaac-hook:ID" + NUL, 256 bytes) the kernel
   // takes today (runtime/ops/link.ts); the state's temp file name of old was too long from ~235 on.
