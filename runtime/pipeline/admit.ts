@@ -130,7 +130,7 @@ function nameInUse(name: string, holder: ContainerRecord): InputError {
 
 /** The member record: the owner's attachment, repeated for `status`, with nothing of its own to undo. */
 function join(req: AdmitRequest, owner: ContainerRecord, deps: PipelineDeps): ContainerRecord {
-  const { ledger: _ledger, hook: _hook, dns: _dns, process: _process, ...shared } = owner;
+  const { ledger: _ledger, hook: _hook, dns: _dns, process: _process, attachId: _attachId, ...shared } = owner;
   const process = req.pid ? deps.processRef(req.pid) : undefined;
   const record: ContainerRecord = {
     ...shared,
