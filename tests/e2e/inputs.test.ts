@@ -133,13 +133,13 @@ t.test('odd ids and a name with a newline: attached, one log line, listed by sta
   const started: FakeContainer[] = [];
   for (const [i, id] of ids.entries()) {
     // The "-" id also runs optimistic DAD: its background process gets the id as its argument.
-    const annotations: Record<string, string> = { 'oci-slaac-hook.name': i === 0 ? forged : `odd-${i}`, ...(id.startsWith('-') ? { 'oci-slaac-hook.dad': 'optimistic' } : {}) };
+    const annotations: Record<string, string> = { 'oci-slaac-hook.name': i === 1 ? forged : `odd-${i}`, ...(id.startsWith('-') ? { 'oci-slaac-hook.dad': 'optimistic' } : {}) };
     const c = await fakeContainer({ id, netns: `inp-odd${i}`, dir: work, annotations });
     started.push(c);
     const r = await hook('createRuntime', c.state('creating'));
     t.equal(r.code, 0, `${id.slice(0, 12)}… attached: ${r.stderr.trim().slice(0, 200)}`);
     t.equal(r.stderr.split('\n').length, 2, 'one log line');
-    if (i === 0) t.match(r.stderr, /\(name "web\\noci-slaac-hook: inp-x: eth0 2001:db8:b1::66\/64 via fe80::1"/, 'the newline escaped');
+    if (i === 1) t.match(r.stderr, /\(name "web\\noci-slaac-hook: inp-x: eth0 2001:db8:b1::66\/64 via fe80::1"/, 'the newline escaped');
     t.equal((await ours(c)).length, 1, 'its link');
   }
   const status = await cli(['status', '--config', configFile]);
