@@ -31,6 +31,12 @@ if [ ! -f "$CONFIG_DIR/config.toml" ]; then
 # parent = "eth0"        # the physical NIC containers' interfaces hang off (required)
 # mode = "macvlan"       # or "ipvlan"
 # dad = "strict"         # or "optimistic"
+#
+# Containers may choose the NIC, the link's kind and mode or a static IID by annotation only
+# among values listed here (none by default):
+# [annotation_allow]
+# parent = ["eth1", "eth2"]
+# ipvlan_mode = ["l2", "l3"]
 TOML
 fi
 echo "installed to $LIB; hooks.d files in $HOOKS_DIR; edit $CONFIG_DIR/config.toml"
