@@ -8,6 +8,9 @@
 //   config-toml  config.toml → parseConfig
 //   annotations  annotations (and a config with an allow-list) → applyAnnotations → validateForAttach
 //   dns          a DNS response → decodeMessage
+// What a target may throw (its `refusals`), exactly: the codecs (ndp-ra, ndp-ns-na, dns) nothing at
+// all (a bad packet is a result with a reason); the parsers (oci-state, config-json, config-toml,
+// annotations) only InputError, with a one-line message. Anything else is a finding.
 // A case is deterministic: its input is derived from (seed, target, case index) alone, so any
 // finding is replayed with `--seed S --target T --case I`. A finding is any throw but the error
 // classes a target may refuse with (`refusals`), a case slower than the per-case bound, or a
@@ -51,6 +54,7 @@ const INTERESTING_TEXT = [
   '"', '\\', '{', '}', '[', ']', ',', ':', '=', '\n', '\r', '\t', '\u0000', '\u001b', '\u2028', '\ufeff', '\ud800',
   '__proto__', 'constructor', 'null', 'true', '-1', '0', '1e309', '2147483647', '4294967296', '9007199254740993', '-0',
   '"""', "'''", '#', '[[a]]', '[dns]', '[annotation_allow]', 'é', '💥', 'a'.repeat(300), '9'.repeat(40),
+  '['.repeat(1500), '{a='.repeat(1500), 'a.'.repeat(500),
 ];
 
 /** One random mutation of `input` (bytes); `donor` is another seed to splice from. */
