@@ -17,7 +17,7 @@
 // result that breaks the target's own invariant.
 import { applyAnnotations, DEFAULTS, parseConfig, validateForAttach, type HookConfig } from '../runtime/core/config';
 import { InputError } from '../runtime/core/errors';
-import { parseIPv6 } from '../runtime/core/ipv6';
+import { formatIPv6, parseIPv6 } from '../runtime/core/ipv6';
 import type { NdMessage, NdOption, ReceivedMeta, RouterAdvertisement } from '../runtime/core/nd-types';
 import { planAttach } from '../runtime/core/plan';
 import { CLASS, decodeMessage, encodeMessage, OPCODE, TYPE, type Message } from '../runtime/wire/dns/wire';
@@ -171,6 +171,13 @@ export function caseInput(r: Rand, seeds: readonly Buffer[], text: boolean, json
 // ------------------------------------------------------------------ seeds
 
 const ip = parseIPv6;
+
+/** Multicast (ff00::/8), link-local (fe80::/10), unspecified or loopback: never a global address, route or server. */
+function isNonUnicast(a: Uint8Array): boolean {
+  if (a[0] === 0xff || (a[0] === 0xfe && ((a[1] ?? 0) & 0xc0) === 0x80)) return true;
+  const zeros = a.subarray(0, 15).every((b) => b === 0);
+  return zeros && (a[15] === 0 || a[15] === 1);
+}
 const mac = Buffer.from('020000000001', 'hex');
 
 const RA: RouterAdvertisement = {
@@ -276,6 +283,96 @@ function dnsSeeds(): Buffer[] {
   return seeds;
 }
 
+// ------------------------------------------------------------------ structured generators
+
+const LIFETIMES = [0, 1, 2, 7199, 7200, 7201, 86400, 0x7fffffff, 0xfffffffe, 0xffffffff];
+const PREFIXES = ['2001:db8:1::', '2001:db8:2::', '::', 'fe80::', 'ff02::', 'ff00::', '::1', '::ffff:0:0', '64:ff9b::', 'fc00::', '2001:db8:1::1', '100::'];
+const PREFS = ['high', 'medium', 'low', 'reserved'] as const;
+
+function randomAddress(r: Rand): Buffer {
+  if (r() < 0.7) {
+    const a = Buffer.from(ip(pick(r, PREFIXES)));
+    if (r() < 0.3) a[int(r, 16)] = int(r, 256);
+    return a;
+  }
+  const a = Buffer.alloc(16);
+  for (let i = 0; i < 16; i++) a[i] = int(r, 256);
+  return a;
+}
+
+function randomOption(r: Rand): NdOption {
+  switch (int(r, 8)) {
+    case 0:
+      return { type: 'source-link-layer-address', address: r() < 0.9 ? mac : Buffer.alloc(int(r, 3) * 8 + 6) };
+    case 1:
+      return { type: 'mtu', mtu: pick(r, [0, 1279, 1280, 1500, 9000, 65535, 65536, 0xffffffff]) };
+    case 2:
+    case 3: {
+      const valid = pick(r, LIFETIMES);
+      return { type: 'prefix-information', prefix: randomAddress(r), prefixLength: r() < 0.7 ? 64 : pick(r, [0, 1, 48, 63, 65, 127, 128, 129, 255]), onLink: r() < 0.7, autonomous: r() < 0.8, routerAddress: r() < 0.1, validLifetime: valid, preferredLifetime: r() < 0.8 ? Math.min(valid, pick(r, LIFETIMES)) : pick(r, LIFETIMES) };
+    }
+    case 4:
+      return { type: 'route-information', prefix: randomAddress(r), prefixLength: pick(r, [0, 8, 48, 64, 65, 128]), preference: pick(r, PREFS), lifetime: pick(r, LIFETIMES) };
+    case 5:
+      return { type: 'rdnss', lifetime: pick(r, LIFETIMES), servers: Array.from({ length: int(r, 5) }, () => randomAddress(r)) };
+    case 6:
+      return { type: 'dnssl', lifetime: pick(r, LIFETIMES), domains: Array.from({ length: int(r, 4) }, () => pick(r, ['lab.example', 'a', 'x'.repeat(63), 'a.b.c.d', 'é.example', 'bad..name', '-x.example'])) };
+    default:
+      return { type: 'unknown', code: int(r, 256), data: Buffer.alloc(6 + 8 * int(r, 3)) };
+  }
+}
+
+/** A Router Advertisement built from random fields: many options, edge lifetimes, odd prefixes. */
+function generateRa(r: Rand): Buffer {
+  const n = r() < 0.05 ? 200 + int(r, 800) : int(r, 20);
+  const options = Array.from({ length: n }, () => randomOption(r));
+  const ra: RouterAdvertisement = { ...RA, curHopLimit: int(r, 256), managed: r() < 0.5, other: r() < 0.5, preference: pick(r, PREFS), routerLifetime: pick(r, [0, 1, 1800, 9000, 65535]), reachableTime: pick(r, LIFETIMES), retransTimer: pick(r, [0, 1, 1000, 0xffffffff]), options };
+  try {
+    return encodeNd(ra, { source: RA_META.source, destination: RA_META.destination });
+  } catch {
+    return encodeNd(RA_MIN);
+  }
+}
+
+function generateNsNa(r: Rand): Buffer {
+  const options = Array.from({ length: int(r, 4) }, () => (r() < 0.5 ? { type: 'nonce', nonce: Buffer.alloc(6 + 8 * int(r, 2), int(r, 256)) } : r() < 0.5 ? { type: 'target-link-layer-address', address: mac } : randomOption(r)) as NdOption);
+  const m: NdMessage = r() < 0.5 ? { type: 'neighbor-solicitation', target: randomAddress(r), options } : { type: 'neighbor-advertisement', router: r() < 0.5, solicited: r() < 0.5, override: r() < 0.5, target: randomAddress(r), options };
+  try {
+    return encodeNd(m);
+  } catch {
+    return encodeNd(NS);
+  }
+}
+
+function generateDns(r: Rand): Buffer {
+  const names = ['lab.example', 'web1.lab.example', '', 'a.'.repeat(60) + 'x', 'x'.repeat(63) + '.example', '4.3.2.1.ip6.arpa', 'key.'];
+  const record = (): Message['answers'][number] => {
+    const name = pick(r, names);
+    switch (int(r, 4)) {
+      case 0:
+        return { name, type: TYPE.AAAA, class: pick(r, [CLASS.IN, CLASS.NONE, CLASS.ANY]), ttl: pick(r, LIFETIMES), rdata: { type: 'AAAA', address: randomAddress(r) } };
+      case 1:
+        return { name, type: TYPE.PTR, class: CLASS.IN, ttl: 300, rdata: { type: 'PTR', target: pick(r, names) } };
+      case 2:
+        return { name, type: TYPE.SOA, class: CLASS.IN, ttl: 300, rdata: { type: 'SOA', mname: pick(r, names), rname: pick(r, names), serial: pick(r, LIFETIMES), refresh: 1, retry: 2, expire: 3, minimum: 4 } };
+      default:
+        return { name, type: int(r, 300), class: CLASS.IN, ttl: 0, rdata: { type: 'raw', bytes: Buffer.alloc(int(r, 40), int(r, 256)) } };
+    }
+  };
+  const m: Message = {
+    header: { id: int(r, 65536), qr: r() < 0.9, opcode: pick(r, [OPCODE.QUERY, OPCODE.UPDATE, 3, 15]), aa: r() < 0.5, tc: r() < 0.1, rd: r() < 0.5, ra: r() < 0.5, z: int(r, 8), rcode: int(r, 16) },
+    questions: Array.from({ length: int(r, 3) }, () => ({ name: pick(r, names), type: pick(r, [TYPE.SOA, TYPE.AAAA, TYPE.PTR, TYPE.ANY]), class: CLASS.IN })),
+    answers: Array.from({ length: int(r, 6) }, record),
+    authorities: Array.from({ length: int(r, 3) }, record),
+    additionals: Array.from({ length: int(r, 3) }, record),
+  };
+  try {
+    return encodeMessage(m);
+  } catch {
+    return pick(r, dnsSeeds());
+  }
+}
+
 // ------------------------------------------------------------------ targets
 
 export type Refusal = new (...args: never[]) => Error;
@@ -290,6 +387,8 @@ export interface Target {
   refusals: readonly Refusal[];
   /** Text targets holding JSON also get structural mutations (a value replaced, a key added, deep nesting). */
   json?: boolean;
+  /** Structured inputs: a valid message built from random fields (some of the cases), then maybe byte-mutated. */
+  generate?: (r: Rand) => Buffer;
   /** Run one case; throw (anything not in `refusals`) on a finding; 'refused' when a decoder refused the input by its result. */
   run(input: Buffer, r: Rand): 'refused' | void;
 }
@@ -302,6 +401,7 @@ const invariant = (ok: boolean, what: string): void => {
 export const TARGETS: Target[] = [
   {
     name: 'ndp-ra',
+    generate: generateRa,
     seeds: [encodeNd(RA, { source: RA_META.source, destination: RA_META.destination }), encodeNd(RA_MIN, { source: RA_META.source, destination: RA_META.destination })],
     text: false,
     refusals: [],
@@ -314,13 +414,25 @@ export const TARGETS: Target[] = [
       if (result.message.type !== 'router-advertisement') return;
       const summary = summarizeRa(RA_META.source, result.message);
       JSON.stringify(summary);
-      const plan = planAttach(result.message, RA_META.source, pick(r, [1280, 1500, 9000]));
-      invariant(plan.mtu === null || (plan.mtu >= 1280 && plan.mtu <= 9000), `plan MTU ${plan.mtu} within 1280..parent`);
-      invariant(plan.prefixes.length <= 256, `plan has ${plan.prefixes.length} prefixes`);
+      const parentMtu = pick(r, [1280, 1500, 9000]);
+      const plan = planAttach(result.message, RA_META.source, parentMtu);
+      invariant(plan.mtu === null || (plan.mtu >= 1280 && plan.mtu <= parentMtu), `plan MTU ${plan.mtu} within 1280..${parentMtu}`);
+      // Issue 10's RA rules (RFC 4861 §6.3.4, RFC 4862 §5.5.3): capped, deduplicated, unicast only.
+      invariant(plan.prefixes.length <= 16 && plan.routes.length <= 16 + 16 + 1 && plan.rdnss.length <= 16, `plan within the default caps (${plan.prefixes.length} prefixes, ${plan.routes.length} routes, ${plan.rdnss.length} DNS servers)`);
+      const seen = new Set<string>();
+      for (const p of plan.prefixes) {
+        const key = `${formatIPv6(p.prefix)}/${p.prefixLength}`;
+        invariant(!seen.has(key), `prefix ${key} planned twice`);
+        seen.add(key);
+        invariant(p.prefixLength <= 128 && !isNonUnicast(p.prefix), `prefix ${key} is unicast`);
+      }
+      for (const rt of plan.routes) invariant(rt.prefixLength <= 128 && rt.destination[0] !== 0xff, `route ${formatIPv6(rt.destination)}/${rt.prefixLength} is not multicast`);
+      for (const server of plan.rdnss) invariant(!isNonUnicast(ip(server)), `DNS server ${server} is unicast`);
     },
   },
   {
     name: 'ndp-ns-na',
+    generate: generateNsNa,
     seeds: [NS, NS_LL, NA, NA_S].flatMap((m) => NS_METAS.map((meta) => encodeNd(m, { source: meta.source, destination: meta.destination }))),
     text: false,
     refusals: [],
@@ -409,6 +521,7 @@ export const TARGETS: Target[] = [
   },
   {
     name: 'dns',
+    generate: generateDns,
     seeds: dnsSeeds(),
     text: false,
     refusals: [],
@@ -488,6 +601,11 @@ export const describe = (err: unknown): string => {
 /** The input of one case, as the runner makes it. */
 export function inputOf(target: Target, seed: number, index: number): { input: Buffer; r: Rand } {
   const r = prng(caseSeed(seed, target.name, index));
+  if (target.generate && r() < 0.4) {
+    let input = target.generate(r);
+    if (r() < 0.3) input = mutateBytes(r, input, pick(r, target.seeds), false);
+    return { input, r };
+  }
   return { input: caseInput(r, target.seeds, target.text, target.json), r };
 }
 
