@@ -43,7 +43,9 @@ export async function raCommand(opts: { interface: string; netns?: string; timeo
       elapsedMs: Math.round(found.elapsedMs * 10) / 10,
       ...summary,
     };
-    let text = `${formatRaSummary(summary)}\n  received after    : ${json.elapsedMs} ms on ${iface.link.name}`;
+    // A router's DNSSL labels are bytes of its choosing: shown with control characters escaped.
+    const shown = { ...summary, dnssl: summary.dnssl.map((d) => ({ ...d, domains: d.domains.map(escapeControls) })) };
+    let text = `${formatRaSummary(shown)}\n  received after    : ${json.elapsedMs} ms on ${iface.link.name}`;
     if (opts.name !== undefined) {
       const secret = loadOrCreateHostSecret();
       const addresses = summary.prefixes
