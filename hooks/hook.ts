@@ -3,8 +3,6 @@
  * container (runtime/pipeline/attach.ts); poststop detaches it by container id from its ledger —
  * podman gives no pid there, and the netns may already be gone.
  */
-import * as fs from 'node:fs';
-import { isatty } from 'node:tty';
 import { applyAnnotations, validateForAttach, type HookConfig } from '../runtime/core/config';
 import { InputError } from '../runtime/core/errors';
 import { loadConfigFile } from '../runtime/system/config-file';
@@ -30,17 +28,6 @@ export async function completeDadInBackground(id: string, configPath: string | u
     await completeOptimisticDad({ id, config: cfg, secret: loadOrCreateHostSecret(), deps });
   } finally {
     deps.host.close();
-  }
-}
-
-export function readStdin(): string {
-  // isatty(0), not process.stdin: that getter builds a stream (and a libuv handle) we never use.
-  if (isatty(0)) throw new InputError('no OCI state on stdin (stdin is a terminal)');
-  try {
-    return fs.readFileSync(0, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EAGAIN') throw new InputError('no OCI state on stdin');
-    throw err;
   }
 }
 

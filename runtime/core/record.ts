@@ -64,6 +64,11 @@ export interface ContainerRecord {
   ledger: Effect[];
   /** A random id of this attach (absent in older records): a background process started for one attach acts on no other of the same container. */
   attachId?: string;
+  /**
+   * What the container's addresses were derived and probed with — annotations may have set them —
+   * for whoever derives its next candidate later (the background DAD reads only config.toml).
+   */
+  derivation?: { networkId: string; iid: string; dadTransmits: number };
   /** The stable name the address is keyed by. */
   name: string;
   nameSource: 'annotation' | 'pod' | 'podman' | 'id';

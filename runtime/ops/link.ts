@@ -6,7 +6,7 @@
  * passing name and the mark before the link exists, so it is found whatever a killed process
  * managed to record.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { NetlinkError } from '../core/errors';
 import type { SlaveSpec } from '../core/link-kinds';
 import type { Effect } from '../core/record';
@@ -15,8 +15,16 @@ import { inside, type OpContext } from './context';
 
 type LinkEffect = Extract<Effect, { kind: 'link' }>;
 
-/** The mark on every link we make for a container. */
-export const linkAlias = (id: string): string => `oci-slaac-hook:${id}`;
+/**
+ * The mark on every link we make for a container: `oci-slaac-hook:<id>`, or `oci-slaac-hook:#<sha256 of id>` for an id too long for
+ * IFLA_IFALIAS (IFALIASZ 256 with its NUL: the kernel refuses more with ERANGE; runc takes ids of
+ * any length).
+ */
+export const linkAlias = (id: string): string => {
+  const plain = `oci-slaac-hook:${id}`;
+  return Buffer.byteLength(plain) <= IFALIAS_MAX ? plain : `oci-slaac-hook:#${createHash('sha256').update(id).digest('hex')}`;
+};
+const IFALIAS_MAX = 254;
 
 /** eth0, or the first free ethN when the netns already has one (e.g. podman's own eth0). */
 export function freeInterfaceName(links: Link[]): string {

@@ -96,6 +96,7 @@ function newRecord(req: AttachRequest, netnsId: string, spec: SlaveSpec, deps: P
     name: req.name.name,
     nameSource: req.name.source,
     ...processRefs(req.pid, deps),
+    derivation: { networkId: req.config.network_id, iid: req.config.iid, dadTransmits: req.config.dad_transmits },
     netns: { path: req.netnsPath, id: netnsId },
     interface: { name: '', index: 0, mac: '', kind: spec.kind, mode: spec.mode },
     parent: req.config.parent,

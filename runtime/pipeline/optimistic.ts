@@ -49,10 +49,13 @@ function sameAttach(now: ContainerRecord, ours: ContainerRecord): boolean {
 
 /** Resolves with the updated record (undefined when the container is gone or was never ours). */
 export async function completeOptimisticDad(opts: { id: string; config: HookConfig; secret: Buffer; deps: PipelineDeps }): Promise<ContainerRecord | undefined> {
-  const { config: cfg, deps } = opts;
+  const { deps } = opts;
   const { log, host } = deps;
   const record = deps.store.read(opts.id);
   if (!record || record.phase !== 'attached') return undefined; // stopped already, or not ours
+  // The keys the attach used (a container's annotations may have set them), not config.toml's alone.
+  const d = record.derivation;
+  const cfg: HookConfig = d ? { ...opts.config, network_id: d.networkId, iid: d.iid, dad_transmits: d.dadTransmits } : opts.config;
   const container = reopenNetns(deps, record);
   if (!container) return undefined;
   try {

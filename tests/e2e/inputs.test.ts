@@ -3,7 +3,7 @@
 // out of range and host resources outside the operator's allow-list are refused at once with one
 // line, leaving nothing; config.json as a FIFO, /dev/zero or a symlink to another file is refused
 // at once, quoting nothing; a name with a newline gives one log line and one status row; ids of
-// 239 characters, starting with "." and with "-" attach, show in status, finish background DAD
+// 250 characters, starting with "." and with "-" attach, show in status, finish background DAD
 // and detach.
 import t from 'tap';
 import * as fs from 'node:fs';
@@ -126,9 +126,10 @@ t.test('the state on stdin from /dev/zero: refused at once, not read forever', a
 });
 
 t.test('odd ids and a name with a newline: attached, one log line, listed by status, detached', async (t) => {
-  // 239: the longest id whose link mark (ifalias "oci-slaac-hook:ID" + NUL, 256 bytes) the kernel
-  // takes today (runtime/ops/link.ts); the state's temp file name of old was too long from ~235 on.
-  const ids = ['a'.repeat(239), '.dot-first', '-dash-first'];
+  // 250 (the fake bundle is a directory named by the id: NAME_MAX 255): the state's temp file name
+  // of old was too long from ~235 on, and the link's mark (ifalias, 254 bytes and a NUL) holds a
+  // hash of an id this long (runtime/ops/link.ts).
+  const ids = ['a'.repeat(250), '.dot-first', '-dash-first'];
   const forged = `web\noci-slaac-hook: inp-x: eth0 2001:db8:b1::66/64 via fe80::1`;
   const started: FakeContainer[] = [];
   for (const [i, id] of ids.entries()) {

@@ -1073,3 +1073,15 @@ t.test('optimistic: a poststop that comes while the background republishes waits
   t.equal(fx.store.records.size, 0, 'no record left (none saved over poststop)');
   t.strictSame(fx.containerLock.events.slice(-4), ['lock c1', 'unlock c1', 'lock c1', 'unlock c1'], 'the republish held the lock; detach took it after');
 });
+
+t.test("optimistic: the background derives the next candidate with the attach's keys (annotations), not config.toml's", async (t) => {
+  const base = validateForAttach({ ...macvlan(), dad: 'optimistic' });
+  const annotated: HookConfig = { ...base, network_id: 'blue', dad_transmits: 2 };
+  const want = expected(annotated, 'c1');
+  const dup = want.global('2001:db8:1::', 0);
+  const fx = fixture({ verdict: (a) => (a === dup ? 'duplicate' : 'unique') });
+  const record = await attach(request('c1', annotated), fx.deps);
+  t.strictSame(record.derivation, { networkId: 'blue', iid: '', dadTransmits: 2 });
+  const done = await completeOptimisticDad({ id: 'c1', config: base, secret: SECRET, deps: fx.deps });
+  t.equal(done?.addresses[0]?.address, want.global('2001:db8:1::', 1), "the replacement is the annotated network_id's next candidate");
+});

@@ -8,7 +8,7 @@
  *
  * Comments `#`, `//` and C-style are allowed; the name may be quoted or not. One key per file.
  */
-import * as fs from 'node:fs';
+import { readRegularFile } from '../oci/files';
 import { InputError } from '../../core/errors';
 import { canonicalAlgorithm, TSIG_ALGORITHMS } from './tsig';
 import { normalizeName } from './wire';
@@ -157,12 +157,6 @@ export function parseKeyFile(text: string, file: string): TsigKey {
 
 /** Read and parse a key file. Throws InputError naming the file. */
 export function loadKeyFile(path: string): TsigKey {
-  let text: string;
-  try {
-    text = fs.readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : String(e);
-    throw new InputError(`key file ${path}: cannot read: ${code}`);
-  }
-  return parseKeyFile(text, path);
+  // A regular file, bounded: a key file is a few hundred bytes.
+  return parseKeyFile(readRegularFile(path, { maxBytes: 64 * 1024, what: `key file ${path}` }) ?? '', path);
 }
