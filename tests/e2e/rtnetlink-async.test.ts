@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { NetlinkError } from '../../runtime/core/errors';
 import { formatIPv6, parseIPv6 } from '../../runtime/core/ipv6';
 import { native } from '../../runtime/system/native';
+import { sameNetnsId } from '../../runtime/core/netns-id';
 import { CLONE_NEWNET, NSFS_MAGIC, NetnsHandle } from '../../runtime/system/netns';
 import { RtnetlinkSocket, type NetlinkTransport } from '../../runtime/system/rtnetlink/socket';
 import { attrNested, attrString, attrU32, cString, decodeAttrs, encodeAttrs, type NetlinkMessage } from '../../runtime/wire/rtnetlink/codec';
@@ -210,7 +211,7 @@ t.test('the addon: fstatfs, NS_GET_NSTYPE, getsockname', async (t) => {
   t.not(sa.readUInt32LE(4), 0, 'an autobound port id');
 });
 
-t.test('NetnsHandle: only network namespaces, identified by nsfs device and inode', async (t) => {
+t.test('NetnsHandle: only network namespaces, identified by nsfs device, inode and cookie', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtb-'));
   const file = path.join(dir, 'rtb-file');
   const fifo = path.join(dir, 'rtb-fifo');
@@ -232,7 +233,7 @@ t.test('NetnsHandle: only network namespaces, identified by nsfs device and inod
   const self = NetnsHandle.open('/proc/self/ns/net');
   const current = NetnsHandle.current();
   const st = fs.statSync('/proc/self/ns/net');
-  t.equal(self.id, `${st.dev}:${st.ino}`, 'id is "dev:inode"');
+  t.match(self.id, new RegExp(`^${st.dev}:${st.ino}:[0-9a-f]+$`), 'id is "dev:inode:cookie"');
   t.equal(self.id, current.id);
   t.ok(self.sameAs(current));
 
@@ -242,6 +243,26 @@ t.test('NetnsHandle: only network namespaces, identified by nsfs device and inod
   t.equal(a.id, b.id, 'two handles on one netns: one id');
   t.ok(a.sameAs(b));
   t.notOk(a.sameAs(current), 'not the host netns');
+
+  // A netns made after one was freed often gets its inode (the kernel reuses inode numbers); never
+  // its cookie (SO_NETNS_COOKIE): the ids of the two differ all the same.
+  const idOf = (): string => {
+    execFileSync('ip', ['netns', 'add', 'rtb-reuse']);
+    const h = NetnsHandle.open('/run/netns/rtb-reuse');
+    const id = h.id;
+    h.close();
+    execFileSync('ip', ['netns', 'del', 'rtb-reuse']);
+    return id;
+  };
+  let inodeReused = false;
+  for (let i = 0, before = idOf(); i < 5 && !inodeReused; i++) {
+    const after = idOf();
+    t.not(after, before, 'a netns made after another was freed has another id');
+    t.notOk(sameNetnsId(before, after), 'and is not taken for it');
+    inodeReused = before.split(':').slice(0, 2).join(':') === after.split(':').slice(0, 2).join(':');
+    before = after;
+  }
+  t.comment(`inode reused by the next netns: ${inodeReused ? 'yes (the cookie told them apart)' : 'not seen in 5 tries'}`);
 
   // The same netns reached through a process inside it.
   const sleeper = spawn('ip', ['netns', 'exec', NS, 'sleep', '30'], { stdio: 'ignore' });
