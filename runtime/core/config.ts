@@ -42,6 +42,12 @@ export interface HookConfig {
   max_prefixes: number;
   max_routes: number;
   max_dns_servers: number;
+  /** "keep": the runtime's /etc/resolv.conf; "ra": the RA's RDNSS and DNSSL written into it (and kept current by the agent). */
+  resolv_conf: 'keep' | 'ra';
+  /** The agent's RA cache: a hook takes a cached RA (no RS) at most this old, with no lifetime in it run out. */
+  ra_cache_max_age_ms: number;
+  /** The agent: how often it looks for records whose netns is gone (garbage collection). */
+  gc_interval_ms: number;
   /** [dns]: publication by RFC 2136 dynamic update; absent = no publication. */
   dns?: DnsConfig;
   /** [annotation_allow]: the values a container may choose by annotation for keys that pick host resources. */
@@ -64,6 +70,8 @@ export const RANGES: Readonly<Record<string, readonly [number, number]>> = {
   max_prefixes: [1, 256],
   max_routes: [1, 256],
   max_dns_servers: [1, 256],
+  ra_cache_max_age_ms: [0, 3600000],
+  gc_interval_ms: [100, 600000],
   // [dns]: per attempt (the client retries a bounded number of times); a week at most as TTL.
   timeout_ms: [100, 30000],
   ttl: [1, 604800],
@@ -105,6 +113,9 @@ export const DEFAULTS: HookConfig = {
   max_prefixes: 16,
   max_routes: 16,
   max_dns_servers: 16,
+  resolv_conf: 'keep',
+  ra_cache_max_age_ms: 600000,
+  gc_interval_ms: 2000,
   annotation_allow: {},
 };
 
@@ -112,7 +123,7 @@ export const DEFAULTS: HookConfig = {
  * Keys a container may set by annotation. state_dir, host_link, l3_table and the max_* caps are
  * the host's alone; HOST_CHOICE_KEYS only within [annotation_allow].
  */
-const ANNOTATABLE: readonly (keyof HookConfig)[] = ['parent', 'mode', 'macvlan_mode', 'ipvlan_mode', 'dad', 'dad_transmits', 'ra_timeout_ms', 'enable', 'iid', 'network_id'];
+const ANNOTATABLE: readonly (keyof HookConfig)[] = ['parent', 'mode', 'macvlan_mode', 'ipvlan_mode', 'dad', 'dad_transmits', 'ra_timeout_ms', 'enable', 'iid', 'network_id', 'resolv_conf'];
 /** Annotations read elsewhere: the stable name (container-name.ts) and the DNS label (publish.ts). */
 const OTHER_ANNOTATIONS = ['name', 'dns_name'];
 
@@ -121,6 +132,7 @@ const CHOICES: Partial<Record<keyof HookConfig, readonly string[]>> = {
   macvlan_mode: ['bridge', 'private', 'vepa', 'passthru'],
   ipvlan_mode: ['l2', 'l3', 'l3s'],
   dad: ['strict', 'optimistic'],
+  resolv_conf: ['keep', 'ra'],
 };
 
 type Raw = string | number | boolean;
