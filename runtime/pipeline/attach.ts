@@ -41,6 +41,7 @@ import { addContainerRoutes } from '../ops/route';
 import { IFA_F_OPTIMISTIC } from '../wire/rtnetlink/constants';
 import { refuseHostNetns, refuseNameTaken } from './admit';
 import { contextFor, replayUndo, type PipelineDeps } from './deps';
+import { agedLifetime, cachedDiscovery } from './ra-cache';
 
 export interface AttachRequest {
   id: string;
@@ -185,8 +186,10 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     // 4. Router discovery. On the parent, the RS goes out from the parent's own link-local (or ::);
     //    retransmissions from `::` are answered by multicast, even by a router whose cache holds
     //    our link-local address on another MAC (this name earlier on another link kind).
+    //    With an agent's fresh RAs of the parent (pipeline/ra-cache.ts), no RS at all.
     const tRa = performance.now();
-    const discovering = nd.discover({ source: onParent ? firstUsableLinkLocal(host.listAddresses(parent.index)) : linkLocal, retransmitSource: UNSPECIFIED, timeoutMs: cfg.ra_timeout_ms, retransmitMs: 1000 });
+    const cached = await cachedDiscovery(deps, cfg);
+    const discovering = cached ? Promise.resolve(cached) : nd.discover({ source: onParent ? firstUsableLinkLocal(host.listAddresses(parent.index)) : linkLocal, retransmitSource: UNSPECIFIED, timeoutMs: cfg.ra_timeout_ms, retransmitMs: 1000 });
     failpoint('rs');
     const found = await discovering;
     const raMs = performance.now() - tRa;
@@ -259,7 +262,9 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     failpoint('address');
 
     // 8. Routes: default via the router (RFC 4861 §6.3.4), and its Route Information (RFC 4191).
-    record.routes = addContainerRoutes(ctx, link.index, plan.routes.map((r) => ({ ...r, gateway: r.gateway ?? plan.router })));
+    //    A cached RA was received a while ago: its lifetimes count from then.
+    const raAge = cached ? deps.clock() - record.raAt : 0;
+    record.routes = addContainerRoutes(ctx, link.index, plan.routes.map((r) => ({ ...r, gateway: r.gateway ?? plan.router, lifetime: agedLifetime(r.lifetime, raAge) })));
 
     // 9. Announce what DAD proved ours (unsolicited NA, Override), so that a neighbour holding a
     //    stale entry for one of these addresses (this name earlier on another MAC) updates it now.

@@ -3,7 +3,9 @@
  * a vantage point, the state store, the per-parent lock, the clock and the log — the real ones
  * from `systemDeps`, fakes in tests (tests/unit/pipeline.test.ts).
  */
+import type { HeardRa } from '../core/plan';
 import type { ContainerRecord, ProcessRef } from '../core/record';
+import { AgentClient } from '../system/agent-client';
 import { systemClock } from '../system/clock';
 import { RtnlKernel, type NetKernel } from '../system/kernel';
 import { withContainerLock, withParentLock, type ContainerLock } from '../system/lock';
@@ -27,6 +29,11 @@ export interface PipelineDeps {
   /** The netns at a path (an InputError naming it when there is none). */
   openNetns(path: string): NetKernel;
   nd(vantage: NdVantage, dadTransmits: number): NdPort;
+  /**
+   * The agent's cached RAs on parent NIC `parent` (decoded; pipeline/ra-cache.ts decides whether
+   * they are fresh), or undefined when no agent answers: attach then solicits. Absent: no cache.
+   */
+  cachedRas?(parent: string): Promise<HeardRa[] | undefined>;
   store: RecordStore;
   /** Run `fn` holding the lock of parent NIC `parent`. */
   withLock<T>(parent: string, fn: () => T): T;
@@ -57,11 +64,20 @@ export function envFailpoint(name: string): void {
   if (process.env.OCI_SLAAC_HOOK_FAILPOINT === name) process.kill(process.pid, 'SIGKILL');
 }
 
-export function systemDeps(stateDir: string, log: Logger): PipelineDeps {
+/**
+ * The agent of `stateDir` as the hook asks it. No agent (no socket, nobody listening) is the
+ * embedded default and says nothing; an agent that fails to answer is one warning, once.
+ */
+export function hookAgent(stateDir: string, log: Logger): AgentClient {
+  return new AgentClient(stateDir, { onFailure: (op, why) => (why.startsWith('no agent') ? undefined : log.warn(`agent did not answer "${op}" (${why}): doing without it`)) });
+}
+
+export function systemDeps(stateDir: string, log: Logger, agent: AgentClient = hookAgent(stateDir, log)): PipelineDeps {
   return {
     host: RtnlKernel.host(),
     openNetns: (path) => RtnlKernel.open(path),
     nd: ndPort,
+    cachedRas: (parent) => agent.cachedRas(parent),
     store: new StateStore(stateDir),
     withLock: (parent, fn) => withParentLock(stateDir, parent, fn),
     withContainerLock: (id, fn) => withContainerLock(stateDir, id, fn),
