@@ -15,12 +15,14 @@ import { COMPLETE_DAD_COMMAND, completeDadInBackground, runHookStage } from './h
 import { readStdinState } from '../runtime/wire/oci/files';
 import { Logger, escapeControls } from '../runtime/system/log';
 import { HOOK_STAGES, isContainerId, type HookStage } from '../runtime/wire/oci/spec';
+import { runAgent } from '../runtime/agent/agent';
 
 const USAGE = `usage:
   oci-slaac-hook ra --interface IF [--netns PATH] [--timeout MS] [--name NAME] [--json]
   oci-slaac-hook dad ADDRESS --interface IF [--netns PATH] [--transmits N] [--retrans-ms MS] [--json]
   oci-slaac-hook status [--config PATH] [--json]
   oci-slaac-hook check ID [--config PATH] [--json]   (0 ok, 1 differences from the ledger, 2 unknown ID)
+  oci-slaac-hook agent [--config PATH]               (the daemon: RA listeners, refresh, GC; SIGHUP reloads)
   oci-slaac-hook createRuntime|prestart|poststop [--config PATH]   (OCI hook; state on stdin)`;
 
 class UsageError extends Error {}
@@ -106,6 +108,24 @@ if (first === COMPLETE_DAD_COMMAND) {
     const { values } = parse({ args: rest, options: { config: { type: 'string' } }, strict: true });
     return completeDadInBackground(id, values.config, log);
   });
+} else if (first === 'agent') {
+  // The daemon, in the foreground: every event one line on stderr and in syslog; exits 0 on
+  // SIGTERM/SIGINT, 1 (with one line) when it cannot start.
+  const log = new Logger('');
+  (async () => {
+    const { values } = parse({ args: others, options: { config: { type: 'string' } }, strict: true });
+    return runAgent(values.config, log);
+  })().then(
+    (code) => {
+      log.close();
+      process.exit(code);
+    },
+    (err: unknown) => {
+      log.error(`agent: ${oneLine(err)}`);
+      log.close();
+      process.exit(err instanceof UsageError ? 2 : 1);
+    },
+  );
 } else if (first !== undefined && (HOOK_STAGES as readonly string[]).includes(first)) {
   void logged((log) => {
     const { values } = parse({ args: others, options: { config: { type: 'string' } }, strict: true });

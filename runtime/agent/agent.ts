@@ -1,0 +1,504 @@
+/**
+ * The agent (`oci-slaac-hook agent`): a daemon in the foreground that looks after every attached
+ * container on this host.
+ *
+ * - One RA listener per parent NIC in the host netns (listener.ts): the configured `parent` and
+ *   the parent of every record. Every RA heard → refreshContainer for every container on that
+ *   parent (pipeline/refresh.ts); one timer for the whole agent at the earliest `nextDeadline` of
+ *   all containers → expireContainer for the due ones (systemd's ndisc_setup_expire).
+ * - Work per container is serialized (one job at a time, RAs heard meanwhile coalesced per router:
+ *   only the newest is applied), at most MAX_PARALLEL containers at once; a failure for one
+ *   container is logged and never stops the others.
+ * - Garbage collection every `gc_interval_ms` (gc.ts); at start, everything left from before the
+ *   agent ran, and host-side objects of ours that no record owns.
+ * - The control socket (server.ts, protocol.ts): `register`, `ra` (the RA cache), `complete-dad`
+ *   (optimistic DAD's background part, in the agent), `ping`.
+ *
+ * Killed at any point (SIGKILL mid-refresh included) nothing is lost: records are written
+ * atomically, the per-container lock is released by the kernel, and a restarted agent rebuilds
+ * its registry from the state store and solicits every parent at once.
+ */
+import * as fs from 'node:fs';
+import type { HookConfig } from '../core/config';
+import { formatIPv6 } from '../core/ipv6';
+import type { HeardRa } from '../core/plan';
+import type { ContainerRecord } from '../core/record';
+import { systemClock, type Clock, type Timer } from '../system/clock';
+import { loadConfigFile } from '../system/config-file';
+import { loadOrCreateHostSecret } from '../system/host-secret';
+import { Logger, type Level } from '../system/log';
+import { NdSocket } from '../system/nd/socket';
+import { systemDeps, type PipelineDeps } from '../pipeline/deps';
+import { completeOptimisticDad } from '../pipeline/optimistic';
+import * as refresh from '../pipeline/refresh';
+import { collectGarbage, removeOrphans } from './gc';
+import { ParentListener } from './listener';
+import { agentSocketPath, type AgentAnswer, type AgentRequest } from './protocol';
+import { ControlServer } from './server';
+
+const ICMPV6_ROUTER_ADVERTISEMENT = 134;
+/** At most this many containers are worked on at once (each job is mostly waiting on locks and netlink). */
+const MAX_PARALLEL = 8;
+/** Timers are re-armed at least this often (Node's take at most 2^31-1 ms; a suspend stops them). */
+const MAX_TIMER_MS = 60_000;
+/** SIGTERM: running jobs get this long to finish before the agent exits anyway (a killed job is safe). */
+const STOP_GRACE_MS = 800;
+
+/** A logger whose lines carry a container id, writing through the agent's own (one syslog socket). */
+class ContainerLog extends Logger {
+  constructor(
+    private readonly base: Logger,
+    private prefix: string,
+  ) {
+    super('');
+  }
+  override forContainer(id: string): void {
+    this.prefix = id.slice(0, 12);
+  }
+  override log(level: Level, message: string): void {
+    this.base.log(level, `${this.prefix}: ${message}`);
+  }
+  override close(): void {
+    // the base logger's to close
+  }
+}
+
+export interface RefreshEngine {
+  refreshContainer: typeof refresh.refreshContainer;
+  expireContainer: typeof refresh.expireContainer;
+  nextDeadline: typeof refresh.nextDeadline;
+}
+
+export interface AgentOptions {
+  configPath?: string;
+  log: Logger;
+  clock?: Clock;
+  /** The pipeline's dependencies for a state dir (default: the system's). */
+  makeDeps?: (stateDir: string, log: Logger) => PipelineDeps;
+  /** A listener for a parent NIC (default: an NdSocket on it in this netns); undefined when the NIC is missing. */
+  openListener?: (parent: string, deps: PipelineDeps, clock: Clock) => ParentListener | undefined;
+  refresh?: RefreshEngine;
+  secret?: () => Buffer;
+  /** Read config.toml (default: loadConfigFile). */
+  loadConfig?: (path?: string) => HookConfig;
+}
+
+interface Watched {
+  parent: string;
+  deadline: number | null;
+}
+
+interface Pending {
+  /** Newest RA per router heard since the last job. */
+  heard: Map<string, HeardRa>;
+  expire: boolean;
+  dad: boolean;
+}
+
+function defaultListener(parent: string, deps: PipelineDeps, clock: Clock): ParentListener | undefined {
+  const link = deps.host.findLink(parent);
+  if (!link) return undefined;
+  const socket = NdSocket.open({ ifname: link.name, ifindex: link.index, types: [ICMPV6_ROUTER_ADVERTISEMENT] });
+  return new ParentListener(parent, socket, clock);
+}
+
+export class Agent {
+  cfg!: HookConfig;
+  deps!: PipelineDeps;
+  readonly listeners = new Map<string, ParentListener>();
+  readonly containers = new Map<string, Watched>();
+  readonly counters = { refreshes: 0, expiries: 0, changes: 0, failures: 0, gcCollected: 0, orphans: 0, dad: 0, registered: 0 };
+  private server: ControlServer | undefined;
+  private readonly clock: Clock;
+  private readonly engine: RefreshEngine;
+  private readonly pending = new Map<string, Pending>();
+  private readonly running = new Set<string>();
+  private ready: string[] = [];
+  private idleWaiters: (() => void)[] = [];
+  private expiryTimer: Timer | undefined;
+  private expiryAt: number | undefined;
+  private gcTimer: NodeJS.Timeout | undefined;
+  private gcRunning: Promise<void> | undefined;
+  private stopping = false;
+  private secretCache: Buffer | undefined;
+  /** Parents whose NIC was missing: retried at every GC tick, logged once. */
+  private readonly missingParents = new Set<string>();
+
+  constructor(private readonly opts: AgentOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.engine = opts.refresh ?? refresh;
+  }
+
+  get log(): Logger {
+    return this.opts.log;
+  }
+
+  get socketPath(): string {
+    return agentSocketPath(this.cfg.state_dir);
+  }
+
+  /** Load the config, take the socket (refusing if another agent answers), collect leftovers, watch. */
+  async start(): Promise<void> {
+    this.cfg = (this.opts.loadConfig ?? loadConfigFile)(this.opts.configPath);
+    fs.mkdirSync(this.cfg.state_dir, { recursive: true, mode: 0o755 });
+    this.deps = (this.opts.makeDeps ?? systemDeps)(this.cfg.state_dir, this.log);
+    this.server = new ControlServer({ path: this.socketPath, handle: (r) => this.handle(r), note: (l) => this.log.warn(l) });
+    try {
+      await this.server.listen();
+    } catch (err) {
+      this.server = undefined;
+      this.deps.host.close();
+      throw err;
+    }
+    this.log.info(`agent: listening on ${this.socketPath} (pid ${process.pid})`);
+    // Everything left from before we ran: records of containers gone, then objects nobody owns.
+    await this.gcPass();
+    try {
+      const parents = [this.cfg.parent, ...this.deps.store.list().map((r) => r.parent)];
+      const lines = removeOrphans(this.deps, parents);
+      this.counters.orphans += lines.length;
+      for (const l of lines) this.log.info(`agent: ${l}`);
+    } catch (err) {
+      this.log.error(`agent: orphan sweep failed: ${(err as Error).message}`);
+    }
+    this.syncRegistry();
+    this.reconcileListeners();
+    this.armGc();
+    this.log.info(`agent: started: ${this.containers.size} container(s); watching ${[...this.listeners.keys()].join(', ') || 'no parent'}`);
+  }
+
+  /** SIGHUP: config.toml read again; what changed is logged; parents added/removed. */
+  reload(): void {
+    let next: HookConfig;
+    try {
+      next = (this.opts.loadConfig ?? loadConfigFile)(this.opts.configPath);
+    } catch (err) {
+      this.log.error(`agent: reload failed, keeping the running config: ${(err as Error).message}`);
+      return;
+    }
+    const changed = (Object.keys({ ...this.cfg, ...next }) as (keyof HookConfig)[]).filter((k) => JSON.stringify(this.cfg[k]) !== JSON.stringify(next[k]));
+    if (next.state_dir !== this.cfg.state_dir) {
+      this.log.warn(`agent: reload: state_dir changed (${this.cfg.state_dir} -> ${next.state_dir}): restart the agent to move; keeping ${this.cfg.state_dir}`);
+      next = { ...next, state_dir: this.cfg.state_dir };
+    }
+    this.cfg = next;
+    this.log.info(`agent: config reloaded: ${changed.length ? `changed ${changed.map((k) => (k === 'dns' || k === 'annotation_allow' ? k : `${k}=${JSON.stringify(next[k])}`)).join(', ')}` : 'no change'}`);
+    this.reconcileListeners();
+    this.armGc();
+  }
+
+  /** SIGTERM/SIGINT: stop listening and accepting, give running jobs a moment, remove the socket. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.gcTimer) clearInterval(this.gcTimer);
+    this.expiryTimer?.cancel();
+    for (const [parent, l] of this.listeners) {
+      l.stop();
+      this.log.info(`agent: stopped watching ${parent}`);
+    }
+    this.listeners.clear();
+    this.pending.clear();
+    this.ready = [];
+    await this.server?.close();
+    await Promise.race([this.idle(), new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
+    this.deps?.host.close();
+    this.log.info('agent: stopped');
+  }
+
+  /** Resolves when no job runs (tests). */
+  idle(): Promise<void> {
+    if (this.running.size === 0 && this.ready.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  // ---- the control protocol ------------------------------------------------------------------
+
+  async handle(req: AgentRequest): Promise<AgentAnswer> {
+    switch (req.op) {
+      case 'ping': {
+        const counters = { ...this.counters, listeners: Object.fromEntries([...this.listeners].map(([p, l]) => [p, { ...l.counters, routers: l.routers.size }])) };
+        const answer = { ok: true as const, containers: this.containers.size, parents: [...this.listeners.keys()], counters };
+        return answer;
+      }
+      case 'ra': {
+        const l = this.listeners.get(req.parent);
+        return { ok: true, heard: l ? l.fresh(this.clock.now(), this.cfg.ra_cache_max_age_ms) : [] };
+      }
+      case 'register': {
+        const record = this.deps.store.read(req.id);
+        if (!record) return { ok: false, error: `no record of container ${req.id}` };
+        this.register(record, 'registered');
+        this.reconcileListeners();
+        return { ok: true, containers: this.containers.size, parents: [...this.listeners.keys()] };
+      }
+      case 'complete-dad': {
+        const record = this.deps.store.read(req.id);
+        if (!record) return { ok: false, error: `no record of container ${req.id}` };
+        if (!record.member) this.register(record, 'registered');
+        this.reconcileListeners();
+        this.work(req.id).dad = true;
+        this.enqueue(req.id);
+        return { ok: true };
+      }
+    }
+  }
+
+  // ---- registry ------------------------------------------------------------------------------
+
+  private register(record: ContainerRecord, how: string): void {
+    if (record.member || record.phase !== 'attached') return; // a pod member has nothing of its own
+    const known = this.containers.get(record.id);
+    let deadline: number | null = null;
+    try {
+      deadline = this.engine.nextDeadline(record);
+    } catch (err) {
+      this.log.warn(`${record.id.slice(0, 12)}: next deadline: ${(err as Error).message}`);
+    }
+    this.containers.set(record.id, { parent: record.parent, deadline });
+    if (!known) {
+      this.counters.registered++;
+      this.log.info(`${record.id.slice(0, 12)}: ${how}: on ${record.parent}${record.addresses.length ? ` with ${record.addresses.map((a) => a.address).join(' ')}` : ''}`);
+    }
+    this.armExpiry();
+  }
+
+  private forget(id: string, why: string): void {
+    if (!this.containers.delete(id)) return;
+    this.pending.delete(id);
+    this.log.info(`${id.slice(0, 12)}: no longer looked after (${why})`);
+    this.armExpiry();
+  }
+
+  /** The store is the truth: records added by hooks that did not register, and records gone. */
+  private syncRegistry(): void {
+    let records: ContainerRecord[];
+    try {
+      records = this.deps.store.list();
+    } catch (err) {
+      this.log.error(`agent: cannot list the state store: ${(err as Error).message}`);
+      return;
+    }
+    const ids = new Set(records.map((r) => r.id));
+    for (const r of records) if (!this.containers.has(r.id)) this.register(r, 'found');
+    for (const id of [...this.containers.keys()]) if (!ids.has(id) && !this.running.has(id)) this.forget(id, 'record removed');
+  }
+
+  /** Watch the configured parent and every container's; stop watching the rest. */
+  private reconcileListeners(): void {
+    if (this.stopping) return;
+    const want = new Set([this.cfg.parent, ...[...this.containers.values()].map((c) => c.parent)].filter((p) => p !== ''));
+    for (const [parent, l] of this.listeners) {
+      if (want.has(parent)) continue;
+      l.stop();
+      this.listeners.delete(parent);
+      this.log.info(`agent: parent removed: ${parent} (no longer watched)`);
+    }
+    for (const parent of want) {
+      if (this.listeners.has(parent)) continue;
+      let l: ParentListener | undefined;
+      try {
+        l = (this.opts.openListener ?? defaultListener)(parent, this.deps, this.clock);
+      } catch (err) {
+        if (!this.missingParents.has(parent)) this.log.error(`agent: cannot watch ${parent}: ${(err as Error).message}`);
+        this.missingParents.add(parent);
+        continue;
+      }
+      if (!l) {
+        if (!this.missingParents.has(parent)) this.log.warn(`agent: parent ${parent} does not exist: not watched (retried every ${this.cfg.gc_interval_ms} ms)`);
+        this.missingParents.add(parent);
+        continue;
+      }
+      this.missingParents.delete(parent);
+      l.on('ra', (heard, changed) => this.onRa(parent, heard, changed));
+      l.on('note', (line) => this.log.info(`agent: ${line}`));
+      try {
+        l.start();
+      } catch (err) {
+        l.stop();
+        this.log.error(`agent: cannot watch ${parent}: ${(err as Error).message}`);
+        continue;
+      }
+      this.listeners.set(parent, l);
+      this.log.info(`agent: parent added: watching ${parent} for router advertisements`);
+    }
+  }
+
+  private onRa(parent: string, heard: HeardRa, changed: boolean): void {
+    const router = formatIPv6(heard.router);
+    if (changed) this.log.info(`agent: ${parent}: RA from ${router} (router lifetime ${heard.advertisement.routerLifetime} s, ${heard.advertisement.options.length} options)`);
+    for (const [id, c] of this.containers) {
+      if (c.parent !== parent) continue;
+      this.work(id).heard.set(router, heard);
+      this.enqueue(id);
+    }
+  }
+
+  // ---- jobs ----------------------------------------------------------------------------------
+
+  private work(id: string): Pending {
+    let p = this.pending.get(id);
+    if (!p) this.pending.set(id, (p = { heard: new Map(), expire: false, dad: false }));
+    return p;
+  }
+
+  private enqueue(id: string): void {
+    if (this.stopping || this.running.has(id) || this.ready.includes(id)) return;
+    this.ready.push(id);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.stopping && this.running.size < MAX_PARALLEL && this.ready.length > 0) {
+      const id = this.ready.shift() as string;
+      this.running.add(id);
+      void this.runJobs(id).finally(() => {
+        this.running.delete(id);
+        if (this.pending.has(id)) this.enqueue(id);
+        this.pump();
+        if (this.running.size === 0 && this.ready.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+      });
+    }
+  }
+
+  private depsFor(id: string): PipelineDeps {
+    return { ...this.deps, log: new ContainerLog(this.log, id.slice(0, 12)) };
+  }
+
+  private async runJobs(id: string): Promise<void> {
+    const p = this.pending.get(id);
+    this.pending.delete(id);
+    if (!p) return;
+    const deps = this.depsFor(id);
+    const tag = id.slice(0, 12);
+    if (p.dad) {
+      try {
+        this.counters.dad++;
+        const updated = await completeOptimisticDad({ id, config: this.cfg, secret: this.secret(), deps });
+        if (updated) this.register(updated, 'registered');
+      } catch (err) {
+        this.counters.failures++;
+        this.log.error(`${tag}: optimistic DAD: ${(err as Error).message}`);
+      }
+    }
+    for (const heard of p.heard.values()) {
+      if (!this.containers.has(id)) return;
+      try {
+        this.counters.refreshes++;
+        this.apply(id, await this.engine.refreshContainer(id, heard, deps));
+      } catch (err) {
+        this.counters.failures++;
+        this.log.error(`${tag}: refresh from ${formatIPv6(heard.router)}: ${(err as Error).message}`);
+      }
+    }
+    if (p.expire && this.containers.has(id)) {
+      try {
+        this.counters.expiries++;
+        this.apply(id, await this.engine.expireContainer(id, this.clock.now(), deps));
+      } catch (err) {
+        this.counters.failures++;
+        this.log.error(`${tag}: expire: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private apply(id: string, r: refresh.RefreshResult): void {
+    for (const c of r.changes) this.log.info(`${id.slice(0, 12)}: ${c}`);
+    this.counters.changes += r.changes.length;
+    if (r.gone) return this.forget(id, 'detached or its netns is gone');
+    const c = this.containers.get(id);
+    if (c) c.deadline = r.nextDeadline;
+    this.armExpiry();
+  }
+
+  private secret(): Buffer {
+    this.secretCache ??= (this.opts.secret ?? loadOrCreateHostSecret)();
+    return this.secretCache;
+  }
+
+  // ---- the one expiry timer ------------------------------------------------------------------
+
+  private armExpiry(): void {
+    if (this.stopping) return;
+    let earliest = Infinity;
+    for (const c of this.containers.values()) if (c.deadline !== null && c.deadline < earliest) earliest = c.deadline;
+    if (earliest === this.expiryAt && this.expiryTimer) return;
+    this.expiryTimer?.cancel();
+    this.expiryTimer = undefined;
+    this.expiryAt = undefined;
+    if (earliest === Infinity) return;
+    this.expiryAt = earliest;
+    this.expiryTimer = this.clock.setTimer(Math.max(0, Math.min(earliest - this.clock.now(), MAX_TIMER_MS)), () => {
+      this.expiryTimer = undefined;
+      this.expiryAt = undefined;
+      const now = this.clock.now();
+      for (const [id, c] of this.containers) {
+        if (c.deadline === null || c.deadline > now) continue;
+        c.deadline = null; // the job's result sets the next one
+        this.work(id).expire = true;
+        this.enqueue(id);
+      }
+      this.armExpiry();
+    });
+  }
+
+  // ---- garbage collection --------------------------------------------------------------------
+
+  private armGc(): void {
+    if (this.stopping) return;
+    if (this.gcTimer) clearInterval(this.gcTimer);
+    this.gcTimer = setInterval(() => void this.gcTick(), this.cfg.gc_interval_ms);
+  }
+
+  private async gcTick(): Promise<void> {
+    if (this.gcRunning || this.stopping) return;
+    await this.gcPass();
+    this.syncRegistry();
+    this.reconcileListeners();
+  }
+
+  /** One GC pass (never two at once); containers with a job running are left for the next. */
+  gcPass(): Promise<void> {
+    this.gcRunning ??= (async () => {
+      try {
+        const outcomes = await collectGarbage(this.deps, { skip: (id) => this.running.has(id) });
+        for (const o of outcomes) {
+          this.log.info(`agent: ${o.line}`);
+          if (o.removed) {
+            this.counters.gcCollected++;
+            this.forget(o.id, 'collected');
+          }
+        }
+      } catch (err) {
+        this.log.error(`agent: gc: ${(err as Error).message}`);
+      } finally {
+        this.gcRunning = undefined;
+      }
+    })();
+    return this.gcRunning;
+  }
+}
+
+/** `oci-slaac-hook agent`: run until SIGTERM/SIGINT; SIGHUP reloads. Resolves with the exit code. */
+export async function runAgent(configPath: string | undefined, log: Logger): Promise<number> {
+  const agent = new Agent({ configPath, log });
+  await agent.start();
+  return new Promise<number>((resolve) => {
+    const onStop = (sig: NodeJS.Signals): void => {
+      process.off('SIGTERM', onStop).off('SIGINT', onStop).off('SIGHUP', onHup);
+      log.info(`agent: ${sig}: stopping`);
+      agent.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          log.error(`agent: stop: ${(err as Error).message}`);
+          resolve(1);
+        },
+      );
+    };
+    const onHup = (): void => {
+      log.info('agent: SIGHUP: reloading config');
+      agent.reload();
+    };
+    process.on('SIGTERM', onStop).on('SIGINT', onStop).on('SIGHUP', onHup);
+  });
+}

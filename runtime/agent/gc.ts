@@ -1,0 +1,147 @@
+/**
+ * Garbage collection: records whose container is gone without a poststop (the runtime crashed, a
+ * hook was killed, a netns was deleted by hand) are detached — their ledger replayed: DNS
+ * withdrawn, host-side objects removed, state dropped.
+ *
+ * A record is collected when its netns no longer opens or opens another netns (reopenNetns
+ * compares nsfs identity and the netns cookie) **and** its container process (pid and start time)
+ * is gone. A record still being attached by a live hook is left to that hook. A pod member record
+ * has nothing of its own: it is only removed.
+ *
+ * At the agent's start, also the host-side objects marked as ours (protocol RTPROT_OSH: source
+ * rules, proxy entries, routes — host routes to containers and the l3 tables' routes) that no
+ * record's ledger owns, decided under the locks of the parents concerned (a hook attaching records
+ * an effect before it makes it, under its parent's lock). Links are never removed here: in the
+ * host netns only the host-link companions (`oci-slaac-hook:host-link`) are ours, and they stay.
+ */
+import { formatIPv6, parseIPv6 } from '../core/ipv6';
+import { removeUnlessGone } from '../core/errors';
+import type { ContainerRecord, Effect } from '../core/record';
+import { HOST_LINK_METRIC } from '../ops/host-link';
+import type { PipelineDeps } from '../pipeline/deps';
+import { detach, legacyLedger, reopenNetns } from '../pipeline/detach';
+import { RTPROT_OSH } from '../wire/rtnetlink/constants';
+
+export interface GcVerdict {
+  collect: boolean;
+  why: string;
+}
+
+/** Whether `record`'s container is gone (netns gone or another, process gone), and why. */
+export function containerGone(record: ContainerRecord, deps: Pick<PipelineDeps, 'openNetns' | 'processAlive'>): GcVerdict {
+  if (record.phase === 'attaching' && record.hook && deps.processAlive(record.hook)) return { collect: false, why: 'its hook is at work' };
+  if (record.process && deps.processAlive(record.process)) return { collect: false, why: 'its process runs' };
+  const k = reopenNetns(deps, record);
+  if (k) {
+    k.close();
+    return { collect: false, why: 'its netns exists' };
+  }
+  return { collect: true, why: `network namespace ${record.netns.path} is gone${record.process ? ` and process ${record.process.pid} too` : ''}` };
+}
+
+export interface GcOutcome {
+  id: string;
+  /** One line for the log. */
+  line: string;
+  removed: boolean;
+}
+
+/** One pass over the store: collect every record whose container is gone. A failure for one never stops the others. */
+export async function collectGarbage(deps: PipelineDeps, opts: { skip?: (id: string) => boolean } = {}): Promise<GcOutcome[]> {
+  const out: GcOutcome[] = [];
+  let records: ContainerRecord[];
+  try {
+    records = deps.store.list();
+  } catch (err) {
+    return [{ id: '', line: `gc: cannot list the state store: ${(err as Error).message}`, removed: false }];
+  }
+  for (const record of records) {
+    if (opts.skip?.(record.id)) continue;
+    try {
+      const v = containerGone(record, deps);
+      if (!v.collect) continue;
+      out.push(await collectOne(record, v.why, deps));
+    } catch (err) {
+      out.push({ id: record.id, line: `gc ${record.id}: ${(err as Error).message}`, removed: false });
+    }
+  }
+  return out;
+}
+
+async function collectOne(record: ContainerRecord, why: string, deps: PipelineDeps): Promise<GcOutcome> {
+  // Read again: poststop may have removed it (or a new attach replaced it) since the list.
+  const now = deps.store.read(record.id);
+  if (!now || now.since !== record.since || now.attachId !== record.attachId) return { id: record.id, line: `gc ${record.id}: detached meanwhile`, removed: false };
+  if (now.member) {
+    await deps.withContainerLock(now.id, (lock) => {
+      if (deps.store.remove(now.id)) lock.forget();
+    });
+    return { id: now.id, line: `gc ${now.id}: pod member record removed (${why})`, removed: true };
+  }
+  const r = await detach(now, deps);
+  const what = [...now.addresses.map((a) => a.address), ...(now.dns ? [now.dns.name] : [])];
+  const failures = r.failures.length ? `; not undone: ${r.failures.join('; ')}` : '';
+  return {
+    id: now.id,
+    line: `gc ${now.id}: ${why}: ${r.removed ? 'withdrawn' : 'partly withdrawn'} ${what.join(' ') || '(nothing published)'}${failures}`,
+    removed: r.removed,
+  };
+}
+
+/** The host-side effects every record owns (a record older than ledgers: from its fields). */
+function ownedEffects(records: ContainerRecord[]): Effect[] {
+  return records.flatMap((r) => (r.ledger ?? legacyLedger(r)));
+}
+
+/**
+ * Remove host-side objects marked as ours that no record owns. Holds the locks of `parents` (every
+ * parent that could have made them, sorted: hooks take one lock at a time) while it reads the
+ * records and removes: nothing being attached meanwhile can be mistaken for an orphan.
+ */
+export function removeOrphans(deps: PipelineDeps, parents: string[]): string[] {
+  const sorted = [...new Set(parents)].filter((p) => p !== '').sort();
+  const hold = (i: number): string[] => (i < sorted.length ? deps.withLock(sorted[i] as string, () => hold(i + 1)) : sweep(deps));
+  return hold(0);
+}
+
+function sweep(deps: PipelineDeps): string[] {
+  const lines: string[] = [];
+  const host = deps.host;
+  const effects = ownedEffects(deps.store.list());
+  const reach = new Set(effects.flatMap((e) => (e.kind === 'l3-reach' ? [`${e.parentIndex} ${e.table} ${e.address}`] : [])));
+  const reachAddr = new Set(effects.flatMap((e) => (e.kind === 'l3-reach' ? [`${e.table} ${e.address}`] : [])));
+  const tables = new Set(effects.flatMap((e) => (e.kind === 'l3-table' ? [e.table] : [])));
+  const hostRoutes = new Set(effects.flatMap((e) => (e.kind === 'host-route' ? [`${e.via} ${e.address}`] : [])));
+  const note = (what: string, failure: string | undefined): void => void lines.push(failure ? `orphan ${what}: not removed: ${failure}` : `orphan ${what} removed (no record owns it)`);
+
+  for (const rule of host.listRules()) {
+    if (rule.protocol !== RTPROT_OSH) continue;
+    const addr = formatIPv6(rule.source);
+    if (reachAddr.has(`${rule.table} ${addr}`)) continue;
+    note(`rule from ${addr} lookup ${rule.table}`, removeUnlessGone(() => host.deleteRule({ source: rule.source, table: rule.table, priority: rule.priority })));
+  }
+  for (const p of host.listProxies()) {
+    if (p.protocol !== RTPROT_OSH) continue;
+    const addr = formatIPv6(p.address);
+    if ([...reach].some((k) => k.startsWith(`${p.index} `) && k.endsWith(` ${addr}`))) continue;
+    note(`proxy ${addr} dev ${p.index}`, removeUnlessGone(() => host.deleteProxy(p.index, p.address)));
+  }
+  for (const r of host.listRoutes()) {
+    if (r.protocol !== RTPROT_OSH) continue;
+    const dst = `${formatIPv6(r.destination)}/${r.prefixLength}`;
+    const isHostRoute = r.prefixLength === 128 && r.metric === HOST_LINK_METRIC && r.table === 254;
+    if (isHostRoute) {
+      if (hostRoutes.has(`${r.oif ?? 0} ${formatIPv6(r.destination)}`)) continue;
+    } else if (r.table === 254 || tables.has(r.table)) continue; // only the l3 tables' routes are ours to judge outside main
+    note(
+      `route ${dst}${r.gateway ? ` via ${formatIPv6(r.gateway)}` : ''} table ${r.table}`,
+      removeUnlessGone(() =>
+        host.deleteRoute({ destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, oif: r.oif ?? 0, table: r.table, metric: r.metric, protocol: RTPROT_OSH }),
+      ),
+    );
+  }
+  return lines;
+}
+
+/** For tests and logs: an address as the ledger spells it. */
+export const ledgerAddress = (text: string): string => formatIPv6(parseIPv6(text));
