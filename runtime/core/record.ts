@@ -17,6 +17,41 @@ export interface AddressRecord {
   preferredLifetime: Lifetime;
   /** verified: our DAD said unique before use; optimistic: in use, DAD still running (RFC 4429). */
   dad: 'verified' | 'optimistic';
+  /**
+   * Deadlines as the last RA left them (RFC 4862 §5.5.3 e; CLOCK_BOOTTIME ms, null = infinite),
+   * kept by refresh (core/refresh.ts). Absent in older records: raAt + the lifetimes above.
+   */
+  validUntil?: number | null;
+  preferredUntil?: number | null;
+  /** RFC 4862 §5.5.4: preferred until preferredUntil, then deprecated (still valid, not chosen for new connections). */
+  state?: 'preferred' | 'deprecated';
+}
+
+/** A router heard on the link: its Default Router List entry (RFC 4861 §6.3.4), kept by refresh. */
+export interface RouterRecord {
+  address: string;
+  mac: string | null;
+  /** Router lifetime of its last RA (s; 0: not a default router, dropped at once). */
+  lifetime: number;
+  preference: Preference;
+  /** When its last RA was received (CLOCK_BOOTTIME ms). */
+  lastRaAt: number;
+  /** lastRaAt + lifetime (ms): past it, the router is no default router any more. */
+  until: number;
+}
+
+/** A Route Information route (RFC 4191) in the container, and when it expires (ms; null = infinite). */
+export interface RouteRecord {
+  destination: string;
+  gateway: string;
+  preference: Preference;
+  until: number | null;
+}
+
+/** An RDNSS server or DNSSL domain (RFC 8106) and when it expires (ms; null = infinite). */
+export interface DeadlineRecord {
+  value: string;
+  until: number | null;
 }
 
 /**
@@ -105,6 +140,17 @@ export interface ContainerRecord {
   since: string;
   /** DNS publication, when [dns] is configured. */
   dns?: DnsState;
+  /**
+   * What refresh (core/refresh.ts) keeps between RAs, filled at attach; absent in older records
+   * (derived then from raAt and the fields above). `router` above is then the default router chosen
+   * among `routers`, `routes` the names of what `routeDeadlines` holds (and the default route).
+   */
+  routers?: RouterRecord[];
+  routeDeadlines?: RouteRecord[];
+  rdnssDeadlines?: DeadlineRecord[];
+  dnsslDeadlines?: DeadlineRecord[];
+  /** The caps attach applied (max_prefixes, …), so that renumbering applies the same. */
+  limits?: { maxPrefixes: number; maxRoutes: number; maxDnsServers: number };
 }
 
 export interface DnsRecord {

@@ -26,6 +26,7 @@ import { needsHostReach, type SlaveSpec } from '../core/link-kinds';
 import type { PrefixInformation } from '../core/nd-types';
 import { addressCandidate, limitsOf, linkLocalAddress, planFromAdvertisements, type AddressKeys } from '../core/plan';
 import { STATE_VERSION, type AddressRecord, type ContainerRecord } from '../core/record';
+import { refreshFields } from '../core/refresh';
 import { lifetimesFromPrefix, remainingSeconds } from '../core/slaac';
 import type { StableName } from '../system/container-name';
 import { firstUsableLinkLocal } from '../system/interface';
@@ -288,6 +289,8 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
       dnssl: plan.dnssl,
       timings: { raMs: round(raMs), dadMs: round(dadMs), totalMs: 0 },
     });
+    // What the agent's refresh keeps between RAs (deadlines per address, router, route, DNS option).
+    Object.assign(record, refreshFields(record, found.heard ?? [found], limitsOf(cfg), parent.mtu));
 
     // 11. Publication (RFC 2136 + TSIG), when [dns] is configured.
     if (cfg.dns) await publish(ctx, cfg.dns, req.name.name, req.annotations, addresses.map((a) => a.address));
