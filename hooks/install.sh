@@ -4,14 +4,18 @@
 #   $PREFIX/bin/oci-slaac-hook                       (the operator command)
 #   $HOOKS_DIR/oci-slaac-hook-{prestart,poststop}.json (podman's hooks.d)
 #   $CONFIG_DIR/config.toml                          (only if absent; set "parent" in it)
+#   $SYSTEMD_DIR/oci-slaac-hook-agent.service        (the agent's unit; enabled and started when
+#                                                      systemd runs and SYSTEMD_DIR is the default)
 # PREFIX defaults to /usr/local, CONFIG_DIR to /etc/oci-slaac-hook; HOOKS_DIR to
 # /usr/share/containers/oci/hooks.d, the only directory podman 4.3 on Debian 12 reads by
-# default.
+# default. SYSTEMD_DIR defaults to /etc/systemd/system.
 set -eu
 cd "$(dirname "$0")/.."
 PREFIX=${PREFIX:-/usr/local}
 HOOKS_DIR=${HOOKS_DIR:-/usr/share/containers/oci/hooks.d}
 CONFIG_DIR=${CONFIG_DIR:-/etc/oci-slaac-hook}
+SYSTEMD_DEFAULT=/etc/systemd/system
+SYSTEMD_DIR=${SYSTEMD_DIR:-$SYSTEMD_DEFAULT}
 NODE=$(command -v node)
 LIB="$PREFIX/lib/oci-slaac-hook"
 
@@ -39,4 +43,17 @@ if [ ! -f "$CONFIG_DIR/config.toml" ]; then
 # ipvlan_mode = ["l2", "l3"]
 TOML
 fi
-echo "installed to $LIB; hooks.d files in $HOOKS_DIR; edit $CONFIG_DIR/config.toml"
+AGENT_ARGS=""
+[ "$CONFIG_DIR" = /etc/oci-slaac-hook ] || AGENT_ARGS=" --config $CONFIG_DIR/config.toml"
+install -d "$SYSTEMD_DIR"
+sed -e "s|/usr/local/lib/oci-slaac-hook|$LIB|g" -e "s|^ExecStart=/usr/bin/node |ExecStart=$NODE |" -e "s|\( agent\)$|\1$AGENT_ARGS|" \
+	hooks/oci-slaac-hook-agent.service >"$SYSTEMD_DIR/oci-slaac-hook-agent.service"
+chmod 0644 "$SYSTEMD_DIR/oci-slaac-hook-agent.service"
+AGENT="unit in $SYSTEMD_DIR"
+if [ "$SYSTEMD_DIR" = "$SYSTEMD_DEFAULT" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+	systemctl daemon-reload
+	systemctl enable oci-slaac-hook-agent.service
+	systemctl restart oci-slaac-hook-agent.service || echo "hooks/install.sh: the agent did not start: see journalctl -u oci-slaac-hook-agent" >&2
+	AGENT="agent enabled and started (systemctl status oci-slaac-hook-agent)"
+fi
+echo "installed to $LIB; hooks.d files in $HOOKS_DIR; $AGENT; edit $CONFIG_DIR/config.toml"
