@@ -12,6 +12,7 @@ import { NdSocket } from '../runtime/system/nd/socket';
 import { formatRaSummary, summarizeRa, type RaSummary } from '../runtime/wire/ndp/summary';
 import { ICMP6_NA, ICMP6_NS, ICMP6_RA } from '../runtime/core/nd-types';
 import { remaining, type Lifetime } from '../runtime/core/lifetime';
+import type { AddressRecord, ContainerRecord } from '../runtime/core/record';
 import { bootNow } from '../runtime/system/clock';
 import { StateStore } from '../runtime/system/state-store';
 import { Logger, escapeControls } from '../runtime/system/log';
@@ -82,31 +83,64 @@ export async function dadCommand(opts: { address: string; interface: string; net
   }
 }
 
-/** One row per attached container, from the state dir. */
+/** A record's address with the deadlines refresh keeps (CLOCK_BOOTTIME ms; null = infinite), when it keeps them. */
+type WithDeadlines = AddressRecord & { validUntil?: number | null; preferredUntil?: number | null };
+
+/**
+ * An address's remaining valid and preferred lifetimes (s, or 'infinite') at `now`: from its
+ * deadlines when refresh keeps them, else from the RA's receipt (raAt) and the lifetimes it gave.
+ */
+export function addressLifetimes(a: WithDeadlines, raAt: number, now: number): { valid: Lifetime; preferred: Lifetime } {
+  const left = (until: number | null): Lifetime => (until === null ? 'infinite' : Math.max(0, Math.round((until - now) / 1000)));
+  const valid = a.validUntil !== undefined ? left(a.validUntil) : remaining(a.validLifetime, raAt, now);
+  let preferred = a.preferredUntil !== undefined ? left(a.preferredUntil) : remaining(a.preferredLifetime, raAt, now);
+  if (valid !== 'infinite' && (preferred === 'infinite' || preferred > valid)) preferred = valid;
+  return { valid, preferred };
+}
+
+/** RFC 4862 §5.5.4: preferred, then deprecated (valid, not chosen for new connections), then expired. */
+export function addressState(l: { valid: Lifetime; preferred: Lifetime }): 'preferred' | 'deprecated' | 'expired' {
+  if (l.valid === 0) return 'expired';
+  return l.preferred === 0 ? 'deprecated' : 'preferred';
+}
+
+/** When the container's last RA came (CLOCK_BOOTTIME ms): the latest of its routers' when refresh keeps them, else the attach's. */
+function lastRaAt(r: ContainerRecord): number {
+  const routers = (r as ContainerRecord & { routers?: { lastRaAt?: unknown }[] }).routers ?? [];
+  return Math.max(r.raAt, ...routers.map((x) => (typeof x.lastRaAt === 'number' ? x.lastRaAt : 0)));
+}
+
+/** One row per attached container, from the state dir; `--json` gives the whole records. */
 export function statusCommand(opts: { config?: string }): CommandResult {
   const cfg = loadConfigFile(opts.config);
   const records = new StateStore(cfg.state_dir).list();
-  // Lifetimes count on CLOCK_BOOTTIME from the RA's receipt; shown as seconds left.
+  // Lifetimes count on CLOCK_BOOTTIME (from the RA's receipt, or refresh's deadlines); shown as seconds left.
   const now = bootNow();
-  const left = (lt: Lifetime, raAt: number): string => {
-    const r = remaining(lt, raAt, now);
-    return r === 'infinite' ? 'forever' : `${r}s`;
-  };
-  const rows = records.map((r) => ({
-    id: r.id,
-    name: r.name,
-    interface: r.phase === 'attaching' ? `${r.interface.name || '-'} (attaching)` : r.interface.name,
-    // The link's kind and mode, and what the host holds for it: l3 reach, a host_link route.
-    link: [`${r.interface.kind} ${r.interface.mode}`, r.l3 ? `proxy+table ${r.l3.table}` : '', r.hostLink ? `host via ${r.hostLink.name}` : ''].filter(Boolean).join(', '),
-    addresses: r.addresses.map((a) => `${a.address}/${a.prefixLength}`),
-    lifetimes: r.addresses.map((a) => `${left(a.validLifetime, r.raAt)}/${left(a.preferredLifetime, r.raAt)}`),
-    router: r.router.address,
-    dns: r.dns ? `${r.dns.name} (${r.dns.status})` : '-',
-    since: r.since,
-  }));
-  const header = ['ID', 'NAME', 'IF', 'LINK', 'ADDRESS', 'VALID/PREFERRED', 'ROUTER', 'DNS', 'SINCE'];
+  const shown = (l: Lifetime): string => (l === 'infinite' ? 'forever' : `${l}s`);
+  const ago = (at: number): string => (at > 0 ? `${Math.max(0, Math.round((now - at) / 1000))}s ago` : '-');
+  const rows = records.map((r) => {
+    const lifetimes = r.addresses.map((a) => addressLifetimes(a, r.raAt, now));
+    return {
+      id: r.id,
+      name: r.name,
+      interface: r.phase === 'attaching' ? `${r.interface.name || '-'} (attaching)` : r.interface.name,
+      // The link's kind and mode, and what the host holds for it: l3 reach, a host_link route.
+      link: [`${r.interface.kind} ${r.interface.mode}`, r.l3 ? `proxy+table ${r.l3.table}` : '', r.hostLink ? `host via ${r.hostLink.name}` : ''].filter(Boolean).join(', '),
+      addresses: r.addresses.map((a) => `${a.address}/${a.prefixLength}`),
+      states: lifetimes.map((l, i) => `${addressState(l)}${r.addresses[i]?.dad === 'optimistic' ? ' (dad)' : ''}`),
+      lifetimes: lifetimes.map((l) => `${shown(l.valid)}/${shown(l.preferred)}`),
+      router: r.router.address,
+      lastRa: r.member ? '-' : ago(lastRaAt(r)),
+      dns: r.dns ? `${r.dns.name} (${r.dns.status})` : '-',
+      since: r.since,
+    };
+  });
+  const header = ['ID', 'NAME', 'IF', 'LINK', 'ADDRESS', 'STATE', 'VALID/PREFERRED', 'ROUTER', 'LAST-RA', 'DNS', 'SINCE'];
   // Every cell one line: a name (an annotation's) with a newline or tab must not split or shift a row.
-  const table = [header, ...rows.map((r) => [r.id.slice(0, 12), r.name, r.interface, r.link, r.addresses.join(','), r.lifetimes.join(','), r.router, r.dns, r.since].map((c) => escapeControls(String(c))))];
+  const table = [
+    header,
+    ...rows.map((r) => [r.id.slice(0, 12), r.name, r.interface, r.link, r.addresses.join(','), r.states.join(','), r.lifetimes.join(','), r.router, r.lastRa, r.dns, r.since].map((c) => escapeControls(String(c)))),
+  ];
   const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
   const text = table.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
   return { exitCode: 0, text, json: records };

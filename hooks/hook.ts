@@ -12,7 +12,10 @@ import type { Logger } from '../runtime/system/log';
 import { parseState, readConfig, type HookStage, type OciState } from '../runtime/wire/oci/spec';
 import { admit } from '../runtime/pipeline/admit';
 import { attach } from '../runtime/pipeline/attach';
-import { systemDeps, type PipelineDeps } from '../runtime/pipeline/deps';
+import { hookAgent, systemDeps, type PipelineDeps } from '../runtime/pipeline/deps';
+import type { AgentClient } from '../runtime/system/agent-client';
+import { resolvConfTarget, writeResolvConf, type ResolvConfTarget } from '../runtime/system/resolv-conf';
+import type { ContainerRecord } from '../runtime/core/record';
 import { detach } from '../runtime/pipeline/detach';
 import { completeOptimisticDad } from '../runtime/pipeline/optimistic';
 import { spawnSelf } from './background';
@@ -40,10 +43,11 @@ export async function runHookStage(stage: HookStage, stdin: string, configPath: 
   if (stage !== 'poststop' && !ATTACH_STATUSES.includes(state.status)) {
     throw new InputError(`${stage} hook called with container status "${state.status}" (expected ${ATTACH_STATUSES.join(' or ')}): check the hook's stage`);
   }
-  const deps = systemDeps(base.state_dir, log);
+  const agent = hookAgent(base.state_dir, log);
+  const deps = systemDeps(base.state_dir, log, agent);
   try {
     if (stage === 'poststop') await poststop(state, base, deps);
-    else await createRuntime(state, base, configPath, deps);
+    else await createRuntime(state, base, configPath, deps, agent);
   } finally {
     deps.host.close();
   }
@@ -68,7 +72,7 @@ async function poststop(state: OciState, base: HookConfig, deps: PipelineDeps): 
   log.info(`withdrawn ${what.length ? `${what.join(' ')} ` : ''}(link ${result.link})`);
 }
 
-async function createRuntime(state: OciState, base: HookConfig, configPath: string | undefined, deps: PipelineDeps): Promise<void> {
+async function createRuntime(state: OciState, base: HookConfig, configPath: string | undefined, deps: PipelineDeps, agent: AgentClient): Promise<void> {
   const { log } = deps;
   const oci = readConfig(state.bundle);
   const annotations = { ...oci.annotations, ...state.annotations };
@@ -87,6 +91,8 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
   else throw new InputError('OCI state has no pid: cannot find the container\'s network namespace');
 
   validateForAttach(cfg);
+  // resolv_conf = "ra": the file the container will see, checked before anything is made.
+  const resolvConf = cfg.resolv_conf === 'ra' ? resolvConfTarget(state.bundle, oci) : undefined;
   const name = stableName(state.id, state.bundle, annotations, oci.hostname);
   const admission = await admit({ id: state.id, name: name.name, netnsPath, pid: state.pid }, deps);
   if (admission.kind === 'attached') {
@@ -99,7 +105,34 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
     return;
   }
   const record = await attach({ id: state.id, name, netnsPath, config: cfg, annotations, secret: loadOrCreateHostSecret(), pid: state.pid }, deps);
-  if (record.addresses.some((a) => a.dad === 'optimistic')) spawnSelf([COMPLETE_DAD_COMMAND, state.id, ...(configPath ? ['--config', configPath] : [])]);
+  if (resolvConf) await writeResolver(record, resolvConf, deps);
+  // The agent looks after what it is told of (no agent: nothing to tell); optimistic DAD's rest is
+  // its work when it answers, else a detached copy of ourselves does it.
+  await agent.register(state.id);
+  if (record.addresses.some((a) => a.dad === 'optimistic') && !(await agent.completeDad(state.id))) {
+    spawnSelf([COMPLETE_DAD_COMMAND, state.id, ...(configPath ? ['--config', configPath] : [])]);
+  }
   const addrs = record.addresses.map((a) => `${a.address}/${a.prefixLength}`).join(' ');
   log.info(`${record.interface.name} ${addrs} via ${record.router.address} (name "${record.name}", RA ${record.timings.raMs} ms, DAD ${record.timings.dadMs} ms, total ${record.timings.totalMs} ms)`);
+}
+
+/**
+ * resolv_conf = "ra": the RA's servers and search list into the container's /etc/resolv.conf, its
+ * path kept in the record (the agent rewrites it as the RA changes). A failure undoes the attach:
+ * the container is refused with nothing left. An RA with neither RDNSS nor DNSSL leaves it alone.
+ */
+async function writeResolver(record: ContainerRecord, target: ResolvConfTarget, deps: PipelineDeps): Promise<void> {
+  if (record.rdnss.length === 0 && record.dnssl.length === 0) {
+    deps.log.info(`resolv_conf = "ra": the RA has no DNS server or search list: ${target.file} left as it is`);
+    return;
+  }
+  try {
+    writeResolvConf(target.file, record.rdnss, record.dnssl, { replace: target.how === 'replace' });
+    record.resolvConf = target.file;
+    deps.store.write(record, { durable: true });
+  } catch (err) {
+    const undone = await detach(record, deps);
+    for (const f of undone.failures) deps.log.warn(`cleanup after failure: ${f}`);
+    throw err;
+  }
 }

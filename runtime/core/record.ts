@@ -140,6 +140,8 @@ export interface ContainerRecord {
   since: string;
   /** DNS publication, when [dns] is configured. */
   dns?: DnsState;
+  /** resolv_conf = "ra": the file (real path) the container sees as /etc/resolv.conf, written from rdnss/dnssl (system/resolv-conf.ts writeResolvConf). */
+  resolvConf?: string;
   /**
    * What refresh (core/refresh.ts) keeps between RAs, filled at attach; absent in older records
    * (derived then from raAt and the fields above). `router` above is then the default router chosen

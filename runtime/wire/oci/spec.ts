@@ -27,6 +27,10 @@ export interface OciConfig {
   network: NetworkNamespace;
   /** config.json "hostname" (podman gives a pod's infra container the pod's name); "" when absent. */
   hostname: string;
+  /** config.json "root.path" (absolute, or relative to the bundle); undefined when absent. */
+  rootPath?: string;
+  /** The last mount onto /etc/resolv.conf in "mounts": a bind mount's source (podman, Docker), or another kind. */
+  resolvConfMount?: { kind: 'bind'; source: string } | { kind: 'other' };
 }
 
 /**
@@ -97,7 +101,39 @@ export function parseConfigJson(text: string, file: string): OciConfig {
   const v = parseJson(text, file);
   if (!isObject(v)) throw new InputError(`${file} must be a JSON object`);
   const hostname = typeof v.hostname === 'string' ? v.hostname : '';
-  return { annotations: annotationsOf(v.annotations, 'config.json'), network: networkNamespaceOf(v.linux, file), hostname };
+  const rootPath = isObject(v.root) && typeof v.root.path === 'string' && v.root.path !== '' && !v.root.path.includes('\0') && v.root.path.length <= 4096 ? v.root.path : undefined;
+  const resolvConfMount = resolvConfMountOf(v.mounts, file);
+  return {
+    annotations: annotationsOf(v.annotations, 'config.json'),
+    network: networkNamespaceOf(v.linux, file),
+    hostname,
+    ...(rootPath !== undefined ? { rootPath } : {}),
+    ...(resolvConfMount !== undefined ? { resolvConfMount } : {}),
+  };
+}
+
+const RESOLV_CONF = '/etc/resolv.conf';
+
+/** The last mount onto /etc/resolv.conf (a later mount covers an earlier one). */
+function resolvConfMountOf(mounts: Json | undefined, file: string): OciConfig['resolvConfMount'] {
+  if (mounts === undefined || mounts === null) return undefined;
+  if (!Array.isArray(mounts)) throw new InputError(`${file}: "mounts" must be an array`);
+  let found: OciConfig['resolvConfMount'];
+  for (const m of mounts) {
+    if (!isObject(m) || typeof m.destination !== 'string') continue;
+    if (path.posix.normalize(`/${m.destination}`).replace(/\/+$/, '') !== RESOLV_CONF) continue;
+    const options = Array.isArray(m.options) ? m.options : [];
+    const bind = m.type === 'bind' || options.includes('bind') || options.includes('rbind');
+    if (!bind) {
+      found = { kind: 'other' }; // something else mounted there: no file we could write
+      continue;
+    }
+    if (typeof m.source !== 'string' || !path.isAbsolute(m.source) || m.source.includes('\0') || m.source.length > 4096) {
+      throw new InputError(`${file}: the mount onto ${RESOLV_CONF} needs an absolute "source"`);
+    }
+    found = { kind: 'bind', source: m.source };
+  }
+  return found;
 }
 
 function networkNamespaceOf(linux: Json | undefined, file: string): NetworkNamespace {
