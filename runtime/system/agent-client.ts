@@ -86,7 +86,8 @@ export function callAgent(socketPath: string, request: AgentRequest, opts: Agent
       finish({ ok: false, why: `cannot connect (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
       return;
     }
-    sock.on('connect', () => sock.end(line));
+    // No half-close after the request: a server without allowHalfOpen would end before it answers.
+    sock.on('connect', () => sock.write(line));
     sock.on('data', (chunk: Buffer) => {
       if (done) return;
       const nl = chunk.indexOf(0x0a);
