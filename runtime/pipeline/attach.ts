@@ -142,6 +142,9 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
       throw new Error(`cannot write state to ${cfg.state_dir}: ${oneLine(err)}`);
     }
 
+    // The agent's RA cache (pipeline/ra-cache.ts), asked now: its answer comes while the link is made.
+    const caching = cachedDiscovery(deps, cfg);
+
     // 1. The link, made directly inside the container's netns; the parent's mode checked and the
     //    link made under the parent's lock, so two hooks never pick two modes.
     const ifname = freeInterfaceName(container.listLinks());
@@ -189,7 +192,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     //    our link-local address on another MAC (this name earlier on another link kind).
     //    With an agent's fresh RAs of the parent (pipeline/ra-cache.ts), no RS at all.
     const tRa = performance.now();
-    const cached = await cachedDiscovery(deps, cfg);
+    const cached = await caching;
     const discovering = cached ? Promise.resolve(cached) : nd.discover({ source: onParent ? firstUsableLinkLocal(host.listAddresses(parent.index)) : linkLocal, retransmitSource: UNSPECIFIED, timeoutMs: cfg.ra_timeout_ms, retransmitMs: 1000 });
     failpoint('rs');
     const found = await discovering;

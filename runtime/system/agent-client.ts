@@ -160,8 +160,24 @@ export class AgentClient {
     return out.answer;
   }
 
+  private readonly prefetched = new Map<string, Promise<HeardRa[] | undefined>>();
+
+  /**
+   * Ask for `parent`'s cached RAs now, for a later cachedRas(parent): the connection needs a turn
+   * of the event loop, which the hook's own awaits before the attach give it.
+   */
+  prefetchRas(parent: string): void {
+    if (!this.prefetched.has(parent)) this.prefetched.set(parent, this.fetchRas(parent));
+  }
+
   /** The agent's cached RAs on `parent`, decoded (those that do not decode are left out); undefined without an answer. */
-  async cachedRas(parent: string): Promise<HeardRa[] | undefined> {
+  cachedRas(parent: string): Promise<HeardRa[] | undefined> {
+    const early = this.prefetched.get(parent);
+    this.prefetched.delete(parent);
+    return early ?? this.fetchRas(parent);
+  }
+
+  private async fetchRas(parent: string): Promise<HeardRa[] | undefined> {
     const answer = await this.ask({ op: 'ra', parent });
     if (!answer?.heard) return undefined;
     return answer.heard.flatMap((c) => decodeCachedRa(c) ?? []);
