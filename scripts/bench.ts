@@ -2,7 +2,9 @@
 // dist/oci-slaac-hook.js exactly as a runtime does (OCI state on stdin, stage in argv) on fresh
 // network namespaces in the netns lab, and measures it against peers run in the same process tree,
 // interleaved within each iteration:
-//   - the hook's wall time against `node -e 0` spawned the same way (optimistic and strict DAD);
+//   - the hook's wall time against `node -e 0` spawned the same way (optimistic and strict DAD;
+//     and optimistic with a warm RA cache: a stand-in agent on <state_dir>/agent.sock serving the
+//     lab's RA, built with the ND codec, as the agent would — no RS then);
 //   - time to a usable (bindable, not tentative) address: the hook (strict, optimistic) against
 //     the CNI macvlan plugin with static IPAM and the kernel's own DAD.
 // Prints medians, p90 and ratios (a table, or JSON with --json). Everything it makes (the lab,
@@ -14,10 +16,15 @@
 // Exit: 0 every sample succeeded; 1 not built, not root, setup failed, time limit, or any sample
 // failed (listed under the table); 2 bad usage; 130/143 interrupted (after cleaning up).
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ContainerRecord } from '../runtime/core/record';
+import { agentSocketPath, type AgentRequest } from '../runtime/agent/protocol';
+import { parseIPv6, parsePrefix } from '../runtime/core/ipv6';
+import type { NdOption } from '../runtime/core/nd-types';
+import { encodeNd } from '../runtime/wire/ndp/codec';
 import { LAB_SH, type Lab, labUp } from '../vm/lab/lab';
 import { REPO_ROOT, type RunResult, run as runProgram } from '../vm/lab/run';
 
@@ -25,7 +32,8 @@ const ROOT = REPO_ROOT;
 const CLI = path.join(ROOT, 'dist', 'oci-slaac-hook.js');
 const ADDON = path.join(ROOT, 'build', 'Release', 'osh_native.node');
 const CNI_DIR = '/usr/lib/cni';
-const LAB_NAME = 'oshbench';
+/** OSH_BENCH_LAB names the lab (default oshbench): two benches on one machine need two names. */
+const LAB_NAME = process.env.OSH_BENCH_LAB ?? 'oshbench';
 const PREFIX = '2001:db8:1::/64';
 const SYS_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const POLL_MS = 5;
@@ -166,6 +174,8 @@ interface BenchLab {
   prefix: string;
   retransMs: number;
   routerLinkLocal: string | undefined;
+  /** The lab's RA as the ND codec encodes it (base64): what the stand-in agent serves. */
+  raIcmp: string | undefined;
 }
 
 // Only LAB_NAME: the lab's defaults (RetransTimer 1000 ms, 2001:db8:1::/64) are what the
@@ -179,7 +189,17 @@ async function benchLab(): Promise<BenchLab> {
   const lab = await labStarting;
   const ll = await must('router link-local', 'ip', ['-n', lab.routerNetns, '-6', '-o', 'addr', 'show', 'dev', lab.routerIf, 'scope', 'link'], { timeoutMs: 10000 });
   const routerLinkLocal = /inet6 (fe80::[0-9a-f:]+)\//.exec(ll.stdout)?.[1];
-  return { hostIf: lab.hostIf, retransMs: lab.config.retransMs, prefix: lab.config.prefix, routerLinkLocal };
+  const c = lab.config;
+  const { address, length } = parsePrefix(c.prefix);
+  const options: NdOption[] = [
+    { type: 'prefix-information', prefix: address, prefixLength: length, onLink: true, autonomous: true, routerAddress: false, validLifetime: c.validLifetime, preferredLifetime: c.preferredLifetime },
+    ...(c.mtu ? [{ type: 'mtu' as const, mtu: c.mtu }] : []),
+    ...(c.rdnss.length ? [{ type: 'rdnss' as const, lifetime: c.rdnssLifetime, servers: c.rdnss.map((x) => parseIPv6(x)) }] : []),
+    ...(c.dnssl.length ? [{ type: 'dnssl' as const, lifetime: c.dnsslLifetime, domains: c.dnssl }] : []),
+  ];
+  const ra = { type: 'router-advertisement' as const, curHopLimit: c.curHopLimit, managed: c.managed, other: c.other, homeAgent: false, preference: c.routerPreference, proxy: false, routerLifetime: c.routerLifetime, reachableTime: c.reachableMs, retransTimer: c.retransMs, options };
+  const raIcmp = routerLinkLocal ? encodeNd(ra, { source: parseIPv6(routerLinkLocal), destination: parseIPv6('ff02::1') }).toString('base64') : undefined;
+  return { hostIf: lab.hostIf, retransMs: lab.config.retransMs, prefix: lab.config.prefix, routerLinkLocal, raIcmp };
 }
 
 async function labDown(): Promise<void> {
@@ -278,7 +298,7 @@ async function tentative(netns: string, address: string): Promise<boolean> {
 
 type Sample = { ok: true; ms: number } | { ok: false; reason: string };
 type HookSample = { ok: true; ms: number; address: string; raMs: number; dadMs: number; inHookMs: number } | { ok: false; reason: string };
-type Mode = 'strict' | 'optimistic';
+type Mode = 'strict' | 'optimistic' | 'cached';
 interface CniSeries {
   add: Sample[];
   usable: Sample[];
@@ -357,13 +377,39 @@ function readRecord(id: string): BenchRecord | undefined {
   }
 }
 
+/** CLOCK_BOOTTIME in ms, as /proc/uptime gives it (10 ms resolution): the clock an agent stamps RAs with. */
+const boottimeMs = (): number => Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
+
+/**
+ * A stand-in for the agent (until the real one is benched): on <state_dir>/agent.sock, `ra` answered
+ * with the lab's RA received half a second ago, everything else with ok.
+ */
+async function standInAgent(lab: BenchLab): Promise<() => Promise<void>> {
+  const server = net.createServer({ allowHalfOpen: true }, (sock) => {
+    let buf = '';
+    sock.on('error', () => undefined);
+    sock.on('data', (d) => {
+      buf += d.toString('utf8');
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      const req = JSON.parse(buf.slice(0, nl)) as AgentRequest;
+      const heard = lab.raIcmp && lab.routerLinkLocal ? [{ router: lab.routerLinkLocal, receivedAt: boottimeMs() - 500, icmp: lab.raIcmp }] : [];
+      sock.end(`${JSON.stringify(req.op === 'ra' ? { ok: true, heard } : { ok: true })}\n`);
+    });
+  });
+  const file = agentSocketPath(path.join(workDir(), 'state'));
+  await new Promise<void>((resolve) => server.listen(file, resolve));
+  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
 /** One hook container: fresh netns + bundle, then (untimed) node -e 0, then the timed createRuntime. */
-async function hookStep(mode: Mode, iter: number, out: Samples): Promise<void> {
-  const id = `bench-${mode === 'strict' ? 's' : 'o'}${iter}`;
-  const netns = await netnsAdd(mode === 'strict' ? 's' : 'o');
+async function hookStep(mode: Mode, iter: number, out: Samples, lab?: BenchLab): Promise<void> {
+  const id = `bench-${mode[0] ?? 'x'}${iter}`;
+  const netns = await netnsAdd(mode[0] ?? 'x');
   const bundle = path.join(workDir(), 'bundles', id);
   fs.mkdirSync(bundle, { recursive: true });
-  const annotations = { 'oci-slaac-hook.name': id, 'oci-slaac-hook.dad': mode };
+  const annotations = { 'oci-slaac-hook.name': id, 'oci-slaac-hook.dad': mode === 'strict' ? 'strict' : 'optimistic' };
+  const stopAgent = mode === 'cached' && lab ? await standInAgent(lab) : undefined;
   fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', linux: { namespaces: [{ type: 'network', path: `/run/netns/${netns}` }] }, annotations }));
   const creating = ociState(id, 'creating', bundle);
   try {
@@ -373,7 +419,7 @@ async function hookStep(mode: Mode, iter: number, out: Samples): Promise<void> {
 
     const r = await run(process.execPath, [CLI, 'createRuntime', '--config', configFile], { input: creating, env: hookEnv, timeoutMs: 30000 });
     const wall = ms(r.startNs, r.exitNs);
-    const bg = mode === 'optimistic' ? backgroundPids(id) : [];
+    const bg = mode !== 'strict' ? backgroundPids(id) : [];
     bg.forEach((p) => backgroundIds.add(p));
     const record = readRecord(id);
     const address = record?.addresses?.[0]?.address;
@@ -414,6 +460,7 @@ async function hookStep(mode: Mode, iter: number, out: Samples): Promise<void> {
     const stop = await run(process.execPath, [CLI, 'poststop', '--config', configFile], { input: ociState(id, 'stopped', bundle), env: hookEnv, timeoutMs: 30000 });
     out.poststop.push(stop.code === 0 ? { ok: true, ms: ms(stop.startNs, stop.exitNs) } : { ok: false, reason: `poststop exited ${stop.code}: ${oneLine(stop.stderr)}` });
   } finally {
+    await stopAgent?.();
     await netnsDel(netns);
   }
 }
@@ -580,8 +627,8 @@ async function main(): Promise<void> {
 
   const fresh = (): Samples => ({
     node: [],
-    nodeBy: { strict: [], optimistic: [] },
-    hook: { strict: [], optimistic: [] },
+    nodeBy: { strict: [], optimistic: [], cached: [] },
+    hook: { strict: [], optimistic: [], cached: [] },
     optVerified: [],
     poststop: [],
     cni: { add: [], usable: [], del: [] },
@@ -592,6 +639,7 @@ async function main(): Promise<void> {
     () => hookStep('optimistic', i, out),
     () => cniStep(lab, i, false, out.cni),
     ...(opts.cniGateway ? [() => cniStep(lab, i, true, out.cniGw)] : []),
+    () => hookStep('cached', i, out, lab),
   ];
   const rounds = async (count: number, out: Samples, label: string, base: number): Promise<void> => {
     for (let i = 0; i < count; i++) {
@@ -638,6 +686,8 @@ function report(out: Samples, lab: BenchLab): Report {
     node: stats(out.node),
     hookOptimistic: stats(opt),
     hookStrict: stats(strict),
+    hookCached: stats(out.hook.cached),
+    hookCachedRa: fieldStats(out.hook.cached, 'raMs'),
     hookOptimisticInProcess: fieldStats(opt, 'inHookMs'),
     hookStrictInProcess: fieldStats(strict, 'inHookMs'),
     hookOptimisticRa: fieldStats(opt, 'raMs'),
@@ -658,6 +708,8 @@ function report(out: Samples, lab: BenchLab): Report {
   const ratios: Record<string, number | null> = {
     hookOptimisticOverNode: r('hookOptimistic', 'node'),
     hookStrictOverNode: r('hookStrict', 'node'),
+    hookCachedOverNode: r('hookCached', 'node'),
+    pairedHookCachedOverNode: pairedRatio(out.hook.cached, out.nodeBy.cached),
     usableStrictOverCni: r('hookStrict', 'cniUsable'),
     usableOptimisticOverCni: r('hookOptimistic', 'cniUsable'),
     // Median of per-run ratios: each hook run over the node -e 0 spawned right before it.
@@ -707,6 +759,8 @@ function printTable(res: Report): void {
     ['  in-process total (state timings)', 'hookStrictInProcess'],
     ['  of which RA wait', 'hookStrictRa'],
     ['  of which DAD', 'hookStrictDad'],
+    ['hook createRuntime, warm RA cache (agent)', 'hookCached'],
+    ['  of which RA (the agent\'s answer)', 'hookCachedRa'],
     ['hook poststop', 'hookPoststop'],
     ['CNI macvlan+static ADD (returns)', 'cniAdd'],
     ['CNI ADD → kernel DAD done, bindable', 'cniUsable'],
@@ -725,7 +779,8 @@ function printTable(res: Report): void {
   lines.push('ratios (median / median, same run):');
   lines.push(`  hook optimistic / node -e 0                      ${x(res.ratios.hookOptimisticOverNode)}`);
   lines.push(`  hook strict     / node -e 0                      ${x(res.ratios.hookStrictOverNode)}`);
-  lines.push(`  (paired, median of per-run ratios: optimistic ${x(res.ratios.pairedHookOptimisticOverNode)}, strict ${x(res.ratios.pairedHookStrictOverNode)})`);
+  lines.push(`  hook warm cache / node -e 0                      ${x(res.ratios.hookCachedOverNode)}`);
+  lines.push(`  (paired, median of per-run ratios: optimistic ${x(res.ratios.pairedHookOptimisticOverNode)}, strict ${x(res.ratios.pairedHookStrictOverNode)}, warm cache ${x(res.ratios.pairedHookCachedOverNode)})`);
   lines.push(`  time to usable: hook strict     / CNI+kernel DAD ${x(res.ratios.usableStrictOverCni)}`);
   lines.push(`  time to usable: hook optimistic / CNI+kernel DAD ${x(res.ratios.usableOptimisticOverCni)}`);
   if (res.ratios.usableStrictOverCniGateway !== undefined) {
