@@ -361,8 +361,23 @@ export class Agent {
     }
   }
 
-  private depsFor(id: string): PipelineDeps {
-    return { ...this.deps, log: new ContainerLog(this.log, id.slice(0, 12)) };
+  private depsFor(id: string, job?: 'refresh'): PipelineDeps {
+    const deps = { ...this.deps, log: new ContainerLog(this.log, id.slice(0, 12)) };
+    // Fault injection for the kill tests: OCI_SLAAC_HOOK_FAILPOINT=agent-refresh SIGKILLs the agent
+    // right after a refresh's first save of the record (its intent recorded, the change not yet made).
+    if (job === 'refresh' && process.env.OCI_SLAAC_HOOK_FAILPOINT === 'agent-refresh') {
+      const store = this.deps.store;
+      deps.store = {
+        read: (i) => store.read(i),
+        remove: (i) => store.remove(i),
+        list: () => store.list(),
+        write: (record, o) => {
+          store.write(record, o);
+          process.kill(process.pid, 'SIGKILL');
+        },
+      };
+    }
+    return deps;
   }
 
   private async runJobs(id: string): Promise<void> {
@@ -370,6 +385,7 @@ export class Agent {
     this.pending.delete(id);
     if (!p) return;
     const deps = this.depsFor(id);
+    const refreshDeps = this.depsFor(id, 'refresh');
     const tag = id.slice(0, 12);
     if (p.dad) {
       try {
@@ -385,7 +401,7 @@ export class Agent {
       if (!this.containers.has(id)) return;
       try {
         this.counters.refreshes++;
-        this.apply(id, await this.engine.refreshContainer(id, heard, deps));
+        this.apply(id, await this.engine.refreshContainer(id, heard, refreshDeps, { secret: this.secret() }));
       } catch (err) {
         this.counters.failures++;
         this.log.error(`${tag}: refresh from ${formatIPv6(heard.router)}: ${(err as Error).message}`);

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { run } from '../../vm/lab/run';
 import { labUp, type Lab } from '../../vm/lab/lab';
 import { dig } from '../../vm/lab/dns';
-import { fakeContainer, HOOK_CLI, hostResidue, runHook } from '../../vm/lab/fake-container';
+import { fakeContainer, HOOK_CLI, hostResidue, runHook, stateFiles } from '../../vm/lab/fake-container';
 import type { ContainerRecord } from '../../runtime/core/record';
 import type { AgentAnswer } from '../../runtime/agent/protocol';
 
@@ -66,9 +66,9 @@ interface Agent {
 }
 
 /** `ip netns exec agd-host env -u NODE_OPTIONS node dist/oci-slaac-hook.js agent --config X`, once it listens. */
-async function startAgent(): Promise<Agent> {
+async function startAgent(extraEnv: Record<string, string> = {}): Promise<Agent> {
   const child = spawn('ip', ['netns', 'exec', HOST_NETNS, 'env', '-u', 'NODE_OPTIONS', process.execPath, HOOK_CLI, 'agent', '--config', configFile], {
-    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...ENV },
+    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...ENV, ...extraEnv },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let text = '';
@@ -236,6 +236,49 @@ t.test('SIGKILLed, then started again: what died meanwhile and orphans of ours c
   t.match((await ipn('-6', 'route', 'show', '2001:db8:f2::7')).stdout, /2001:db8:f2::7 dev/, "the operator's route stays");
   await ipn('-6', 'route', 'del', '2001:db8:f2::7/128', 'dev', companion);
   t.match(await ask({ op: 'ping' }), { ok: true }, 'the stale socket was replaced: the new agent answers');
+});
+
+t.test('SIGKILLed mid-refresh, started again: nothing lost, nothing doubled, nothing left', async (t) => {
+  const a = agent;
+  if (!a) throw new Error('no agent');
+  a.child.kill('SIGKILL');
+  await a.exited;
+  const c = await fakeContainer({ id: 'agd-k1', netns: 'agd-c-k1', dir: work, annotations: { 'oci-slaac-hook.name': 'agd-k1' } });
+  t.teardown(c.remove);
+  const hookRun = (stage: string, status: 'creating' | 'stopped') => runHook(stage, c.state(status), { config: configFile, hostNetns: HOST_NETNS, env: ENV, timeoutMs: 30_000 });
+  t.equal((await hookRun('createRuntime', 'creating')).code, 0, 'attached');
+  const before = readState(c.id);
+
+  // The agent dies by SIGKILL right after a refresh's first save of the record (OCI_SLAAC_HOOK_FAILPOINT=agent-refresh).
+  const doomed = await startAgent({ OCI_SLAAC_HOOK_FAILPOINT: 'agent-refresh' });
+  const killed = await Promise.race([doomed.exited, sleep(10_000).then(() => undefined)]);
+  t.equal(killed?.signal, 'SIGKILL', 'the agent died by SIGKILL in the middle of a refresh');
+  const mid = readState(c.id);
+  t.ok(mid, 'the record is whole (written atomically)');
+  t.equal(mid?.phase, 'attached');
+
+  agent = await startAgent();
+  const refreshed = await waitFor(async () => {
+    const p = (await ask({ op: 'ping' })) as { counters?: { refreshes?: number } };
+    return (p.counters?.refreshes ?? 0) >= 1;
+  }, 10_000);
+  t.ok(refreshed !== undefined, 'the restarted agent refreshed the container');
+  await sleep(500);
+  const check = await run('ip', ['netns', 'exec', HOST_NETNS, 'env', '-u', 'NODE_OPTIONS', process.execPath, HOOK_CLI, 'check', c.id, '--config', configFile], { env: { PATH: process.env.PATH ?? '', ...ENV } });
+  t.equal(check.code, 0, `check: the kernel and DNS match the ledger: ${check.stdout.trim()} ${check.stderr.trim()}`);
+  const after = readState(c.id);
+  t.same(after?.addresses.map((x) => x.address), before?.addresses.map((x) => x.address), 'the same addresses as attached: none lost, none added');
+  const kernel = (await run('ip', ['-n', c.netns, '-6', '-o', 'addr', 'show', 'dev', 'eth0', 'scope', 'global'])).stdout.trim().split('\n').filter((l) => l);
+  t.equal(kernel.length, before?.addresses.length, 'as many global addresses in the container as in the record');
+  const aaaa = await dig(lab, `agd-k1.${lab.dnsZone}`, 'AAAA');
+  t.same(aaaa, before?.addresses.map((x) => x.address), 'one AAAA per address');
+  const ledgerKinds = (after?.ledger ?? []).map((e) => `${e.kind}${'address' in e ? ` ${e.address}` : ''}${'destination' in e ? ` ${e.destination}` : ''}`);
+  t.equal(new Set(ledgerKinds).size, ledgerKinds.length, 'no effect twice in the ledger');
+
+  t.equal((await hookRun('poststop', 'stopped')).code, 0, 'poststop');
+  t.same(stateFiles(stateDir).filter((f) => f !== 'agent.sock'), [], 'no state file left');
+  t.same(await hostResidue(HOST_NETNS, TABLE), { rules: [], proxies: [], routes: [], table: [] }, 'nothing left on the host');
+  t.same(await dig(lab, `agd-k1.${lab.dnsZone}`, 'AAAA'), [], 'no AAAA left');
 });
 
 t.test('a second agent refuses to start; SIGTERM exits 0 within 2 s and removes the socket', async (t) => {
