@@ -91,14 +91,14 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
   else throw new InputError('OCI state has no pid: cannot find the container\'s network namespace');
 
   validateForAttach(cfg);
+  // resolv_conf = "ra": the file the container will see, checked before anything is made.
+  const resolvConf = cfg.resolv_conf === 'ra' ? resolvConfTarget(state.bundle, oci) : undefined;
   // The agent's RA cache, asked early: one turn of the event loop connects and sends the request,
   // and the answer comes in while admission and the link's making run (synchronous netlink).
   if (cfg.ra_cache_max_age_ms > 0) {
     agent.prefetchRas(cfg.parent);
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  // resolv_conf = "ra": the file the container will see, checked before anything is made.
-  const resolvConf = cfg.resolv_conf === 'ra' ? resolvConfTarget(state.bundle, oci) : undefined;
   const name = stableName(state.id, state.bundle, annotations, oci.hostname);
   const admission = await admit({ id: state.id, name: name.name, netnsPath, pid: state.pid }, deps);
   if (admission.kind === 'attached') {
