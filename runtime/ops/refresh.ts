@@ -12,8 +12,11 @@ import { INFINITE_LIFETIME } from '../core/lifetime';
 import type { Preference } from '../core/nd-types';
 import type { Effect } from '../core/record';
 import { defaultRouter, type RefreshState, type StateAddress } from '../core/refresh';
-import { IFA_F_NODAD } from '../wire/rtnetlink/constants';
+import { removeUnlessGone } from '../core/errors';
+import type { PlannedRoute } from '../core/plan';
+import { IFA_F_NODAD, RTPROT_OSH } from '../wire/rtnetlink/constants';
 import { inside, type OpContext } from './context';
+import type { L3Reach } from './l3-reach';
 import { undoEffect, withdrawAddress } from './undo';
 
 type RouteEffect = Extract<Effect, { kind: 'route' }>;
@@ -113,4 +116,22 @@ export function applyRefresh(ctx: OpContext, index: number, before: RefreshState
     changes.push(`mtu ${after.mtu}`);
   }
   return { changes, addressesRemoved };
+}
+
+/**
+ * ipvlan l3/l3s: the host's reach table (ops/l3-reach.ts) carries the RA's routes with their
+ * lifetimes too, and would lose its default route when the router lifetime runs out: the RA's
+ * on-link prefixes and RFC 4191 routes replaced with their new lifetimes, the default route via the
+ * container's default router (or removed when it has none). The table is shared by the parent's l3
+ * containers and already in their ledgers: nothing is recorded. Under the parent's lock.
+ */
+export function refreshReachTable(ctx: OpContext, reach: L3Reach, routes: PlannedRoute[], defaultVia: { gateway: string; until: number; preference: Preference } | undefined, now: number): void {
+  const base = { oif: reach.parentIndex, table: reach.table, protocol: RTPROT_OSH };
+  for (const r of routes) {
+    if (r.prefixLength === 0) continue; // the default route: below, via the chosen router
+    ctx.host.replaceRoute({ ...base, destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, expires: r.lifetime, preference: r.preference });
+  }
+  const any = Buffer.alloc(16);
+  if (defaultVia) ctx.host.replaceRoute({ ...base, destination: any, prefixLength: 0, gateway: parseIPv6(defaultVia.gateway), expires: Math.max(1, secondsLeft(defaultVia.until, now)), preference: defaultVia.preference });
+  else removeUnlessGone(() => ctx.host.deleteRoute({ ...base, destination: any, prefixLength: 0 }));
 }

@@ -19,16 +19,16 @@ import { IDGEN_RETRIES } from '../core/iid';
 import { formatIPv6, parseIPv6 } from '../core/ipv6';
 import { toLifetime } from '../core/lifetime';
 import { needsHostReach } from '../core/link-kinds';
-import { addressCandidate, DEFAULT_LIMITS, type HeardRa, type PlanLimits } from '../core/plan';
+import { addressCandidate, DEFAULT_LIMITS, planFromAdvertisements, type HeardRa, type PlanLimits } from '../core/plan';
 import type { AddressRecord, ContainerRecord } from '../core/record';
-import { absorbRa, expire, nextDeadline as recordDeadline, stateOf, withState, type NewPrefix, type RefreshState } from '../core/refresh';
+import { absorbRa, defaultRouter, expire, nextDeadline as recordDeadline, stateOf, withState, type NewPrefix, type RefreshState } from '../core/refresh';
 import { loadOrCreateHostSecret } from '../system/host-secret';
 import type { NetKernel } from '../system/kernel';
 import { installAddress, type AddressPlace } from '../ops/address';
 import { republish } from '../ops/dns-records';
 import { Ledger } from '../ops/ledger';
 import type { OpContext } from '../ops/context';
-import { applyRefresh, secondsLeft } from '../ops/refresh';
+import { applyRefresh, refreshReachTable, secondsLeft } from '../ops/refresh';
 import { ndVantage } from './attach';
 import { contextFor, type PipelineDeps } from './deps';
 import { reopenNetns } from './detach';
@@ -128,6 +128,13 @@ export async function refreshContainer(id: string, heard: HeardRa, deps: Pipelin
     const after = expire(ra.state, now);
     changes.push(...expiredLines(after.removed));
     changes.push(...(await settle(s, before, after.state, now, deps)));
+    const reach = s.record.l3;
+    if (reach) {
+      const parentMtu = deps.host.findLink(s.record.parent)?.mtu ?? 1500;
+      const chosen = defaultRouter(after.state.routers, now, s.record.router.address);
+      const via = chosen && { gateway: chosen.address, until: chosen.until, preference: chosen.preference };
+      deps.withLock(s.record.parent, () => refreshReachTable(s.ctx, reach, planFromAdvertisements([heard], parentMtu).tableRoutes, via, now));
+    }
     return { newPrefixes: ra.newPrefixes, record: structuredClone(s.record) };
   });
   if (first === GONE) return { changes, nextDeadline: null, gone: true };

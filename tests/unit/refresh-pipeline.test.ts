@@ -267,6 +267,12 @@ t.test('ipvlan l3 + host_link: a new address gets its host side; expiry withdraw
   const a2 = global(cfg, '2001:db8:2::');
   t.ok(out.changes.some((c) => c.startsWith(`${a2} added`)), out.changes.join('; '));
   t.same(fx.nd.vantages.at(-1)?.ifname, PARENT, 'DAD from the parent, as attach does for l3');
+  const table = (fx.net.model().host?.routes ?? []).filter((r) => r.includes(` table ${cfg.l3_table} `));
+  t.match(table.join('\n'), /table \d+ ::\/0 via fe80::1 .* expires 30 pref medium/, "the host's reach table: the default route refreshed");
+  t.match(table.join('\n'), /2001:db8:2::\/64 via - .* expires 100 /, 'and the new on-link prefix');
+  fx.clock.now = T0 + 2 * S;
+  await refreshContainer('c1', heard(ra({ prefixes: ['2001:db8:1::', '2001:db8:2::'], valid: 100, preferred: 50, routerLifetime: 0 }), T0 + 2 * S), fx.deps, { secret: SECRET });
+  t.notMatch((fx.net.model().host?.routes ?? []).join('\n'), new RegExp(`table ${cfg.l3_table} ::/0`), 'router lifetime 0: gone from the reach table too');
   const kinds = rec(fx).ledger.filter((e) => 'address' in e && e.address === a2).map((e) => e.kind);
   t.same(kinds, ['address', 'l3-reach', 'host-route']);
   t.match(fx.net.model().host?.rules.join('\n'), new RegExp(`from ${a2} `));
