@@ -281,6 +281,27 @@ t.test('SIGKILLed mid-refresh, started again: nothing lost, nothing doubled, not
   t.same(await dig(lab, `agd-k1.${lab.dnsZone}`, 'AAAA'), [], 'no AAAA left');
 });
 
+t.test('optimistic DAD finished by the agent (no background process); register on attach', async (t) => {
+  const c = await fakeContainer({ id: 'agd-opt1', netns: 'agd-c-opt1', dir: work, annotations: { 'oci-slaac-hook.name': 'agd-opt1', 'oci-slaac-hook.dad': 'optimistic' } });
+  t.teardown(c.remove);
+  // The previous test's container, stopped by poststop, is forgotten at the next GC tick.
+  t.ok(await waitFor(async () => ((await ask({ op: 'ping' })) as { containers?: number }).containers === 0, 3000), 'no container looked after');
+  const before = ((await ask({ op: 'ping' })) as { counters?: { dad?: number } }).counters?.dad ?? 0;
+  const r = await runHook('createRuntime', c.state('creating'), { config: configFile, hostNetns: HOST_NETNS, env: ENV, timeoutMs: 30_000 });
+  t.equal(r.code, 0, `attached: ${r.stderr.trim()}`);
+  const ps = await run('ps', ['-eo', 'args']);
+  t.notMatch(ps.stdout, /__complete-dad agd-opt1/, 'no detached __complete-dad process');
+  t.match(await ask({ op: 'ping' }), { ok: true, containers: 1 }, 'registered by the hook at once');
+  const verified = await waitFor(() => {
+    const rec = readState(c.id);
+    return !!rec && rec.addresses.length > 0 && rec.addresses.every((a) => a.dad === 'verified') && rec.linkLocalDad === 'verified';
+  }, 10_000);
+  t.ok(verified !== undefined, `the agent finished DAD: every address verified (${verified?.toFixed(0)} ms)`);
+  t.equal(((await ask({ op: 'ping' })) as { counters?: { dad?: number } }).counters?.dad, before + 1, 'one complete-dad job in the agent');
+  t.equal((await runHook('poststop', c.state('stopped'), { config: configFile, hostNetns: HOST_NETNS, env: ENV, timeoutMs: 30_000 })).code, 0, 'poststop');
+  t.ok(await waitFor(async () => ((await ask({ op: 'ping' })) as { containers?: number }).containers === 0, 3000), 'forgotten after poststop');
+});
+
 t.test('a second agent refuses to start; SIGTERM exits 0 within 2 s and removes the socket', async (t) => {
   const a = agent;
   if (!a) throw new Error('no agent');
