@@ -129,6 +129,9 @@ export function absorbRa(current: RefreshState, heard: HeardRa, now: number, opt
   const router = formatIPv6(heard.router);
   const notes: string[] = [];
   const rules: RaEffect['rules'] = [];
+  // An RA older than the last one applied from the same router (queued behind it) says nothing newer.
+  const known = current.routers.find((r) => r.address === router);
+  if (known && at < known.lastRaAt) return { state: current, newPrefixes: [], rules: [], notes: [`RA from ${router} received before the last one applied: ignored`] };
   const state: RefreshState = {
     addresses: current.addresses.map((a) => ({ ...a })),
     routers: current.routers.map((r) => ({ ...r })),

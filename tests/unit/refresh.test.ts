@@ -138,6 +138,9 @@ t.test('router lifetime: refresh, 0 removes, the default route follows', async (
   t.same(e.state.routers, [{ address: R1, mac: null, lifetime: 30, preference: 'medium', lastRaAt: T0 + 20 * S, until: T0 + 50 * S }]);
   t.equal(defaultRouter(e.state.routers, T0 + 49 * S)?.address, R1);
   t.equal(defaultRouter(e.state.routers, T0 + 50 * S), undefined, 'dead at its deadline');
+  const stale = absorbRa(e.state, heard(ra1({ validLifetime: 10, preferredLifetime: 0 }, { routerLifetime: 10 }), T0 + 5 * S), T0 + 20 * S);
+  t.same(stale.state, e.state, 'an RA received before the last one applied from that router changes nothing');
+  t.match(stale.notes, [/received before the last one applied/]);
   e = absorbRa(base, heard(ra1({}, { routerLifetime: 0 }), T0 + 20 * S), T0 + 20 * S);
   t.same(e.state.routers, [], 'lifetime 0: no default router at once (RFC 4861 §6.3.4)');
   const rec = withState(record(), e.state, T0 + 20 * S);
@@ -179,9 +182,9 @@ t.test('RFC 4191 routes: lifetimes, 0 removes, owner router, ::/0 ignored, cap',
   t.equal(s.routes[0]?.until, T0 + 1000 * S, 'refreshed');
   t.same(expire(s, T0 + 1000 * S).removed, ['route 2001:db8:f00::/48 via fe80::1']);
   t.same(absorbRa(s, heard(raWith([rio('2001:db8:f00::', 48, 0)]), T0 + 200 * S), T0 + 200 * S).state.routes, [], 'lifetime 0 removes');
-  s = absorbRa(s, heard(raWith([rio('2001:db8:f01::', 48, INFINITE_LIFETIME)]), T0), T0).state;
+  s = absorbRa(s, heard(raWith([rio('2001:db8:f01::', 48, INFINITE_LIFETIME)]), T0 + 300 * S), T0 + 300 * S).state;
   t.equal(s.routes[1]?.until, null, 'infinite');
-  const capped = absorbRa(s, heard(raWith([rio('2001:db8:f02::', 48, 60)]), T0), T0, { limits: { maxPrefixes: 16, maxRoutes: 2, maxDnsServers: 16 } });
+  const capped = absorbRa(s, heard(raWith([rio('2001:db8:f02::', 48, 60)]), T0 + 301 * S), T0 + 301 * S, { limits: { maxPrefixes: 16, maxRoutes: 2, maxDnsServers: 16 } });
   t.equal(capped.state.routes.length, 2);
   t.match(capped.notes.join('\n'), /beyond max_routes = 2/);
 });
