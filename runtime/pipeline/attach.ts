@@ -24,7 +24,7 @@ import { formatIPv6, formatMac, formatPrefix, parseIPv6, UNSPECIFIED, type IPv6 
 import { toLifetime } from '../core/lifetime';
 import { needsHostReach, type SlaveSpec } from '../core/link-kinds';
 import type { PrefixInformation } from '../core/nd-types';
-import { addressCandidate, limitsOf, linkLocalAddress, planFromAdvertisements, type AddressKeys } from '../core/plan';
+import { addressCandidate, limitsOf, linkLocalAddress, planFromAdvertisements, type AddressKeys, type PlannedRoute } from '../core/plan';
 import { STATE_VERSION, type AddressRecord, type ContainerRecord } from '../core/record';
 import { refreshFields } from '../core/refresh';
 import { lifetimesFromPrefix, remainingSeconds } from '../core/slaac';
@@ -202,6 +202,9 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     for (const note of plan.notes) log.info(note);
     if (plan.prefixes.length === 0) throw new Error(`router ${formatIPv6(plan.router)} on ${cfg.parent} advertises no prefix usable for SLAAC`);
     record.raAt = plan.receivedAt ?? found.receivedAt;
+    // A cached RA was received a while ago: route lifetimes count from then too (addresses' do, from raAt).
+    const raAge = cached ? deps.clock() - record.raAt : 0;
+    const aged = (routes: PlannedRoute[]): PlannedRoute[] => routes.map((r) => ({ ...r, lifetime: agedLifetime(r.lifetime, raAge) }));
 
     // 5. MTU from the RA (RFC 4861 §6.3.4: within [1280, the link's maximum]).
     if (plan.mtu !== null) container.setLink(link.index, { mtu: plan.mtu });
@@ -215,7 +218,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
         if (onParent) {
           reach = { parentIndex: parent.index, table: cfg.l3_table };
           prepareParent(host, parent.name);
-          installTable(ctx, reach, plan.tableRoutes);
+          installTable(ctx, reach, aged(plan.tableRoutes));
         }
         if (cfg.host_link) {
           const companion = ensureCompanion(host, parent, spec, req.secret);
@@ -266,9 +269,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     failpoint('address');
 
     // 8. Routes: default via the router (RFC 4861 §6.3.4), and its Route Information (RFC 4191).
-    //    A cached RA was received a while ago: its lifetimes count from then.
-    const raAge = cached ? deps.clock() - record.raAt : 0;
-    record.routes = addContainerRoutes(ctx, link.index, plan.routes.map((r) => ({ ...r, gateway: r.gateway ?? plan.router, lifetime: agedLifetime(r.lifetime, raAge) })));
+    record.routes = addContainerRoutes(ctx, link.index, aged(plan.routes).map((r) => ({ ...r, gateway: r.gateway ?? plan.router })));
 
     // 9. Announce what DAD proved ours (unsolicited NA, Override), so that a neighbour holding a
     //    stale entry for one of these addresses (this name earlier on another MAC) updates it now.
