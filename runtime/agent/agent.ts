@@ -99,7 +99,7 @@ function defaultListener(parent: string, deps: PipelineDeps, clock: Clock): Pare
   const link = deps.host.findLink(parent);
   if (!link) return undefined;
   const socket = NdSocket.open({ ifname: link.name, ifindex: link.index, types: [ICMPV6_ROUTER_ADVERTISEMENT] });
-  return new ParentListener(parent, socket, clock);
+  return new ParentListener(parent, socket, clock, link.index);
 }
 
 export class Agent {
@@ -289,7 +289,20 @@ export class Agent {
     if (this.stopping) return;
     const want = new Set([this.cfg.parent, ...[...this.containers.values()].map((c) => c.parent)].filter((p) => p !== ''));
     for (const [parent, l] of this.listeners) {
-      if (want.has(parent)) continue;
+      if (want.has(parent)) {
+        if (l.ifindex === undefined) continue;
+        let index: number | undefined;
+        try {
+          index = this.deps.host.findLink(parent)?.index;
+        } catch {
+          continue; // netlink trouble: keep listening, look again at the next tick
+        }
+        if (index === l.ifindex) continue;
+        l.stop();
+        this.listeners.delete(parent);
+        this.log.warn(`agent: parent ${parent} ${index === undefined ? 'is gone' : `was re-created (index ${l.ifindex} -> ${index})`}: listener stopped`);
+        continue;
+      }
       l.stop();
       this.listeners.delete(parent);
       this.log.info(`agent: parent removed: ${parent} (no longer watched)`);

@@ -88,10 +88,15 @@ export class ParentListener extends EventEmitter<ListenerEvents> {
   private solicitAt: number | undefined;
   private stopped = false;
 
+  /**
+   * `ifindex`: the parent's interface index when the socket was bound (the agent restarts the
+   * listener when the NIC is gone or re-created with another index); undefined in tests.
+   */
   constructor(
     readonly parent: string,
     private readonly transport: NdTransport & { close?(): void },
     private readonly clock: Clock,
+    readonly ifindex?: number,
   ) {
     super();
     // RSs from `::` (no SLLA): the router answers by multicast, which every container's listener hears.

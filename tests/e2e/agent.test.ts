@@ -171,6 +171,12 @@ t.test('starts, listens root-only, hears the router, serves its RA cache; SIGHUP
   t.ok(await waitFor(() => /parent added: watching agd-dum0/.test(agent?.log() ?? ''), 3000), 'SIGHUP: the new parent watched', { log: agent.log().split('\n').slice(-8) });
   t.match(agent.log(), /config reloaded: changed parent="agd-dum0", ra_cache_max_age_ms=30000/);
   t.match(agent.log(), new RegExp(`parent removed: ${lab.hostIf}`));
+  // The NIC deleted and made again (another ifindex): the listener follows at the next GC tick.
+  await run('ip', ['-n', HOST_NETNS, 'link', 'del', 'agd-dum0']);
+  t.ok(await waitFor(() => /parent agd-dum0 is gone: listener stopped/.test(agent?.log() ?? ''), 3000), 'a parent NIC gone: its listener stopped');
+  await run('ip', ['-n', HOST_NETNS, 'link', 'add', 'agd-dum0', 'type', 'veth', 'peer', 'name', 'agd-dum1']);
+  await run('ip', ['-n', HOST_NETNS, 'link', 'set', 'agd-dum0', 'up']);
+  t.ok(await waitFor(() => (agent?.log().match(/parent added: watching agd-dum0/g) ?? []).length === 2, 3000), 'made again: watched again');
   writeConfig();
   agent.child.kill('SIGHUP');
   t.ok(await waitFor(() => new RegExp(`parent added: watching ${lab.hostIf}[^]*$`).test(agent?.log().split('SIGHUP').pop() ?? ''), 3000), 'and back');
