@@ -9,7 +9,8 @@
 //  - renumbering by reconfiguring radvd: the new prefix gives a DAD-proven address (the first
 //    candidate held by the peer: the next one) that the router reaches, the old prefix's address
 //    shows "deprecated", and once the router withdraws the old prefix its address is removed
-//    from the kernel, the record and the ledger.
+//    from the kernel, the record and the ledger; DNS (the lab's bind) follows: the new address's
+//    AAAA and PTR published, the old one's withdrawn.
 //
 // Lab rfr (2001:db8:e1::/64, then 2001:db8:e2::/64), netns rfr-*.
 import t from 'tap';
@@ -32,6 +33,7 @@ import { expireContainer, nextDeadline, refreshContainer } from '../../runtime/p
 import { run } from '../../vm/lab/run';
 import { labUp, type Lab } from '../../vm/lab/lab';
 import { reconfigureRadvd, type RadvdSpec } from '../../vm/lab/radvd';
+import { dig, reverseName } from '../../vm/lab/dns';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'osh-rfr-'));
 const stateDir = path.join(work, 'state');
@@ -39,6 +41,8 @@ const secret = Buffer.alloc(32, 0x5e);
 const OLD = '2001:db8:e1::/64';
 const NEW = '2001:db8:e2::/64';
 const BEYOND = '2001:db8:e8::1'; // on the router, reached only through the default route
+/** 2001:db8:e0::/44: one reverse zone for the old prefix and the new. */
+const REVERSE_ZONE = 'e.0.0.8.b.d.0.1.0.0.2.ip6.arpa';
 
 class TestLogger extends Logger {
   readonly lines: string[] = [];
@@ -82,6 +86,10 @@ t.before(async () => {
     LAB_RDNSS: '2001:db8:e1::53',
     LAB_RDNSS_LIFETIME: '8',
     LAB_DNSSL: '',
+    LAB_DNS: 'bind',
+    LAB_DNS_ADDR: '2001:db8:e1::53',
+    LAB_DNS_REVERSE_ZONE: REVERSE_ZONE,
+    LAB_HOST_ADDR: '2001:db8:e1::2/64',
   });
   deps = systemDeps(stateDir, log);
   const r = await run('ip', ['-n', lab.routerNetns, 'addr', 'add', `${BEYOND}/128`, 'dev', 'lo']);
@@ -157,7 +165,9 @@ let agent: MiniAgent | undefined;
 /** The whole file's: rfr-c1 lives through both tests. */
 const root = t;
 
-const attachIn = (id: string, netnsPath: string): Promise<ContainerRecord> => attach({ id, name: { name: id, source: 'id' }, netnsPath, config: config(), annotations: {}, secret }, deps);
+const withDns = (): HookConfig =>
+  config({ dns: { server: `[${lab.dnsAddr}]:${lab.dnsPort}`, zone: lab.dnsZone ?? '', reverse_zone: REVERSE_ZONE, key_file: lab.dnsKeyFile ?? '', ttl: 60, timeout_ms: 1000, required: true } });
+const attachIn = (id: string, netnsPath: string, cfg = config()): Promise<ContainerRecord> => attach({ id, name: { name: id, source: 'id' }, netnsPath, config: cfg, annotations: {}, secret }, deps);
 
 interface AddrInfo {
   local: string;
@@ -186,7 +196,7 @@ async function until(what: string, ms: number, ok: () => Promise<boolean> | bool
 }
 
 t.test('an RA-refreshed container outlives every lifetime; one not refreshed loses its route', async (t) => {
-  const kept = await attachIn('rfr1', await freshNetns(root, 'rfr-c1'));
+  const kept = await attachIn('rfr1', await freshNetns(root, 'rfr-c1'), withDns());
   const left = await attachIn('rfr2', await freshNetns(t, 'rfr-c2'));
   t.match(kept.addresses[0]?.address, /^2001:db8:e1:0:/);
   t.match(kept, { routers: [{ lifetime: 12 }], addresses: [{ state: 'preferred' }] }, 'attach filled the refresh fields');
@@ -245,6 +255,9 @@ t.test('renumbering: new prefix → DAD-proven address (next candidate on a conf
   const inKernel = (await addresses('rfr-c1')).find((a) => a.local === second);
   t.ok(inKernel && !inKernel.tentative, `in the kernel, usable: valid_lft ${inKernel?.valid_life_time}`);
   t.equal(await ping(lab.routerNetns, second), 0, 'the router reaches it');
+  const fqdn = `rfr1.${lab.dnsZone}`;
+  t.same((await dig(lab, fqdn, 'AAAA')).sort(), [oldAddr, second].sort(), 'DNS: AAAA of both (the old one is still valid)');
+  t.same(await dig(lab, reverseName(second), 'PTR'), [`${fqdn}.`], 'DNS: PTR of the new one');
 
   await until('the old address deprecated', 10_000, async () => (await addresses('rfr-c1')).find((a) => a.local === oldAddr)?.deprecated === true);
   t.match(await addrText('rfr-c1'), new RegExp(`inet6 ${oldAddr}/64 scope global [^\\n]*deprecated`), '`ip -6 addr` shows it deprecated');
@@ -258,6 +271,8 @@ t.test('renumbering: new prefix → DAD-proven address (next candidate on a conf
   t.notOk((await addresses('rfr-c1')).some((a) => a.local === oldAddr), 'gone from the kernel');
   t.notOk(deps.store.read('rfr1')?.ledger.some((e) => e.kind === 'address' && e.address === oldAddr), 'and from the ledger');
   t.ok(agent.changes.includes(`rfr1: ${oldAddr} removed (valid lifetime ran out)`));
+  t.same(await dig(lab, `rfr1.${lab.dnsZone}`, 'AAAA'), [second], 'DNS: the old AAAA withdrawn');
+  t.same(await dig(lab, reverseName(oldAddr), 'PTR'), [], 'DNS: its PTR too');
   t.equal(await ping('rfr-c1', BEYOND), 0, 'still beyond the router, from the new address');
   t.notOk(agent.changes.some((c) => c.startsWith('error')), agent.changes.filter((c) => c.startsWith('error')).join('; '));
 
@@ -266,5 +281,6 @@ t.test('renumbering: new prefix → DAD-proven address (next candidate on a conf
   const rec = deps.store.read('rfr1');
   if (rec) t.same((await detach(rec, deps)).failures, [], 'detach: nothing fails');
   t.same(await addresses('rfr-c1'), [], 'detach: no address left');
+  t.same(await dig(lab, `rfr1.${lab.dnsZone}`, 'AAAA'), [], 'detach: DNS withdrawn');
   await run('ip', ['-n', lab.peerNetns, 'addr', 'del', `${first}/64`, 'dev', lab.peerIf]);
 });
