@@ -510,6 +510,13 @@ export class Agent {
 
 /** `oci-slaac-hook agent`: run until SIGTERM/SIGINT; SIGHUP reloads. Resolves with the exit code. */
 export async function runAgent(configPath: string | undefined, log: Logger): Promise<number> {
+  // A bug must not die as a multi-line stack trace: one line, exit 1 (systemd restarts us; the
+  // socket left behind is replaced at the next start).
+  const fatal = (err: unknown): void => {
+    log.error(`agent: internal error: ${err instanceof Error ? `${err.message} (${(err.stack ?? '').split('\n')[1]?.trim() ?? ''})` : String(err)}`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', fatal).on('unhandledRejection', fatal);
   const agent = new Agent({ configPath, log });
   await agent.start();
   return new Promise<number>((resolve) => {
