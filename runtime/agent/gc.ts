@@ -10,8 +10,9 @@
  *
  * At the agent's start, also the host-side objects marked as ours (protocol RTPROT_OSH: source
  * rules, proxy entries, routes — host routes to containers and the l3 tables' routes) that no
- * record's ledger owns, decided under the locks of the parents concerned (a hook attaching records
- * an effect before it makes it, under its parent's lock). Links are never removed here: in the
+ * record's ledger owns: the kernel's objects are listed first, the records read after — a process
+ * records an effect before it makes it, so whatever was listed is in a record read later if anyone
+ * owns it (the parents' locks are held too). Links are never removed here: in the
  * host netns only the host-link companions (`oci-slaac-hook:host-link`) are ours, and they stay.
  */
 import { formatIPv6, parseIPv6 } from '../core/ipv6';
@@ -107,6 +108,11 @@ export function removeOrphans(deps: PipelineDeps, parents: string[]): string[] {
 function sweep(deps: PipelineDeps): string[] {
   const lines: string[] = [];
   const host = deps.host;
+  // The kernel first, then the records: every effect is recorded before it is made (the ledger), so
+  // an object listed here is owned by a record read after — whoever made it, under whichever lock.
+  const rules = host.listRules();
+  const proxies = host.listProxies();
+  const routes = host.listRoutes();
   const effects = ownedEffects(deps.store.list());
   const reach = new Set(effects.flatMap((e) => (e.kind === 'l3-reach' ? [`${e.parentIndex} ${e.table} ${e.address}`] : [])));
   const reachAddr = new Set(effects.flatMap((e) => (e.kind === 'l3-reach' ? [`${e.table} ${e.address}`] : [])));
@@ -114,19 +120,19 @@ function sweep(deps: PipelineDeps): string[] {
   const hostRoutes = new Set(effects.flatMap((e) => (e.kind === 'host-route' ? [`${e.via} ${e.address}`] : [])));
   const note = (what: string, failure: string | undefined): void => void lines.push(failure ? `orphan ${what}: not removed: ${failure}` : `orphan ${what} removed (no record owns it)`);
 
-  for (const rule of host.listRules()) {
+  for (const rule of rules) {
     if (rule.protocol !== RTPROT_OSH) continue;
     const addr = formatIPv6(rule.source);
     if (reachAddr.has(`${rule.table} ${addr}`)) continue;
     note(`rule from ${addr} lookup ${rule.table}`, removeUnlessGone(() => host.deleteRule({ source: rule.source, table: rule.table, priority: rule.priority })));
   }
-  for (const p of host.listProxies()) {
+  for (const p of proxies) {
     if (p.protocol !== RTPROT_OSH) continue;
     const addr = formatIPv6(p.address);
     if ([...reach].some((k) => k.startsWith(`${p.index} `) && k.endsWith(` ${addr}`))) continue;
     note(`proxy ${addr} dev ${p.index}`, removeUnlessGone(() => host.deleteProxy(p.index, p.address)));
   }
-  for (const r of host.listRoutes()) {
+  for (const r of routes) {
     if (r.protocol !== RTPROT_OSH) continue;
     const dst = `${formatIPv6(r.destination)}/${r.prefixLength}`;
     const isHostRoute = r.prefixLength === 128 && r.metric === HOST_LINK_METRIC && r.table === 254;
