@@ -20,11 +20,11 @@
  * Whatever's deadline has passed is removed by `expire` (one timer at `nextDeadline`, as
  * systemd-networkd's ndisc_setup_expire arms one per link).
  */
-import { formatIPv6, formatMac, formatPrefix, isLinkLocal } from './ipv6';
+import { formatIPv6, formatMac, formatPrefix, isLinkLocal, maskPrefix, parseIPv6 } from './ipv6';
 import type { Preference, PrefixInformation } from './nd-types';
 import { DEFAULT_LIMITS, MIN_IPV6_MTU, type HeardRa, type PlanLimits } from './plan';
 import type { AddressRecord, ContainerRecord, DeadlineRecord, RouteRecord, RouterRecord } from './record';
-import { fromLifetime, INFINITE_LIFETIME } from './lifetime';
+import { fromLifetime, INFINITE_LIFETIME, toLifetime } from './lifetime';
 import { checkPrefix, lifetimesFromPrefix, updateLifetimes, type LifetimeRule } from './slaac';
 import { notADestination, notAServer, notForAddresses } from './special-ranges';
 
@@ -330,4 +330,46 @@ export function withState(record: ContainerRecord, state: RefreshState, now: num
     router: chosen ? { address: chosen.address, mac: chosen.mac, lifetime: chosen.lifetime, preference: chosen.preference } : { ...record.router, lifetime: 0 },
     routes: [...(chosen ? ['default'] : []), ...state.routes.map((r) => r.destination)],
   };
+}
+
+/**
+ * An address in a new prefix that the ledger holds but the record's addresses do not: a refresh
+ * killed between installing a DAD-proven address (recorded in the ledger first) and saving it in
+ * the record. It is adopted rather than claimed again — our own address would answer our DAD and
+ * push us to the next candidate, leaving two.
+ */
+export function adoptOrphans(
+  record: Pick<ContainerRecord, 'ledger' | 'interface'>,
+  state: RefreshState,
+  newPrefixes: NewPrefix[],
+  now: number,
+  counterOf: (address: string, p: NewPrefix) => number | null = () => null,
+): { state: RefreshState; newPrefixes: NewPrefix[]; adopted: string[] } {
+  const held = new Set(state.addresses.map((a) => a.address));
+  const addresses = [...state.addresses];
+  const left: NewPrefix[] = [];
+  const adopted: string[] = [];
+  for (const p of newPrefixes) {
+    const orphan = record.ledger.find(
+      (e) => e.kind === 'address' && e.index === record.interface.index && e.prefixLength === p.pi.prefixLength && !held.has(e.address) && maskPrefix(parseIPv6(e.address), p.pi.prefixLength).equals(maskPrefix(p.pi.prefix, p.pi.prefixLength)),
+    );
+    if (orphan?.kind !== 'address') {
+      left.push(p);
+      continue;
+    }
+    addresses.push({
+      address: orphan.address,
+      prefix: p.prefix,
+      prefixLength: p.pi.prefixLength,
+      dadCounter: counterOf(orphan.address, p),
+      validLifetime: toLifetime(p.pi.validLifetime),
+      preferredLifetime: toLifetime(p.pi.preferredLifetime),
+      dad: 'verified', // installed only once DAD said unique (strict)
+      validUntil: p.validUntil,
+      preferredUntil: p.preferredUntil,
+      state: stateOfAddress(p.preferredUntil, now),
+    });
+    adopted.push(orphan.address);
+  }
+  return { state: { ...state, addresses }, newPrefixes: left, adopted };
 }

@@ -21,7 +21,7 @@ import { toLifetime } from '../core/lifetime';
 import { needsHostReach } from '../core/link-kinds';
 import { addressCandidate, DEFAULT_LIMITS, planFromAdvertisements, type HeardRa, type PlanLimits } from '../core/plan';
 import type { AddressRecord, ContainerRecord } from '../core/record';
-import { absorbRa, defaultRouter, expire, nextDeadline as recordDeadline, stateOf, withState, type NewPrefix, type RefreshState } from '../core/refresh';
+import { absorbRa, adoptOrphans, defaultRouter, expire, nextDeadline as recordDeadline, stateOf, withState, type NewPrefix, type RefreshState } from '../core/refresh';
 import { loadOrCreateHostSecret } from '../system/host-secret';
 import type { NetKernel } from '../system/kernel';
 import { installAddress, type AddressPlace } from '../ops/address';
@@ -127,7 +127,10 @@ export async function refreshContainer(id: string, heard: HeardRa, deps: Pipelin
     for (const note of ra.notes) deps.log.info(`${id}: ${note}`);
     const after = expire(ra.state, now);
     changes.push(...expiredLines(after.removed));
-    changes.push(...(await settle(s, before, after.state, now, deps)));
+    const orphans = ra.newPrefixes.length > 0 ? adoptOrphans(s.record, after.state, ra.newPrefixes, now, counterFinder(s.record, opts)) : { state: after.state, newPrefixes: ra.newPrefixes, adopted: [] };
+    changes.push(...orphans.adopted.map((a) => `${a} adopted (installed by a refresh that did not finish)`));
+    changes.push(...(await settle(s, before, orphans.state, now, deps)));
+    if (orphans.adopted.length > 0) changes.push(...(await republishDns(s, deps)));
     const reach = s.record.l3;
     if (reach) {
       const parentMtu = deps.host.findLink(s.record.parent)?.mtu ?? 1500;
@@ -135,7 +138,7 @@ export async function refreshContainer(id: string, heard: HeardRa, deps: Pipelin
       const via = chosen && { gateway: chosen.address, until: chosen.until, preference: chosen.preference };
       deps.withLock(s.record.parent, () => refreshReachTable(s.ctx, reach, planFromAdvertisements([heard], parentMtu).tableRoutes, via, now));
     }
-    return { newPrefixes: ra.newPrefixes, record: structuredClone(s.record) };
+    return { newPrefixes: orphans.newPrefixes, record: structuredClone(s.record) };
   });
   if (first === GONE) return { changes, nextDeadline: null, gone: true };
   if (first.newPrefixes.length > 0) {
@@ -145,6 +148,17 @@ export async function refreshContainer(id: string, heard: HeardRa, deps: Pipelin
   }
   const record = deps.store.read(id);
   return { changes, nextDeadline: record ? recordDeadline(record) : null, gone: !record };
+}
+
+/** The DAD counter an address was made with (RFC 7217 candidates 0..IDGEN_RETRIES), null when none matches (static IID). */
+function counterFinder(record: ContainerRecord, opts: RefreshOptions): (address: string, p: NewPrefix) => number | null {
+  return (address, p) => {
+    const d = record.derivation ?? { networkId: '', iid: '', dadTransmits: 1 };
+    if (d.iid) return null;
+    const candidate = addressCandidate({ name: record.name, secret: opts.secret ?? loadOrCreateHostSecret(), networkId: d.networkId, iid: d.iid }, p.pi.prefix, p.pi.prefixLength);
+    for (let n = 0; n <= IDGEN_RETRIES; n++) if (formatIPv6(candidate(n)) === address) return n;
+    return null;
+  };
 }
 
 /** Remove what has run out at `now` (CLOCK_BOOTTIME ms): addresses, routes, routers, DNS servers. */

@@ -228,6 +228,18 @@ t.test('renumbering: a new prefix gets a DAD-proven RFC 7217 address; a conflict
   const probes = fx.nd.probes.length;
   await refreshContainer('c1', heard(ra({ prefixes: ['2001:db8:1::', '2001:db8:2::'] }), T0 + 11 * S), fx.deps, { secret: SECRET });
   t.equal(fx.nd.probes.length, probes, 'a prefix with an address is refreshed, not claimed again');
+
+  // Killed after the install (ledger saved first) and before the record's addresses were: adopted, not claimed again.
+  const cut = rec(fx);
+  cut.addresses = cut.addresses.filter((a) => a.address !== next);
+  fx.store.write(cut);
+  fx.clock.now = T0 + 12 * S;
+  const again = await refreshContainer('c1', heard(ra({ prefixes: ['2001:db8:1::', '2001:db8:2::'] }), T0 + 12 * S), fx.deps, { secret: SECRET });
+  t.ok(again.changes.includes(`${next} adopted (installed by a refresh that did not finish)`), again.changes.join('; '));
+  t.equal(fx.nd.probes.length, probes, 'no DAD: our own address would have answered it');
+  t.match(rec(fx).addresses.at(-1), { address: next, dadCounter: 1, dad: 'verified', validUntil: T0 + 132 * S });
+  t.equal(rec(fx).ledger.filter((e) => e.kind === 'address' && e.address === next).length, 1, 'one ledger entry');
+  t.match(addrLine(fx, next), / valid 120 preferred 60 /);
   await detachClean(t, fx);
 });
 
