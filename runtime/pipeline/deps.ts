@@ -69,7 +69,12 @@ export function envFailpoint(name: string): void {
  * embedded default and says nothing; an agent that fails to answer is one warning, once.
  */
 export function hookAgent(stateDir: string, log: Logger): AgentClient {
-  return new AgentClient(stateDir, { onFailure: (op, why) => (why.startsWith('no agent') ? undefined : log.warn(`agent did not answer "${op}" (${why}): doing without it`)) });
+  return new AgentClient(stateDir, {
+    onFailure: (op, why) => {
+      if (why.startsWith('no agent')) return;
+      log.warn(why.startsWith('agent said') ? `agent refused "${op}" (${why}): doing without it` : `agent did not answer "${op}" (${why}): doing without it`);
+    },
+  });
 }
 
 export function systemDeps(stateDir: string, log: Logger, agent: AgentClient = hookAgent(stateDir, log)): PipelineDeps {
