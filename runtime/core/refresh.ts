@@ -167,6 +167,7 @@ export function absorbRa(current: RefreshState, heard: HeardRa, now: number, opt
       }
       continue;
     }
+    if (o.validLifetime === 0) continue; // a prefix being retired that we never had: no news (and no log line per RA)
     const verdict = checkPrefix(o);
     if (!verdict.usable) {
       notes.push(`RA prefix ${prefix} from ${router} not used: ${verdict.reason}`);

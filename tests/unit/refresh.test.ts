@@ -224,7 +224,7 @@ t.test('new prefixes (renumbering): usable ones only, within max_prefixes, once'
     [['2001:db8:2::/64', T0 + 121 * S, T0 + 61 * S]],
     'a new prefix (first listing), never A clear, valid 0, multicast, link-local or preferred > valid',
   );
-  t.match(e.notes.join('\n'), /2001:db8:4::\/64 .*valid lifetime 0/);
+  t.notMatch(e.notes.join('\n'), /2001:db8:4::/, 'a retired prefix we never had is no news');
   const capped = absorbRa(base, heard(raWith([pio('2001:db8:2::'), pio('2001:db8:3::')]), T0), T0, { limits: { maxPrefixes: 2, maxRoutes: 16, maxDnsServers: 16 } });
   t.same(capped.newPrefixes.map((p) => p.prefix), ['2001:db8:2::/64'], 'one address held + one new = max_prefixes 2');
   t.match(capped.notes.join('\n'), /2001:db8:3::\/64 .*beyond max_prefixes = 2/);
