@@ -31,7 +31,7 @@ import { NdSocket } from '../system/nd/socket';
 import { systemDeps, type PipelineDeps } from '../pipeline/deps';
 import { completeOptimisticDad } from '../pipeline/optimistic';
 import * as refresh from '../pipeline/refresh';
-import { collectGarbage, removeOrphans } from './gc';
+import { collectGarbage, listRecords, removeOrphans } from './gc';
 import { ParentListener } from './listener';
 import { agentSocketPath, type AgentAnswer, type AgentRequest } from './protocol';
 import { ControlServer } from './server';
@@ -154,7 +154,7 @@ export class Agent {
     // Everything left from before we ran: records of containers gone, then objects nobody owns.
     await this.gcPass();
     try {
-      const parents = [this.cfg.parent, ...this.deps.store.list().map((r) => r.parent)];
+      const parents = [this.cfg.parent, ...listRecords(this.deps.store).records.map((r) => r.parent)];
       const lines = removeOrphans(this.deps, parents);
       this.counters.orphans += lines.length;
       for (const l of lines) this.log.info(`agent: ${l}`);
@@ -272,13 +272,9 @@ export class Agent {
 
   /** The store is the truth: records added by hooks that did not register, and records gone. */
   private syncRegistry(): void {
-    let records: ContainerRecord[];
-    try {
-      records = this.deps.store.list();
-    } catch (err) {
-      this.log.error(`agent: cannot list the state store: ${(err as Error).message}`);
-      return;
-    }
+    const { records, problems } = listRecords(this.deps.store);
+    this.noteProblems(problems);
+    if (problems.length && records.length === 0 && this.containers.size > 0) return; // the store unreadable: forget nothing
     const ids = new Set(records.map((r) => r.id));
     for (const r of records) if (!this.containers.has(r.id)) this.register(r, 'found');
     for (const id of [...this.containers.keys()]) if (!ids.has(id) && !this.running.has(id)) this.forget(id, 'record removed');
@@ -473,6 +469,16 @@ export class Agent {
 
   // ---- garbage collection --------------------------------------------------------------------
 
+  /** Unreadable state files: each logged once (not at every tick). */
+  private readonly problemsSeen = new Set<string>();
+  private noteProblems(problems: string[]): void {
+    for (const p of problems) {
+      if (this.problemsSeen.has(p)) continue;
+      this.problemsSeen.add(p);
+      this.log.error(`agent: ${p} (skipped)`);
+    }
+  }
+
   private armGc(): void {
     if (this.stopping) return;
     if (this.gcTimer) clearInterval(this.gcTimer);
@@ -490,7 +496,7 @@ export class Agent {
   gcPass(): Promise<void> {
     this.gcRunning ??= (async () => {
       try {
-        const outcomes = await collectGarbage(this.deps, { skip: (id) => this.running.has(id) });
+        const outcomes = await collectGarbage(this.deps, { skip: (id) => this.running.has(id), problems: (p) => this.noteProblems(p) });
         for (const o of outcomes) {
           this.log.info(`agent: ${o.line}`);
           if (o.removed) {

@@ -15,13 +15,49 @@
  * owns it (the parents' locks are held too). Links are never removed here: in the
  * host netns only the host-link companions (`oci-slaac-hook:host-link`) are ours, and they stay.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { formatIPv6, parseIPv6 } from '../core/ipv6';
 import { removeUnlessGone } from '../core/errors';
 import type { ContainerRecord, Effect } from '../core/record';
 import { HOST_LINK_METRIC } from '../ops/host-link';
-import type { PipelineDeps } from '../pipeline/deps';
+import type { PipelineDeps, RecordStore } from '../pipeline/deps';
 import { detach, legacyLedger, reopenNetns } from '../pipeline/detach';
 import { RTPROT_OSH } from '../wire/rtnetlink/constants';
+
+/**
+ * Every record the store can read, and one line per file it cannot: one bad file (not JSON, not
+ * ours) must not hide the others, as the store's own list() would (it throws on the first).
+ */
+export function listRecords(store: RecordStore): { records: ContainerRecord[]; problems: string[] } {
+  try {
+    return { records: store.list(), problems: [] };
+  } catch (err) {
+    const dir = (store as { dir?: unknown }).dir;
+    if (typeof dir !== 'string') return { records: [], problems: [(err as Error).message] };
+    const records: ContainerRecord[] = [];
+    const problems: string[] = [];
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+    } catch (e) {
+      return { records: [], problems: [(e as Error).message] };
+    }
+    for (const n of names) {
+      try {
+        const st = fs.lstatSync(path.join(dir, n));
+        if (!st.isFile() || st.size > 4 * 1024 * 1024) throw new Error(`state file ${path.join(dir, n)} is not a regular file of at most 4 MiB`);
+        const id = (JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')) as { id?: unknown }).id;
+        if (typeof id !== 'string') throw new Error(`state file ${path.join(dir, n)} has no id`);
+        const r = store.read(id);
+        if (r) records.push(r);
+      } catch (e) {
+        problems.push(e instanceof SyntaxError ? `state file ${path.join(dir, n)} is not valid JSON` : (e as Error).message);
+      }
+    }
+    return { records, problems };
+  }
+}
 
 export interface GcVerdict {
   collect: boolean;
@@ -48,14 +84,10 @@ export interface GcOutcome {
 }
 
 /** One pass over the store: collect every record whose container is gone. A failure for one never stops the others. */
-export async function collectGarbage(deps: PipelineDeps, opts: { skip?: (id: string) => boolean } = {}): Promise<GcOutcome[]> {
+export async function collectGarbage(deps: PipelineDeps, opts: { skip?: (id: string) => boolean; problems?: (lines: string[]) => void } = {}): Promise<GcOutcome[]> {
   const out: GcOutcome[] = [];
-  let records: ContainerRecord[];
-  try {
-    records = deps.store.list();
-  } catch (err) {
-    return [{ id: '', line: `gc: cannot list the state store: ${(err as Error).message}`, removed: false }];
-  }
+  const { records, problems } = listRecords(deps.store);
+  if (problems.length) opts.problems?.(problems);
   for (const record of records) {
     if (opts.skip?.(record.id)) continue;
     try {
@@ -113,7 +145,10 @@ function sweep(deps: PipelineDeps): string[] {
   const rules = host.listRules();
   const proxies = host.listProxies();
   const routes = host.listRoutes();
-  const effects = ownedEffects(deps.store.list());
+  const { records, problems } = listRecords(deps.store);
+  // A record we cannot read may own anything: then nothing is an orphan.
+  if (problems.length) return [`orphan sweep skipped: ${problems.length} state file(s) unreadable (${problems[0]})`];
+  const effects = ownedEffects(records);
   const reach = new Set(effects.flatMap((e) => (e.kind === 'l3-reach' ? [`${e.parentIndex} ${e.table} ${e.address}`] : [])));
   const reachAddr = new Set(effects.flatMap((e) => (e.kind === 'l3-reach' ? [`${e.table} ${e.address}`] : [])));
   const tables = new Set(effects.flatMap((e) => (e.kind === 'l3-table' ? [e.table] : [])));

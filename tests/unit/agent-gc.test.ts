@@ -3,6 +3,10 @@
 // orphan sweep — proto-86 rules, proxy entries, host routes and l3-table routes no record owns
 // removed; those a record owns, and anything of another protocol, kept.
 import t from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { StateStore } from '../../runtime/system/state-store';
 import { parseIPv6 } from '../../runtime/core/ipv6';
 import type { ContainerRecord, Effect } from '../../runtime/core/record';
 import { collectGarbage, containerGone, removeOrphans } from '../../runtime/agent/gc';
@@ -121,4 +125,22 @@ t.test('orphans: only proto 86 objects no record owns are removed', async (t) =>
   t.same(host.listRoutes().filter((r) => r.prefixLength === 128).length, 2, 'the owned host route and the operator\'s stay');
   t.same(host.listRoutes(4862).length, 1, 'the owned table keeps its route');
   t.same(removeOrphans(deps, ['eth0']), [], 'a second sweep finds nothing');
+});
+
+t.test('one unreadable state file hides no other record, and stops the orphan sweep', async (t) => {
+  const { host, deps } = setup();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agd-gc-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = new StateStore(dir);
+  store.write(record('gone', { process: { pid: 1, start: 'x' } }));
+  fs.writeFileSync(path.join(dir, 'junk.json'), '{not json');
+  t.throws(() => store.list(), /not valid JSON/, "the store's own list() throws on it");
+  const problems: string[] = [];
+  const d = { ...deps, store, processAlive: () => false };
+  const out = await collectGarbage(d, { problems: (p) => problems.push(...p) });
+  t.same(out.map((o) => [o.id, o.removed]), [['gone', true]], 'the readable record collected');
+  t.match(problems, [/junk\.json is not valid JSON/]);
+  host.addRule({ source: parseIPv6('2001:db8:1::b'), table: 4862, priority: 4862, protocol: RTPROT_OSH });
+  t.match(removeOrphans(d, ['eth0']), [/orphan sweep skipped: 1 state file\(s\) unreadable/]);
+  t.equal(host.listRules().length, 1, 'nothing removed while a record cannot be read');
 });
