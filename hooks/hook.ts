@@ -106,7 +106,14 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
     return;
   }
   if (admission.kind === 'joined') {
-    const { owner } = admission;
+    const { owner, record } = admission;
+    // A member has a resolv.conf of its own (a pod's containers each get one): the owner's RA's
+    // servers go into it too — the owner's file is not the member's to name.
+    if (resolvConf) await writeResolver(record, resolvConf, deps);
+    else if (record.resolvConf !== undefined) {
+      delete record.resolvConf;
+      deps.store.write(record, { durable: true });
+    }
     log.info(`joined the network namespace of container ${owner.id} (a pod): ${owner.interface.name} ${owner.addresses.map((a) => `${a.address}/${a.prefixLength}`).join(' ')} (name "${owner.name}"; withdrawn when ${owner.id} stops)`);
     return;
   }

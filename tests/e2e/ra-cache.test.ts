@@ -257,6 +257,32 @@ t.test('resolv_conf = "ra": the rootfs /etc/resolv.conf gets the RA servers and 
   await c2.remove();
 });
 
+t.test('resolv_conf = "ra" in a pod: a member joining the owner\'s netns gets its own file written', async (t) => {
+  const withRootfs = (c: FakeContainer, networkPath?: string): string => {
+    const etc = path.join(c.bundle, 'rootfs', 'etc');
+    fs.mkdirSync(etc, { recursive: true });
+    fs.writeFileSync(path.join(etc, 'resolv.conf'), 'nameserver 192.0.2.1\n');
+    const config = JSON.parse(fs.readFileSync(path.join(c.bundle, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const linux = networkPath ? { namespaces: [{ type: 'pid' }, { type: 'network', path: networkPath }] } : config.linux;
+    fs.writeFileSync(path.join(c.bundle, 'config.json'), JSON.stringify({ ...config, linux, root: { path: 'rootfs' } }));
+    return path.join(etc, 'resolv.conf');
+  };
+  const owner = await container({ 'oci-slaac-hook.resolv_conf': 'ra' });
+  const ownerFile = withRootfs(owner);
+  t.equal((await hook('createRuntime', owner.state('creating'))).code, 0);
+  const member = await container({ 'oci-slaac-hook.resolv_conf': 'ra' });
+  const memberFile = withRootfs(member, `/run/netns/${owner.netns}`);
+  const r = await hook('createRuntime', member.state('creating'));
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /joined the network namespace of container/);
+  t.match(fs.readFileSync(memberFile, 'utf8'), new RegExp(`^nameserver ${RDNSS}$`, 'm'), "the member's own file has the RA's server");
+  t.equal(readState(member.id)?.resolvConf, fs.realpathSync(memberFile), "the member's record names its own file");
+  t.equal(readState(owner.id)?.resolvConf, fs.realpathSync(ownerFile), "the owner's, its own");
+  t.equal((await hook('poststop', member.state('stopped'))).code, 0);
+  await member.remove();
+  await detach(owner);
+});
+
 t.test('hook wall time with a warm cache against node -e 0', async (t) => {
   const agent = await standInAgent(() => [{ ...captured, receivedAt: bootNow() - 500 }]);
   t.teardown(agent.close);
