@@ -21,7 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ContainerRecord } from '../runtime/core/record';
-import { agentSocketPath, type AgentRequest } from '../runtime/agent/protocol';
+import { agentSocketPath, type AgentRequest } from '../runtime/wire/agent-protocol';
 import { parseIPv6, parsePrefix } from '../runtime/core/ipv6';
 import type { NdOption } from '../runtime/core/nd-types';
 import { encodeNd } from '../runtime/wire/ndp/codec';

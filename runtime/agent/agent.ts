@@ -33,7 +33,7 @@ import { completeOptimisticDad } from '../pipeline/optimistic';
 import * as refresh from '../pipeline/refresh';
 import { collectGarbage, listRecords, removeOrphans } from './gc';
 import { ParentListener } from './listener';
-import { agentSocketPath, type AgentAnswer, type AgentRequest } from './protocol';
+import { agentSocketPath, type AgentAnswer, type AgentRequest } from '../wire/agent-protocol';
 import { ControlServer } from './server';
 
 const ICMPV6_ROUTER_ADVERTISEMENT = 134;

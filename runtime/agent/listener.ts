@@ -18,7 +18,7 @@ import { INFINITE_LIFETIME } from '../core/lifetime';
 import type { Clock, Timer } from '../system/clock';
 import { NdClient, type NdTransport, type RaEvent } from '../system/nd/client';
 import { encodeNd } from '../wire/ndp/codec';
-import type { CachedRa } from './protocol';
+import type { CachedRa } from '../wire/agent-protocol';
 
 export interface RouterEntry {
   router: string;

@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { native, SOL_SOCKET } from '../system/native';
-import { MAX_REQUEST_BYTES, type AgentAnswer, type AgentRequest } from './protocol';
+import { MAX_REQUEST_BYTES, type AgentAnswer, type AgentRequest } from '../wire/agent-protocol';
 
 const SO_PEERCRED = 17;
 /** A client that sends nothing (or no newline) is dropped after this long. */

@@ -1,5 +1,5 @@
 /**
- * The hook's side of the agent's control protocol (runtime/agent/protocol.ts): one request per
+ * The hook's side of the agent's control protocol (runtime/wire/agent-protocol.ts): one request per
  * connection on `<state_dir>/agent.sock`, one JSON line each way. Never in the hook's way: no
  * socket (ENOENT), nobody listening (ECONNREFUSED), a slow agent (a short total timeout, 200 ms
  * by default), an answer that is not one JSON object on one line, larger than MAX_ANSWER_BYTES or
@@ -10,7 +10,7 @@
  * run (register, complete-dad) then cost nothing.
  */
 import * as net from 'node:net';
-import { agentSocketPath, MAX_ANSWER_BYTES, MAX_REQUEST_BYTES, type AgentAnswer, type AgentRequest, type CachedRa } from '../agent/protocol';
+import { agentSocketPath, MAX_ANSWER_BYTES, MAX_REQUEST_BYTES, type AgentAnswer, type AgentRequest, type CachedRa } from '../wire/agent-protocol';
 import { ALL_NODES, isLinkLocal, parseIPv6 } from '../core/ipv6';
 import type { HeardRa } from '../core/plan';
 import { decodeNd } from '../wire/ndp/codec';

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { labUp, type Lab } from '../../vm/lab/lab';
 import { HOOK_CLI } from '../../vm/lab/fake-container';
-import type { AgentAnswer } from '../../runtime/agent/protocol';
+import type { AgentAnswer } from '../../runtime/wire/agent-protocol';
 
 t.setTimeout(150_000);
 

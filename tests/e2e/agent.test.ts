@@ -17,7 +17,7 @@ import { labUp, type Lab } from '../../vm/lab/lab';
 import { dig } from '../../vm/lab/dns';
 import { fakeContainer, HOOK_CLI, hostResidue, runHook, stateFiles } from '../../vm/lab/fake-container';
 import type { ContainerRecord } from '../../runtime/core/record';
-import type { AgentAnswer } from '../../runtime/agent/protocol';
+import type { AgentAnswer } from '../../runtime/wire/agent-protocol';
 
 const PREFIX = '2001:db8:f1::/64';
 const HOST_NETNS = 'agd-host';

@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { agentSocketPath, type AgentRequest, type CachedRa } from '../../runtime/agent/protocol';
+import { agentSocketPath, type AgentRequest, type CachedRa } from '../../runtime/wire/agent-protocol';
 import { formatIPv6, parseIPv6, parsePrefix } from '../../runtime/core/ipv6';
 import { stableAddress } from '../../runtime/core/iid';
 import { ICMP6_RA } from '../../runtime/core/nd-types';

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { agentSocketPath, type AgentRequest, type CachedRa } from '../../runtime/agent/protocol';
+import { agentSocketPath, type AgentRequest, type CachedRa } from '../../runtime/wire/agent-protocol';
 import { parseIPv6, formatIPv6 } from '../../runtime/core/ipv6';
 import { encodeNd } from '../../runtime/wire/ndp/codec';
 import { AgentClient, callAgent, decodeCachedRa } from '../../runtime/system/agent-client';

@@ -14,7 +14,7 @@ import { FakeClock } from '../../runtime/system/clock';
 import { Agent, type RefreshEngine } from '../../runtime/agent/agent';
 import { ParentListener } from '../../runtime/agent/listener';
 import { ControlServer, parseRequest } from '../../runtime/agent/server';
-import type { AgentAnswer } from '../../runtime/agent/protocol';
+import type { AgentAnswer } from '../../runtime/wire/agent-protocol';
 import type { PipelineDeps } from '../../runtime/pipeline/deps';
 import { FakeNet, MemoryLogger, MemoryStore, recordingLock } from './fake-kernel';
 import { pairLink } from './nd-pair';

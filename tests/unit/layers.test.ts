@@ -1,4 +1,4 @@
-// The layers of the runtime, as a guard: core < wire < system < ops < pipeline < hooks. A file may
+// The layers of the runtime, as a guard: core < wire < system < ops < pipeline < agent < hooks. A file may
 // import from its own layer or a lower one, never a higher one; the lab tools (vm/lab) and scripts
 // never import from tests/, nor does anything that ships. Specifiers are read from the source
 // (`from '…'`, `import '…'`, `import('…')`, `require('…')`) and relative ones resolved.
@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import t from 'tap';
 
 const ROOT = path.resolve(__dirname, '../..');
-const LAYERS = ['runtime/core', 'runtime/wire', 'runtime/system', 'runtime/ops', 'runtime/pipeline', 'hooks'] as const;
+const LAYERS = ['runtime/core', 'runtime/wire', 'runtime/system', 'runtime/ops', 'runtime/pipeline', 'runtime/agent', 'hooks'] as const;
 const SOURCE = /\.(ts|js|mjs|cjs)$/;
 
 function walk(dir: string): string[] {
