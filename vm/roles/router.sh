@@ -18,6 +18,8 @@
 #   LAB_ROUTER_IF          [r0]                       the router's NIC
 #   LAB_ROUTER_MAC         [02:5c:<hash of LAB_NAME>:01] MAC of the veth (only
 #                          when the lab creates it)
+#   LAB_ROUTER_LAN_END     [lan-router]               its veth end on the lab bridge (a
+#                          second router on one lab's LAN needs another name)
 #   LAB_ROUTER_ADDR        [2001:db8:1::1]            static address (/64 unless
 #                          a /len is given), added with nodad
 #   (On a lab veth the router does no DAD at all: accept_dad=0, so its
@@ -214,7 +216,7 @@ router_up() {
 	validate
 	ns=$LAB_ROUTER_NETNS
 	lab_role_netns "$ns"
-	lab_attach router lan-router "$ns" "$LAB_ROUTER_IF" "$LAB_ROUTER_MAC"
+	lab_attach router "${LAB_ROUTER_LAN_END:-lan-router}" "$ns" "$LAB_ROUTER_IF" "$LAB_ROUTER_MAC"
 	ifc=$LAB_ROUTER_IF
 	lab_sysctl "$ns" net/ipv6/conf/all/forwarding 1
 	lab_sysctl "$ns" "net/ipv6/conf/$ifc/forwarding" 1
