@@ -24,6 +24,7 @@ import type { AddressRecord, ContainerRecord } from '../core/record';
 import { absorbRa, adoptOrphans, defaultRouter, expire, nextDeadline as recordDeadline, stateOf, withState, type NewPrefix, type RefreshState } from '../core/refresh';
 import { loadOrCreateHostSecret } from '../system/host-secret';
 import type { NetKernel } from '../system/kernel';
+import { writeResolvConf } from '../system/resolv-conf';
 import { installAddress, type AddressPlace } from '../ops/address';
 import { republish } from '../ops/dns-records';
 import { Ledger } from '../ops/ledger';
@@ -91,8 +92,18 @@ const notOurs = (r: ContainerRecord): boolean => r.phase !== 'attached' || r.mem
 /** Apply `after` to the step's container and record; withdraws DNS records of addresses that went. */
 async function settle(s: Step, before: RefreshState, after: RefreshState, now: number, deps: PipelineDeps): Promise<string[]> {
   const { changes, addressesRemoved } = applyRefresh(s.ctx, s.record.interface.index, before, after, now);
+  const resolver = JSON.stringify([s.record.rdnss, s.record.dnssl]);
   Object.assign(s.record, withState(s.record, after, now));
   s.ledger.save();
+  // resolv_conf = "ra": the container's resolver follows the RA's RDNSS and DNSSL (RFC 8106 §5.3.1).
+  if (s.record.resolvConf && JSON.stringify([s.record.rdnss, s.record.dnssl]) !== resolver) {
+    try {
+      writeResolvConf(s.record.resolvConf, s.record.rdnss, s.record.dnssl);
+      changes.push(`resolv.conf: ${[...s.record.rdnss.map((a) => `nameserver ${a}`), ...(s.record.dnssl.length ? [`search ${s.record.dnssl.join(' ')}`] : [])].join(', ') || 'empty'}`);
+    } catch (err) {
+      deps.log.warn(`${s.record.id}: resolv.conf ${s.record.resolvConf}: ${oneLine(err)}`);
+    }
+  }
   if (addressesRemoved.length > 0) changes.push(...(await republishDns(s, deps)));
   return changes;
 }

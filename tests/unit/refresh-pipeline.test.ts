@@ -336,3 +336,33 @@ t.test('DNS: a new address is published, an expired one withdrawn', async (t) =>
   t.same(dns.seen, ['add AAAA', 'delete AAAA', 'add AAAA,AAAA', 'delete AAAA,AAAA', 'add AAAA']);
   await detachClean(t, fx);
 });
+
+t.test('resolv_conf = "ra": the container resolv.conf follows the RA\'s RDNSS and DNSSL', async (t) => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osh-rfr-resolv-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'resolv.conf');
+  fs.writeFileSync(file, 'nameserver 192.0.2.1\n');
+  const fx = fixture();
+  const cfg = macvlan();
+  await attach(request(cfg), fx.deps);
+  fx.store.write({ ...rec(fx), resolvConf: file });
+  const dns = (servers: string[], domains: string[]): RouterAdvertisement['options'] => [
+    { type: 'rdnss', lifetime: 600, servers: servers.map((s) => parseIPv6(s)) },
+    { type: 'dnssl', lifetime: 600, domains },
+  ];
+  fx.clock.now = T0 + 5 * S;
+  const out = await refreshContainer('c1', heard(ra({ extra: dns(['2001:db8:1::53'], ['example.test']) }), T0 + 5 * S), fx.deps, { secret: SECRET });
+  t.ok(out.changes.some((c) => c.startsWith('resolv.conf: nameserver 2001:db8:1::53')), out.changes.join('; '));
+  t.match(fs.readFileSync(file, 'utf8'), /^nameserver 2001:db8:1::53$/m);
+  t.match(fs.readFileSync(file, 'utf8'), /^search example\.test$/m);
+  // The same servers again: the file is not rewritten.
+  const mtime = fs.statSync(file).mtimeMs;
+  fx.clock.now = T0 + 6 * S;
+  const again = await refreshContainer('c1', heard(ra({ extra: dns(['2001:db8:1::53'], ['example.test']) }), T0 + 6 * S), fx.deps, { secret: SECRET });
+  t.notOk(again.changes.some((c) => c.startsWith('resolv.conf')), 'unchanged servers: no rewrite');
+  t.equal(fs.statSync(file).mtimeMs, mtime);
+  await detachClean(t, fx);
+});
