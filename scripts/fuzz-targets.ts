@@ -24,6 +24,8 @@ import { CLASS, decodeMessage, encodeMessage, OPCODE, TYPE, type Message } from 
 import { decodeNd, encodeNd } from '../runtime/wire/ndp/codec';
 import { summarizeRa } from '../runtime/wire/ndp/summary';
 import { parseConfigJson, parseState } from '../runtime/wire/oci/spec';
+import { parseRequest } from '../runtime/agent/server';
+import { decodeCachedRa, parseAnswer } from '../runtime/system/agent-client';
 
 // ------------------------------------------------------------------ randomness
 
@@ -398,6 +400,17 @@ const invariant = (ok: boolean, what: string): void => {
   if (!ok) throw new Error(`invariant: ${what}`);
 };
 
+/** Requests and answers of the agent's control protocol, the RA one carrying a real RA's bytes. */
+const AGENT_SEEDS = [
+  '{"op":"ping"}',
+  '{"op":"ra","parent":"eth0"}',
+  '{"op":"register","id":"web1"}',
+  '{"op":"complete-dad","id":"web1"}',
+  '{"ok":false,"error":"no such container"}',
+  '{"ok":true,"containers":3,"parents":["eth0"]}',
+  JSON.stringify({ ok: true, heard: [{ router: 'fe80::1', receivedAt: 5_000_000, icmp: encodeNd(RA, { source: RA_META.source, destination: RA_META.destination }).toString('base64') }] }),
+];
+
 export const TARGETS: Target[] = [
   {
     name: 'ndp-ra',
@@ -516,6 +529,29 @@ export const TARGETS: Target[] = [
       invariant(cfg.dad_transmits >= 1 && cfg.dad_transmits <= 10, `dad_transmits ${cfg.dad_transmits} in range`);
       for (const key of ['parent', 'mode', 'macvlan_mode', 'ipvlan_mode', 'iid'] as const) {
         invariant(cfg[key] === base[key] || (base.annotation_allow[key] ?? []).includes(cfg[key]), `${key} ${JSON.stringify(cfg[key])} is the file's or allowed`);
+      }
+    },
+  },
+  {
+    // The agent's control protocol (wire/agent-protocol.ts), both ends: the agent's request parser
+    // (one-line refusals) and the hook's answer parser with its cached RAs (never a throw).
+    name: 'agent-protocol',
+    json: true,
+    seeds: AGENT_SEEDS.map((x) => Buffer.from(x)),
+    text: true,
+    refusals: [],
+    run(input) {
+      const text = s(input);
+      const answer = parseAnswer(text);
+      if (typeof answer !== 'string' && answer.ok) for (const c of answer.heard ?? []) {
+        const h = decodeCachedRa(c);
+        if (h) invariant(h.advertisement.type === 'router-advertisement' && h.router.length === 16, 'a cached RA decodes to an RA from a router');
+      }
+      try {
+        parseRequest(text);
+      } catch (err) {
+        invariant(err instanceof Error && !err.message.includes('\n') && err.message.length <= 200, 'a refused request: one short line');
+        return 'refused';
       }
     },
   },
