@@ -84,8 +84,14 @@ export interface DnsConfig {
   /** "2001:db8::53", "[2001:db8::53]:5353", "192.0.2.53:53". */
   server: string;
   zone: string;
-  /** The ip6.arpa zone for PTR records; empty = no PTR. */
+  /** The ip6.arpa zone for PTR records; empty = no PTR. The one-zone shorthand of reverse_zones. */
   reverse_zone: string;
+  /**
+   * The ip6.arpa zones for PTR records (lower case, no trailing dot): each address's PTR goes to
+   * the most specific one that covers it; none covers it → no PTR for that address. Absent =
+   * reverse_zone alone (reverseZonesOf). Never set together with reverse_zone in a file.
+   */
+  reverse_zones?: string[];
   /** BIND-style TSIG key file; empty = unsigned updates. */
   key_file: string;
   ttl: number;
@@ -236,10 +242,53 @@ function allowSection(table: Record<string, unknown>, where: string): Annotation
 
 function dnsSection(table: Record<string, unknown>, where: string): DnsConfig {
   const dns: DnsConfig = { ...DNS_DEFAULTS };
-  for (const [key, value] of Object.entries(table)) setKey(dns, DNS_DEFAULTS, key, value, where);
+  for (const [key, value] of Object.entries(table)) {
+    if (key === 'reverse_zones') dns.reverse_zones = reverseZonesKey(value, `${where}: reverse_zones`);
+    else setKey(dns, DNS_DEFAULTS, key, value, where);
+  }
   if (!dns.server) throw new InputError(`${where}: "server" is required`);
   if (!dns.zone) throw new InputError(`${where}: "zone" is required`);
+  if (dns.reverse_zones && Object.prototype.hasOwnProperty.call(table, 'reverse_zone')) {
+    throw new InputError(`${where}: reverse_zone and reverse_zones are both set: list every reverse zone in reverse_zones`);
+  }
+  if (dns.reverse_zone) dns.reverse_zone = checkReverseZone(dns.reverse_zone, `${where}: reverse_zone`);
   return dns;
+}
+
+/** At most this many reverse zones: each address is matched against every one. */
+export const MAX_REVERSE_ZONES = 64;
+
+/** `reverse_zones = [...]`: ip6.arpa zones of whole nibbles, no two the same. */
+function reverseZonesKey(value: unknown, where: string): string[] {
+  if (!Array.isArray(value) || value.length > MAX_REVERSE_ZONES) throw new InputError(`${where} must be an array of at most ${MAX_REVERSE_ZONES} zone names, got ${shown(value)}`);
+  const zones: string[] = [];
+  value.forEach((z: unknown, i) => {
+    if (typeof z !== 'string') throw new InputError(`${where}[${i}] must be a string, got ${shown(z)}`);
+    const zone = checkReverseZone(z, `${where}[${i}]`);
+    if (zones.includes(zone)) throw new InputError(`${where}[${i}]: ${zone} is listed twice`);
+    zones.push(zone);
+  });
+  return zones;
+}
+
+/**
+ * A reverse zone as configured, in the form records use (lower case, no trailing dot), or an
+ * InputError naming `where`: under ip6.arpa, whole nibbles (one hex digit a label, RFC 3596 §2.5),
+ * 1 to 32 of them.
+ */
+export function checkReverseZone(zone: string, where: string): string {
+  const z = zone.toLowerCase().replace(/\.$/, '');
+  if (z.length > MAX_STRING || !/^[\x21-\x7e]+$/.test(z) || !/^([^.]+\.)*ip6\.arpa$/.test(z)) throw new InputError(`${where}: ${shown(zone)} is not an ip6.arpa zone name (e.g. "1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa")`);
+  const labels = z.split('.').slice(0, -2);
+  const bad = labels.find((l) => !/^[0-9a-f]$/.test(l));
+  if (bad !== undefined) throw new InputError(`${where}: ${shown(zone)} is not nibble-aligned: label ${shown(bad)} is not one hex digit (an ip6.arpa zone is one hex digit a label, e.g. "8.b.d.0.1.0.0.2.ip6.arpa" for 2001:db8::/32)`);
+  if (labels.length === 0 || labels.length > 32) throw new InputError(`${where}: ${shown(zone)} must have 1 to 32 nibbles, has ${labels.length}`);
+  return z;
+}
+
+/** The reverse zones of a [dns] table: reverse_zones, else reverse_zone alone, else none. */
+export function reverseZonesOf(dns: Pick<DnsConfig, 'reverse_zone' | 'reverse_zones'>): string[] {
+  return dns.reverse_zones ?? (dns.reverse_zone ? [dns.reverse_zone] : []);
 }
 
 /** The annotations `oci-slaac-hook.<key>` that apply to one container. */

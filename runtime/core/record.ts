@@ -181,7 +181,10 @@ export interface DnsState {
   ttl: number;
   timeoutMs: number;
   zone: string;
+  /** The first of reverseZones ('' when none): what records before reverseZones carried. */
   reverseZone: string;
+  /** The ip6.arpa zones a PTR may go to (the most specific covering the address); absent in older records: [reverseZone]. */
+  reverseZones?: string[];
   records: DnsRecord[];
   error?: string;
 }

@@ -1,15 +1,16 @@
 /**
- * Publication: each container's addresses in DNS — an AAAA per address at <label>.<zone> and
- * a PTR per address in the reverse zone — by RFC 2136 dynamic update signed with TSIG, and their
- * withdrawal at stop. Only the exact records we added are ever deleted (class NONE with their
- * rdata): a record someone else made at the same name survives.
+ * Publication: each container's addresses in DNS — an AAAA per address at <label>.<zone> and a
+ * PTR per address in the most specific configured reverse zone covering it (none: no PTR) — by
+ * RFC 2136 dynamic update signed with TSIG, one update per zone, and their withdrawal at stop.
+ * Only the exact records we added are ever deleted (class NONE with their rdata): a record
+ * someone else made at the same name survives.
  */
-import type { DnsConfig } from '../core/config';
+import { reverseZonesOf, type DnsConfig } from '../core/config';
 import { explicitLabel, labelFromContainerName, normalizeZone, reverseName } from '../wire/dns/names';
 import { loadKeyFile } from '../wire/dns/keyfile';
 import { DnsUpdateError, parseServer, sendUpdate, type UpdateOp } from '../system/dns-client';
 import { isSubdomain } from '../wire/dns/wire';
-import { InputError, oneLine } from '../core/errors';
+import { oneLine } from '../core/errors';
 import { parseIPv6 } from '../core/ipv6';
 import type { DnsRecord, DnsState, Effect } from '../core/record';
 import type { OpContext } from './context';
@@ -26,26 +27,43 @@ export function dnsLabel(stableName: string, annotations: Record<string, string>
   return explicit !== undefined ? explicitLabel(explicit, `annotation ${DNS_NAME_ANNOTATION}`) : labelFromContainerName(stableName);
 }
 
-/** What to publish for these addresses (nothing is sent yet). */
-export function planDns(cfg: DnsConfig, label: string, addresses: string[]): DnsState {
+/** What to publish for these addresses (nothing is sent yet), and the addresses no reverse zone covers (no PTR for them). */
+export function planDns(cfg: DnsConfig, label: string, addresses: string[]): { plan: DnsState; uncovered: string[] } {
   const zone = normalizeZone(cfg.zone, 'dns.zone');
-  const reverseZone = cfg.reverse_zone ? normalizeZone(cfg.reverse_zone, 'dns.reverse_zone') : '';
-  const plan: DnsState = { label, name: `${label}.${zone}`, status: 'pending', server: cfg.server, keyFile: cfg.key_file, ttl: cfg.ttl, timeoutMs: cfg.timeout_ms, zone, reverseZone, records: [] };
+  const reverseZones = reverseZonesOf(cfg).map((z) => normalizeZone(z, 'dns.reverse_zones'));
+  const plan: DnsState = { label, name: `${label}.${zone}`, status: 'pending', server: cfg.server, keyFile: cfg.key_file, ttl: cfg.ttl, timeoutMs: cfg.timeout_ms, zone, reverseZone: reverseZones[0] ?? '', reverseZones, records: [] };
   return withRecords(plan, addresses);
 }
 
-/** The plan's records for `addresses`: AAAA at its name, PTR in its reverse zone (if any). */
-function withRecords(plan: DnsState, addresses: string[]): DnsState {
+/** The reverse zones a state may put PTRs in: its list, or (an older record) its one zone. */
+export const reverseZonesOfState = (state: Pick<DnsState, 'reverseZone' | 'reverseZones'>): string[] => state.reverseZones ?? (state.reverseZone ? [state.reverseZone] : []);
+
+/** The most specific of `zones` holding `owner` (the longest: zones are nested or disjoint), or undefined. */
+export function coveringZone(owner: string, zones: string[]): string | undefined {
+  let best: string | undefined;
+  for (const z of zones) if (isSubdomain(owner, z) && (best === undefined || z.length > best.length)) best = z;
+  return best;
+}
+
+/** The plan's records for `addresses`: AAAA at its name, PTR in the most specific reverse zone covering it (none: no PTR, listed in `uncovered`). */
+function withRecords(plan: DnsState, addresses: string[]): { plan: DnsState; uncovered: string[] } {
   const records: DnsRecord[] = addresses.map((a) => ({ zone: plan.zone, name: plan.name, type: 'AAAA', data: a, published: false }));
-  if (plan.reverseZone) {
+  const zones = reverseZonesOfState(plan);
+  const uncovered: string[] = [];
+  if (zones.length > 0) {
     for (const a of addresses) {
       const owner = reverseName(parseIPv6(a));
-      if (!isSubdomain(owner, plan.reverseZone)) throw new InputError(`address ${a} is not in dns.reverse_zone ${plan.reverseZone}`);
-      records.push({ zone: plan.reverseZone, name: owner, type: 'PTR', data: plan.name, published: false });
+      const zone = coveringZone(owner, zones);
+      if (zone) records.push({ zone, name: owner, type: 'PTR', data: plan.name, published: false });
+      else uncovered.push(a);
     }
   }
-  return { ...plan, records };
+  return { plan: { ...plan, records }, uncovered };
 }
+
+/** The one line for addresses no reverse zone covers. */
+const uncoveredLine = (uncovered: string[], zones: string[]): string =>
+  `no PTR for ${uncovered.join(', ')}: no reverse zone covers ${uncovered.length === 1 ? 'it' : 'them'} (${zones.length ? `reverse zones ${zones.join(', ')}` : 'none configured'})`;
 
 /**
  * Add the records not yet published, or delete those that are (or may be): one update per zone,
@@ -102,7 +120,9 @@ export async function publish(ctx: OpContext, cfg: DnsConfig, stableName: string
   const { ledger, log } = ctx;
   let plan: DnsState;
   try {
-    plan = planDns(cfg, dnsLabel(stableName, annotations), addresses);
+    const planned = planDns(cfg, dnsLabel(stableName, annotations), addresses);
+    plan = planned.plan;
+    if (planned.uncovered.length > 0) log.warn(`DNS: ${uncoveredLine(planned.uncovered, reverseZonesOfState(plan))}`);
   } catch (err) {
     if (cfg.required) throw err;
     log.warn(`DNS: ${oneLine(err)}; the container starts unpublished`);
@@ -148,17 +168,37 @@ export async function undoDns(ctx: OpContext, _e: DnsEffect): Promise<void> {
   if (stillPublished(out)) throw new Error(out.error ?? 'DNS withdrawal failed');
 }
 
+const recordKey = (r: DnsRecord): string => `${r.zone} ${r.name} ${r.type} ${r.data}`;
+
 /**
- * After addresses changed (optimistic DAD replaced one): withdraw the old records, publish the new.
- * `save` is given the records about to be added, marked uncertain, before the update is sent — as
- * publish records its plan — so that a process killed meanwhile leaves them for undo.
+ * After addresses changed (optimistic DAD replaced one, renumbering added one, one expired): the
+ * records of addresses that went are withdrawn, those of new addresses published, the others left
+ * as they are (an address that stays keeps its AAAA and PTR throughout). Each PTR goes to the most
+ * specific of the state's reverse zones covering it (an older record's one zone); an address none
+ * covers gets no PTR, said once through `note` when it is new. `save` is given the records about to
+ * be added, marked uncertain, before the update is sent — as publish records its plan — so that a
+ * process killed meanwhile leaves them for undo. Records in several zones: one update per zone.
  */
-export async function republish(state: DnsState, addresses: string[], save: (intent: DnsState) => void): Promise<DnsState> {
-  const current = state.records.filter((r) => r.type === 'AAAA').map((r) => r.data);
-  if (current.length === addresses.length && current.every((a) => addresses.includes(a))) return state;
-  const old = await withdraw(state);
-  if (stillPublished(old)) return old;
-  const plan = withRecords(old, addresses);
-  save(intending(plan));
-  return apply(plan, 'add');
+export async function republish(state: DnsState, addresses: string[], save: (intent: DnsState) => void, note?: (line: string) => void): Promise<DnsState> {
+  const { plan, uncovered } = withRecords(state, addresses);
+  const wanted = new Set(plan.records.map(recordKey));
+  const had = new Map(state.records.map((r) => [recordKey(r), r]));
+  const stale = state.records.filter((r) => !wanted.has(recordKey(r)));
+  // What stays keeps its marks (published, uncertain); what is new is to be added.
+  const next = plan.records.map((r) => ({ ...(had.get(recordKey(r)) ?? r) }));
+  if (stale.length === 0 && next.every((r) => r.published)) return state;
+  const fresh = uncovered.filter((a) => !state.records.some((r) => r.type === 'AAAA' && r.data === a));
+  if (fresh.length > 0) note?.(uncoveredLine(fresh, reverseZonesOfState(state)));
+  if (stale.some((r) => r.published || r.uncertain)) {
+    const out = await withdraw({ ...state, records: stale });
+    if (stillPublished(out)) {
+      // Nothing added while the old records are still there: the state keeps every record, status withdraw-failed.
+      const left = out.records.filter((r) => r.published || r.uncertain);
+      return { ...state, records: [...state.records.filter((r) => wanted.has(recordKey(r))), ...left], status: 'withdraw-failed', error: out.error };
+    }
+  }
+  const target: DnsState = { ...plan, records: next };
+  if (next.every((r) => r.published)) return { ...target, status: 'published', error: undefined };
+  save(intending(target));
+  return apply(target, 'add');
 }

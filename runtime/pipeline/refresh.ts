@@ -114,10 +114,15 @@ async function republishDns(s: Step, deps: PipelineDeps): Promise<string[]> {
   if (!dns) return [];
   const addresses = s.record.addresses.map((a) => a.address);
   try {
-    const out = await republish(dns, addresses, (intent) => {
-      s.record.dns = intent;
-      s.ledger.save();
-    });
+    const out = await republish(
+      dns,
+      addresses,
+      (intent) => {
+        s.record.dns = intent;
+        s.ledger.save();
+      },
+      (line) => deps.log.warn(`${s.record.id}: DNS: ${line}`),
+    );
     s.record.dns = out;
     if (out.status !== 'published') deps.log.warn(`${s.record.id}: DNS: ${out.error ?? 'update failed'}`);
     return out === dns ? [] : [`DNS ${out.name}: ${addresses.join(', ') || 'no address'} (${out.status})`];
