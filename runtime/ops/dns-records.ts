@@ -68,6 +68,9 @@ const uncoveredLine = (uncovered: string[], zones: string[]): string =>
 /**
  * Add the records not yet published, or delete those that are (or may be): one update per zone,
  * each record marked as its zone's update succeeds. Never throws: a failure is in the result.
+ * A zone the server refuses (an answer: REFUSED, NOTAUTH, NOTZONE, …) does not stop the others;
+ * a server that does not answer (TIMEOUT, NETWORK) or a bad key/server does: the other zones
+ * would only wait as long again.
  *
  * An add whose outcome is unknown (a timeout, a reply lost, a connection reset after the request
  * was written: the server may have applied it) leaves its records `uncertain`: possibly
@@ -77,6 +80,8 @@ const uncoveredLine = (uncovered: string[], zones: string[]): string =>
  */
 async function apply(state: DnsState, op: 'add' | 'delete', onSent?: () => void): Promise<DnsState> {
   const next: DnsState = { ...state, records: state.records.map((r) => ({ ...r })), error: undefined };
+  const failed = (err: unknown): DnsState => ({ ...next, status: op === 'add' ? 'pending' : 'withdraw-failed', error: oneLine(err) });
+  let refusal: unknown;
   try {
     const server = parseServer(state.server);
     const key = state.keyFile ? loadKeyFile(state.keyFile) : undefined;
@@ -88,17 +93,19 @@ async function apply(state: DnsState, op: 'add' | 'delete', onSent?: () => void)
         await sendUpdate({ server, zone, ops, key, timeoutMs: state.timeoutMs, onSent });
       } catch (err) {
         if (op === 'add' && err instanceof DnsUpdateError && err.outcome === 'unknown') for (const r of mine) r.uncertain = true;
-        throw err;
+        if (!(err instanceof DnsUpdateError) || err.outcome === 'unknown' || err.rcode === 'TIMEOUT' || err.rcode === 'NETWORK') throw err;
+        refusal ??= err;
+        continue;
       }
       for (const r of mine) {
         r.published = op === 'add';
         delete r.uncertain;
       }
     }
-    return { ...next, status: op === 'add' ? 'published' : 'pending' };
   } catch (err) {
-    return { ...next, status: op === 'add' ? 'pending' : 'withdraw-failed', error: oneLine(err) };
+    return failed(err);
   }
+  return refusal === undefined ? { ...next, status: op === 'add' ? 'published' : 'pending' } : failed(refusal);
 }
 
 /** Delete exactly the records we published (or may have). The result says what is still published (none on success). */
