@@ -12,7 +12,12 @@
 // SIGINT/SIGTERM and when the overall time limit is hit.
 //
 // Bundled to dist/bench.js by scripts/bundle.js; `npm run bench` bundles and runs it.
-// usage: node dist/bench.js [--iterations N] [--json] [--warmup N] [--cni-gateway] [--max-seconds S]
+// With --agent-scale N, only the agent at scale instead (scripts/bench-scale.ts): N containers on
+// one parent, one RA, time until all are refreshed and the agent's peak RSS.
+// OSH_BENCH_LAB names the lab (default oshbench; its netns are named after it), OSH_BENCH_PREFIX its
+// /64 (default 2001:db8:1::/64); OSH_BENCH_AGENT_CLI another build of the executable for the agent
+// at scale (a before/after comparison).
+// usage: node dist/bench.js [--iterations N] [--json] [--warmup N] [--cni-gateway] [--max-seconds S] [--agent-scale N]
 // Exit: 0 every sample succeeded; 1 not built, not root, setup failed, time limit, or any sample
 // failed (listed under the table); 2 bad usage; 130/143 interrupted (after cleaning up).
 import * as fs from 'node:fs';
@@ -26,6 +31,7 @@ import { parseIPv6, parsePrefix } from '../runtime/core/ipv6';
 import type { NdOption } from '../runtime/core/nd-types';
 import { encodeNd } from '../runtime/wire/ndp/codec';
 import { LAB_SH, type Lab, labUp } from '../vm/lab/lab';
+import { agentScale, deleteScaleNetns, printScale, type ScaleEnv } from './bench-scale';
 import { REPO_ROOT, type RunResult, run as runProgram } from '../vm/lab/run';
 
 const ROOT = REPO_ROOT;
@@ -34,7 +40,9 @@ const ADDON = path.join(ROOT, 'build', 'Release', 'osh_native.node');
 const CNI_DIR = '/usr/lib/cni';
 /** OSH_BENCH_LAB names the lab (default oshbench): two benches on one machine need two names. */
 const LAB_NAME = process.env.OSH_BENCH_LAB ?? 'oshbench';
-const PREFIX = '2001:db8:1::/64';
+const PREFIX = process.env.OSH_BENCH_PREFIX ?? '2001:db8:1::/64';
+/** The prefix's first 64 bits as text ("2001:db8:1:"), for the lab's and the peer's addresses. */
+const PREFIX_BASE = PREFIX.replace(/::\/64$/, ':');
 const SYS_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const POLL_MS = 5;
 
@@ -46,9 +54,10 @@ interface Options {
   json: boolean;
   cniGateway: boolean;
   maxSeconds: number;
+  agentScale: number;
 }
 
-const USAGE = 'usage: node dist/bench.js [--iterations N] [--warmup N] [--json] [--cni-gateway] [--max-seconds S]';
+const USAGE = 'usage: node dist/bench.js [--iterations N] [--warmup N] [--json] [--cni-gateway] [--max-seconds S] [--agent-scale N]';
 
 function parseOptions(): Options {
   try {
@@ -59,6 +68,7 @@ function parseOptions(): Options {
         json: { type: 'boolean' },
         'cni-gateway': { type: 'boolean' },
         'max-seconds': { type: 'string' },
+        'agent-scale': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -70,7 +80,10 @@ function parseOptions(): Options {
   --json           print one JSON object instead of the table
   --cni-gateway    also measure the CNI plugin with "gateway" (the router's link-local) set:
                    the plugin then waits itself until every address of eth0 has settled
-  --max-seconds S  overall time limit (default 120 + 45 per iteration)
+  --max-seconds S  overall time limit (default 120 + 45 per iteration; 300 + 0.2 per container
+                   with --agent-scale)
+  --agent-scale N  instead: the agent at scale — N containers on one parent, one RA, the time
+                   until all are refreshed and the agent's peak RSS (1000: the issue's target)
 `);
       process.exit(0);
     }
@@ -80,12 +93,14 @@ function parseOptions(): Options {
       return Number(v);
     };
     const iterations = int(values.iterations, 10, 1, '--iterations');
+    const agentScale = int(values['agent-scale'], 0, 1, '--agent-scale');
     return {
       iterations,
       warmup: int(values.warmup, 1, 0, '--warmup'),
       json: Boolean(values.json),
       cniGateway: Boolean(values['cni-gateway']),
-      maxSeconds: int(values['max-seconds'], 120 + 45 * iterations, 10, '--max-seconds'),
+      maxSeconds: int(values['max-seconds'], agentScale ? 300 + Math.ceil(agentScale / 5) : 120 + 45 * iterations, 10, '--max-seconds'),
+      agentScale,
     };
   } catch (err) {
     process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
@@ -111,7 +126,7 @@ function preflight(): void {
     process.stderr.write('bench: must run as root (network namespaces, macvlan, the lab)\n');
     process.exit(1);
   }
-  for (const p of [path.join(CNI_DIR, 'macvlan'), path.join(CNI_DIR, 'static')]) {
+  for (const p of opts.agentScale ? [] : [path.join(CNI_DIR, 'macvlan'), path.join(CNI_DIR, 'static')]) {
     if (!fs.existsSync(p)) {
       process.stderr.write(`bench: ${p} missing (the peer: apt-get install containernetworking-plugins)\n`);
       process.exit(1);
@@ -180,7 +195,12 @@ interface BenchLab {
 
 // Only LAB_NAME: the lab's defaults (RetransTimer 1000 ms, 2001:db8:1::/64) are what the
 // comparison with the kernel's DAD assumes; labUp() ignores LAB_* from the caller's environment.
-const LAB_ENV = { LAB_NAME };
+const LAB_ENV: Record<string, string> = {
+  LAB_NAME,
+  ...(PREFIX !== '2001:db8:1::/64' ? { LAB_PREFIX: PREFIX, LAB_ROUTER_ADDR: `${PREFIX_BASE}:1`, LAB_PEER_ADDR: `${PREFIX_BASE}:100`, LAB_RDNSS: `${PREFIX_BASE}:53` } : {}),
+  // At scale, one RA at the time the bench asks (an RS): radvd's own every 1350–1800 s.
+  ...(opts.agentScale ? { LAB_RA_INTERVAL: '1800', LAB_RA_MIN_INTERVAL: '1350', LAB_ROUTER_LIFETIME: '1800' } : {}),
+};
 /** labUp() once called; it cannot be interrupted, so cleanup waits for it before taking the lab down. */
 let labStarting: Promise<Lab> | undefined;
 
@@ -218,7 +238,7 @@ const netnsMade = new Set<string>();
 let netnsSeq = 0;
 
 async function netnsAdd(tag: string): Promise<string> {
-  const name = `oshb${process.pid}-${tag}${netnsSeq++}`;
+  const name = `${LAB_NAME}-${process.pid}-${tag}${netnsSeq++}`;
   netnsMade.add(name);
   await must(`ip netns add ${name}`, 'ip', ['netns', 'add', name], { timeoutMs: 10000 });
   return name;
@@ -488,7 +508,7 @@ function killBackground(pid: number, id?: string): void {
 /** The peer: CNI macvlan + static IPAM on the same parent, the kernel's own DAD. */
 async function cniStep(lab: BenchLab, iter: number, gateway: boolean, series: CniSeries): Promise<void> {
   const netns = await netnsAdd(gateway ? 'g' : 'c');
-  const address = `2001:db8:1::${gateway ? 'c' : 'b'}:${(iter + 1).toString(16)}`;
+  const address = `${PREFIX_BASE}:${gateway ? 'c' : 'b'}:${(iter + 1).toString(16)}`;
   const ipam = { type: 'static', addresses: [{ address: `${address}/64`, ...(gateway ? { gateway: lab.routerLinkLocal } : {}) }] };
   const conf = JSON.stringify({ cniVersion: '0.4.0', name: 'bench', type: 'macvlan', master: lab.hostIf, mode: 'bridge', ipam });
   const cniEnv = (command: string): Record<string, string> => ({
@@ -578,6 +598,14 @@ function cleanup(): Promise<void> {
   abort.abort(); // kills every running child's process group
   cleaning = (async () => {
     for (const p of backgroundIds) if (alive(p)) killBackground(p);
+    if (scaleAgent.pid !== undefined) {
+      try {
+        process.kill(scaleAgent.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    if (scaleEnv) await deleteScaleNetns(scaleEnv);
     const t = Date.now();
     while (running && Date.now() - t < 3000) await sleep(20);
     for (const name of [...netnsMade]) await netnsDel(name, true);
@@ -608,11 +636,52 @@ const PERMUTATIONS: readonly (readonly [number, number, number])[] = [
   [1, 0, 2],
 ];
 
+/** The agent at scale (--agent-scale N): its own lab settings, only this scenario. */
+const scaleAgent: { pid: number | undefined } = { pid: undefined };
+let scaleEnv: ScaleEnv | undefined;
+
+async function mainScale(): Promise<void> {
+  const watchdog = setTimeout(() => {
+    note(`time limit of ${opts.maxSeconds} s reached: stopping and cleaning up`);
+    void cleanup().finally(() => process.exit(1));
+  }, opts.maxSeconds * 1000);
+  setupWork();
+  note(`lab ${LAB_NAME} up…`);
+  const lab = await benchLab();
+  writeHookConfig(lab.hostIf);
+  const l = await labStarting;
+  scaleEnv = {
+    n: opts.agentScale,
+    labName: LAB_NAME,
+    parent: lab.hostIf,
+    validLifetime: l?.config.validLifetime ?? 0,
+    routerLifetime: l?.config.routerLifetime ?? 0,
+    work: workDir(),
+    stateDir: path.join(workDir(), 'state'),
+    configFile,
+    cli: process.env.OSH_BENCH_AGENT_CLI ?? CLI,
+    hookEnv,
+    note,
+    run: (file, args, o) => run(file, args, o),
+    netnsMade,
+    agentPid: scaleAgent,
+  };
+  const r = await agentScale(scaleEnv);
+  clearTimeout(watchdog);
+  note('agent scale: tearing down…');
+  await cleanup();
+  const left = fs.readdirSync('/run/netns').filter((x) => x.startsWith(`${LAB_NAME}-`));
+  if (opts.json) process.stdout.write(`${JSON.stringify({ node: process.version, kernel: os.release(), cpus: os.cpus().length, lab: LAB_NAME, ...r, netnsLeft: left.length }, null, 2)}\n`);
+  else process.stdout.write(`oci-slaac-hook bench, node ${process.version}, kernel ${os.release()}, ${os.cpus().length} CPUs\n${printScale(r)}\n  teardown: ${left.length ? `${left.length} netns left!` : 'every netns deleted'}\n`);
+  process.exitCode = r.verified.addresses === r.containers && r.verified.defaultRoutes === r.containers && !left.length ? 0 : 1;
+}
+
 async function main(): Promise<void> {
   preflight();
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGHUP', () => onSignal('SIGHUP'));
+  if (opts.agentScale) return mainScale();
   const watchdog = setTimeout(() => {
     note(`time limit of ${opts.maxSeconds} s reached: stopping and cleaning up`);
     void cleanup().finally(() => process.exit(1));
