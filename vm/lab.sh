@@ -21,8 +21,8 @@
 #   LAB_DNS          [] bind|knot = include the dns role (vm/roles/dns.sh:
 #                    LAB_DNS_NETNS, LAB_DNS_IF, LAB_DNS_MAC, LAB_DNS_ADDR,
 #                    LAB_DNS_PORT, LAB_DNS_ZONE, LAB_DNS_REVERSE_ZONE,
-#                    LAB_DNS_KEY_NAME); the TSIG key is written to
-#                    $LAB_RUN_DIR/$LAB_NAME/tsig.key
+#                    LAB_DNS_REVERSE_ZONES, LAB_DNS_KEY_NAME); the TSIG key
+#                    is written to $LAB_RUN_DIR/$LAB_NAME/tsig.key
 #
 # Configuration: environment variables only; see vm/roles/*.sh for the full
 # list with defaults (LAB_NAME [osh], LAB_RUN_DIR, LAB_LAN_NETNS,

@@ -70,6 +70,8 @@ export interface Lab {
   /** Forward and reverse (ip6.arpa) zone, without trailing dot. */
   dnsZone?: string;
   dnsReverseZone?: string;
+  /** Every reverse zone served (LAB_DNS_REVERSE_ZONES; dnsReverseZone alone by default). */
+  dnsReverseZones?: string[];
   /** BIND-style TSIG key file (hmac-sha256) allowed to update AAAA, PTR and TXT in both zones; `nsupdate -k` reads it. */
   dnsKeyFile?: string;
   /** Every effective LAB_* value as printed by `vm/lab.sh env`. */
@@ -187,6 +189,7 @@ export async function labUp(env: Record<string, string> = {}): Promise<Lab> {
     optional.dnsPort = Number(get('LAB_DNS_PORT'));
     optional.dnsZone = get('LAB_DNS_ZONE');
     optional.dnsReverseZone = get('LAB_DNS_REVERSE_ZONE');
+    optional.dnsReverseZones = words(get('LAB_DNS_REVERSE_ZONES'));
     optional.dnsKeyFile = path.join(runDir, 'tsig.key');
   }
   return {
