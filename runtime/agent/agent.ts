@@ -8,7 +8,10 @@
  *   all containers → expireContainer for the due ones (systemd's ndisc_setup_expire).
  * - Work per container is serialized (one job at a time, RAs heard meanwhile coalesced per router:
  *   only the newest is applied), at most MAX_PARALLEL containers at once; a failure for one
- *   container is logged and never stops the others.
+ *   container is logged and never stops the others. An RA that only renews lifetimes logs one line
+ *   for all the containers it refreshed ("refreshed N container(s) in X ms"), not one per container.
+ * - Every container's netns handle stays open between refreshes (netns-cache.ts): dropped when the
+ *   container is forgotten, and at each GC tick when its path no longer names it.
  * - Garbage collection every `gc_interval_ms` (gc.ts); at start, everything left from before the
  *   agent ran, and host-side objects of ours that no record owns.
  * - The control socket (server.ts, protocol.ts): `register`, `ra` (the RA cache), `complete-dad`
@@ -33,12 +36,13 @@ import { completeOptimisticDad } from '../pipeline/optimistic';
 import * as refresh from '../pipeline/refresh';
 import { collectGarbage, listRecords, removeOrphans } from './gc';
 import { ParentListener } from './listener';
+import { NetnsCache } from './netns-cache';
 import { agentSocketPath, type AgentAnswer, type AgentRequest } from '../wire/agent-protocol';
 import { ControlServer } from './server';
 
 const ICMPV6_ROUTER_ADVERTISEMENT = 134;
 /** At most this many containers are worked on at once (each job is mostly waiting on locks and netlink). */
-const MAX_PARALLEL = 8;
+const MAX_PARALLEL = 32;
 /** Timers are re-armed at least this often (Node's take at most 2^31-1 ms; a suspend stops them). */
 const MAX_TIMER_MS = 60_000;
 /** SIGTERM: running jobs get this long to finish before the agent exits anyway (a killed job is safe). */
@@ -81,11 +85,28 @@ export interface AgentOptions {
   secret?: () => Buffer;
   /** Read config.toml (default: loadConfigFile). */
   loadConfig?: (path?: string) => HookConfig;
+  /** Keep each container's netns handle open between refreshes (default: with the system's deps, not with makeDeps). */
+  holdNetns?: boolean;
 }
 
 interface Watched {
   parent: string;
+  /** The record's netns path (the held handle's key). */
+  netns: string;
   deadline: number | null;
+}
+
+/** The containers one RA on a parent set to work, until the last is done: one log line for all. */
+interface Wave {
+  parent: string;
+  router: string;
+  /** performance.now() at the RA's arrival here. */
+  started: number;
+  left: Set<string>;
+  done: number;
+  renewed: number;
+  changed: number;
+  failed: number;
 }
 
 interface Pending {
@@ -113,7 +134,12 @@ export class Agent {
   private readonly engine: RefreshEngine;
   private readonly pending = new Map<string, Pending>();
   private readonly running = new Set<string>();
+  /** Containers waiting for a job slot, in order (readySet: the same ids, for a quick membership test). */
   private ready: string[] = [];
+  private readySet = new Set<string>();
+  /** The RA being applied on each parent (one line when every container of it is done). */
+  private readonly waves = new Map<string, Wave>();
+  private netnsCache: NetnsCache | undefined;
   private idleWaiters: (() => void)[] = [];
   private expiryTimer: Timer | undefined;
   private expiryAt: number | undefined;
@@ -142,6 +168,11 @@ export class Agent {
     this.cfg = (this.opts.loadConfig ?? loadConfigFile)(this.opts.configPath);
     fs.mkdirSync(this.cfg.state_dir, { recursive: true, mode: 0o755 });
     this.deps = (this.opts.makeDeps ?? systemDeps)(this.cfg.state_dir, this.log);
+    if (this.opts.holdNetns ?? !this.opts.makeDeps) {
+      const cache = new NetnsCache(this.deps.openNetns);
+      this.netnsCache = cache;
+      this.deps = { ...this.deps, openNetns: (p) => cache.openNetns(p) };
+    }
     this.server = new ControlServer({ path: this.socketPath, handle: (r) => this.handle(r), note: (l) => this.log.warn(l) });
     try {
       await this.server.listen();
@@ -200,8 +231,11 @@ export class Agent {
     this.listeners.clear();
     this.pending.clear();
     this.ready = [];
+    this.readySet.clear();
+    this.waves.clear();
     await this.server?.close();
     await Promise.race([this.idle(), new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
+    this.netnsCache?.closeAll();
     this.deps?.host.close();
     this.log.info('agent: stopped');
   }
@@ -255,7 +289,9 @@ export class Agent {
     } catch (err) {
       this.log.warn(`${record.id.slice(0, 12)}: next deadline: ${(err as Error).message}`);
     }
-    this.containers.set(record.id, { parent: record.parent, deadline });
+    const was = known?.netns;
+    if (was !== undefined && was !== record.netns.path && ![...this.containers].some(([id, c]) => id !== record.id && c.netns === was)) this.netnsCache?.drop(was);
+    this.containers.set(record.id, { parent: record.parent, netns: record.netns.path, deadline });
     if (!known) {
       this.counters.registered++;
       this.log.info(`${record.id.slice(0, 12)}: ${how}: on ${record.parent}${record.addresses.length ? ` with ${record.addresses.map((a) => a.address).join(' ')}` : ''}`);
@@ -264,8 +300,11 @@ export class Agent {
   }
 
   private forget(id: string, why: string): void {
-    if (!this.containers.delete(id)) return;
+    const c = this.containers.get(id);
+    if (!c || !this.containers.delete(id)) return;
     this.pending.delete(id);
+    if (![...this.containers.values()].some((o) => o.netns === c.netns)) this.netnsCache?.drop(c.netns);
+    for (const w of this.waves.values()) if (w.left.delete(id)) this.waveStep(w);
     this.log.info(`${id.slice(0, 12)}: no longer looked after (${why})`);
     this.armExpiry();
   }
@@ -336,11 +375,27 @@ export class Agent {
   private onRa(parent: string, heard: HeardRa, changed: boolean): void {
     const router = formatIPv6(heard.router);
     if (changed) this.log.info(`agent: ${parent}: RA from ${router} (router lifetime ${heard.advertisement.routerLifetime} s, ${heard.advertisement.options.length} options)`);
+    let wave = this.waves.get(parent);
+    if (!wave) {
+      wave = { parent, router, started: performance.now(), left: new Set(), done: 0, renewed: 0, changed: 0, failed: 0 };
+      this.waves.set(parent, wave);
+    }
     for (const [id, c] of this.containers) {
       if (c.parent !== parent) continue;
+      wave.left.add(id);
       this.work(id).heard.set(router, heard);
       this.enqueue(id);
     }
+    this.waveStep(wave);
+  }
+
+  /** A container of the wave is done (or forgotten): the wave's line once none is left. */
+  private waveStep(w: Wave): void {
+    if (w.left.size > 0 || this.waves.get(w.parent) !== w) return;
+    this.waves.delete(w.parent);
+    if (w.done === 0) return;
+    const ms = Math.round((performance.now() - w.started) * 10) / 10;
+    this.log.info(`agent: ${w.parent}: RA from ${w.router}: refreshed ${w.done} container(s) in ${ms} ms (${w.renewed} lifetime(s) renewed, ${w.changed} change(s), ${w.failed} failure(s))`);
   }
 
   // ---- jobs ----------------------------------------------------------------------------------
@@ -352,14 +407,16 @@ export class Agent {
   }
 
   private enqueue(id: string): void {
-    if (this.stopping || this.running.has(id) || this.ready.includes(id)) return;
+    if (this.stopping || this.running.has(id) || this.readySet.has(id)) return;
     this.ready.push(id);
+    this.readySet.add(id);
     this.pump();
   }
 
   private pump(): void {
     while (!this.stopping && this.running.size < MAX_PARALLEL && this.ready.length > 0) {
       const id = this.ready.shift() as string;
+      this.readySet.delete(id);
       this.running.add(id);
       void this.runJobs(id).finally(() => {
         this.running.delete(id);
@@ -406,15 +463,26 @@ export class Agent {
         this.log.error(`${tag}: optimistic DAD: ${(err as Error).message}`);
       }
     }
+    const wave = p.heard.size > 0 ? this.waves.get(this.containers.get(id)?.parent ?? '') : undefined;
     for (const heard of p.heard.values()) {
-      if (!this.containers.has(id)) return;
+      if (!this.containers.has(id)) break;
       try {
         this.counters.refreshes++;
-        this.apply(id, await this.engine.refreshContainer(id, heard, refreshDeps, { secret: this.secret() }));
+        const r = await this.engine.refreshContainer(id, heard, refreshDeps, { secret: this.secret() });
+        if (wave) {
+          wave.renewed += r.renewed?.length ?? 0;
+          wave.changed += r.changes.length;
+        }
+        this.apply(id, r);
       } catch (err) {
         this.counters.failures++;
+        if (wave) wave.failed++;
         this.log.error(`${tag}: refresh from ${formatIPv6(heard.router)}: ${(err as Error).message}`);
       }
+    }
+    if (wave?.left.delete(id)) {
+      wave.done++;
+      this.waveStep(wave);
     }
     if (p.expire && this.containers.has(id)) {
       try {
@@ -432,7 +500,13 @@ export class Agent {
     this.counters.changes += r.changes.length;
     if (r.gone) return this.forget(id, 'detached or its netns is gone');
     const c = this.containers.get(id);
-    if (c) c.deadline = r.nextDeadline;
+    if (!c) return;
+    const was = c.deadline;
+    c.deadline = r.nextDeadline;
+    // The timer moves only when this container's deadline was the earliest or is now earlier (a full
+    // scan per container would make an RA for N containers cost N²).
+    if (c.deadline === was && this.expiryTimer) return;
+    if (this.expiryTimer && was !== this.expiryAt && (c.deadline === null || (this.expiryAt !== undefined && c.deadline >= this.expiryAt))) return;
     this.armExpiry();
   }
 
@@ -490,6 +564,8 @@ export class Agent {
     await this.gcPass();
     this.syncRegistry();
     this.reconcileListeners();
+    // Handles whose container is forgotten, or whose path names no namespace (or another) now.
+    this.netnsCache?.sweep(new Set([...this.containers.values()].map((c) => c.netns)));
   }
 
   /** One GC pass (never two at once); containers with a job running are left for the next. */

@@ -57,10 +57,12 @@ const routeName = (r: { destination: string; gateway: string }): string => `${r.
  * Make the container's routes on link `index` those wanted: what the ledger holds and is no longer
  * wanted goes first (the kernel holds one default route per metric: a new router's comes after the
  * old one's removal), then each wanted one is made (recorded first) or, when its deadline or
- * preference moved, replaced with the new RTA_EXPIRES.
+ * preference moved, replaced with the new RTA_EXPIRES. `renewed` lists the routes whose expiry
+ * alone moved (an RA renewing them), `changes` everything else.
  */
-export function syncRoutes(ctx: OpContext, index: number, before: WantedRoute[], after: WantedRoute[], now: number): string[] {
+export function syncRoutes(ctx: OpContext, index: number, before: WantedRoute[], after: WantedRoute[], now: number): { changes: string[]; renewed: string[] } {
   const changes: string[] = [];
+  const renewed: string[] = [];
   const key = (r: { destination: string; gateway: string }): string => `${r.destination} ${r.gateway}`;
   const wanted = new Set(after.map(key));
   const held = ctx.ledger.record.ledger.filter((e): e is RouteEffect => e.kind === 'route' && e.index === index);
@@ -83,18 +85,20 @@ export function syncRoutes(ctx: OpContext, index: number, before: WantedRoute[],
     const old = was.get(key(r));
     if (old && old.until === r.until && old.preference === r.preference) continue;
     inside(ctx).replaceRoute(spec);
-    changes.push(`${routeName(r)}${expires || ' (no expiry)'}`);
+    (old && old.preference === r.preference ? renewed : changes).push(`${routeName(r)}${expires || ' (no expiry)'}`);
   }
-  return changes;
+  return { changes, renewed };
 }
 
 /**
  * Apply a state change to the container's link `index`: addresses (withdrawn, or lifetimes
- * replaced), routes, MTU. Returns one line per change and whether an address went (its DNS records
- * follow, in the pipeline).
+ * replaced), routes, MTU. Returns one line per change, one per renewal (an address's or a route's
+ * lifetime moved and nothing else: what every RA does) and the addresses that went (their DNS
+ * records follow, in the pipeline).
  */
-export function applyRefresh(ctx: OpContext, index: number, before: RefreshState, after: RefreshState, now: number): { changes: string[]; addressesRemoved: string[] } {
+export function applyRefresh(ctx: OpContext, index: number, before: RefreshState, after: RefreshState, now: number): { changes: string[]; renewed: string[]; addressesRemoved: string[] } {
   const changes: string[] = [];
+  const renewed: string[] = [];
   const addressesRemoved: string[] = [];
   const kept = new Map(after.addresses.map((a) => [a.address, a]));
   for (const a of before.addresses) {
@@ -107,15 +111,17 @@ export function applyRefresh(ctx: OpContext, index: number, before: RefreshState
   for (const a of after.addresses) {
     const old = was.get(a.address);
     if (old && old.validUntil === a.validUntil && old.preferredUntil === a.preferredUntil && old.state === a.state) continue;
-    changes.push(refreshAddress(ctx, index, a, now));
+    (old && old.state === a.state ? renewed : changes).push(refreshAddress(ctx, index, a, now));
   }
   const current = ctx.ledger.record.router.address || undefined;
-  changes.push(...syncRoutes(ctx, index, wantedRoutes(before, now, current), wantedRoutes(after, now, current), now));
+  const routes = syncRoutes(ctx, index, wantedRoutes(before, now, current), wantedRoutes(after, now, current), now);
+  changes.push(...routes.changes);
+  renewed.push(...routes.renewed);
   if (after.mtu !== null && after.mtu !== before.mtu) {
     inside(ctx).setLink(index, { mtu: after.mtu });
     changes.push(`mtu ${after.mtu}`);
   }
-  return { changes, addressesRemoved };
+  return { changes, renewed, addressesRemoved };
 }
 
 /**

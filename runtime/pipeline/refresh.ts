@@ -35,8 +35,14 @@ import { contextFor, type PipelineDeps } from './deps';
 import { reopenNetns } from './detach';
 
 export interface RefreshResult {
-  /** One line per change made ("2001:db8::1 valid 120 s preferred 60 s", "default via fe80::1 removed"), for the agent's log. */
+  /** One line per change made ("2001:db8::1 valid 120 s preferred 0 s (deprecated)", "default via fe80::1 removed"), for the agent's log. */
   changes: string[];
+  /**
+   * One line per renewal: an address's or a route's lifetime moved and nothing else about it
+   * ("2001:db8::1 valid 120 s preferred 60 s", "default via fe80::1 expires 30 s") — what every RA
+   * does to every container, made in the kernel like a change but not worth a log line each.
+   */
+  renewed?: string[];
   /** The container's next deadline (CLOCK_BOOTTIME ms) after this refresh; null when nothing of it expires. */
   nextDeadline: number | null;
   /** The record is gone (detached meanwhile) or its netns is: the agent forgets it (GC handles leftovers). */
@@ -56,6 +62,8 @@ interface Step {
   ledger: Ledger;
   ctx: OpContext;
   container: NetKernel;
+  /** The record is as last saved: the step's closing save is skipped (set by whoever saved last, cleared by any change after). */
+  saved: boolean;
 }
 
 const GONE = Symbol('gone');
@@ -74,11 +82,15 @@ async function step<T>(id: string, deps: PipelineDeps, fn: (s: Step) => Promise<
     const container = reopenNetns(deps, record);
     if (!container) return GONE;
     const ledger = new Ledger(deps.store, record);
+    const s: Step = { record, ledger, ctx: contextFor(deps, ledger, container), container, saved: false };
     try {
-      return await fn({ record, ledger, ctx: contextFor(deps, ledger, container), container });
+      return await fn(s);
     } finally {
-      ledger.save();
-      container.close();
+      try {
+        if (!s.saved) ledger.save();
+      } finally {
+        container.close();
+      }
     }
   });
 }
@@ -89,12 +101,18 @@ const expiredLines = (removed: string[]): string[] => removed.filter((r) => !r.s
 /** A record refresh leaves alone: one still attaching (the hook finishes it), a pod member (its owner's record carries the netns). */
 const notOurs = (r: ContainerRecord): boolean => r.phase !== 'attached' || r.member !== undefined;
 
-/** Apply `after` to the step's container and record; withdraws DNS records of addresses that went. */
-async function settle(s: Step, before: RefreshState, after: RefreshState, now: number, deps: PipelineDeps): Promise<string[]> {
-  const { changes, addressesRemoved } = applyRefresh(s.ctx, s.record.interface.index, before, after, now);
+/**
+ * Apply `after` to the step's container and record (saved: `s.saved` says whether nothing changed
+ * since); withdraws DNS records of addresses that went. Renewals (lifetimes moved, nothing else)
+ * go to `renewed`.
+ */
+async function settle(s: Step, before: RefreshState, after: RefreshState, now: number, deps: PipelineDeps, renewed: string[] = []): Promise<string[]> {
+  const { changes, renewed: lines, addressesRemoved } = applyRefresh(s.ctx, s.record.interface.index, before, after, now);
+  renewed.push(...lines);
   const resolver = JSON.stringify([s.record.rdnss, s.record.dnssl]);
   Object.assign(s.record, withState(s.record, after, now));
   s.ledger.save();
+  s.saved = true;
   // resolv_conf = "ra": the container's resolver follows the RA's RDNSS and DNSSL (RFC 8106 §5.3.1).
   if (s.record.resolvConf && JSON.stringify([s.record.rdnss, s.record.dnssl]) !== resolver) {
     try {
@@ -112,6 +130,7 @@ async function settle(s: Step, before: RefreshState, after: RefreshState, now: n
 async function republishDns(s: Step, deps: PipelineDeps): Promise<string[]> {
   const dns = s.record.dns;
   if (!dns) return [];
+  s.saved = false;
   const addresses = s.record.addresses.map((a) => a.address);
   try {
     const out = await republish(
@@ -135,8 +154,9 @@ async function republishDns(s: Step, deps: PipelineDeps): Promise<string[]> {
 /** Apply one RA (from a router on the container's parent) to a container. */
 export async function refreshContainer(id: string, heard: HeardRa, deps: PipelineDeps, opts: RefreshOptions = {}): Promise<RefreshResult> {
   const changes: string[] = [];
+  const renewed: string[] = [];
   const first = await step(id, deps, async (s) => {
-    if (notOurs(s.record)) return { newPrefixes: [] as NewPrefix[], record: s.record };
+    if (notOurs(s.record)) return { newPrefixes: [] as NewPrefix[], record: s.record, deadline: recordDeadline(s.record) };
     const now = deps.clock();
     const before = stateOf(s.record, now);
     const ra = absorbRa(before, heard, now, { limits: opts.limits ?? s.record.limits ?? DEFAULT_LIMITS, parentMtu: deps.host.findLink(s.record.parent)?.mtu });
@@ -145,7 +165,7 @@ export async function refreshContainer(id: string, heard: HeardRa, deps: Pipelin
     changes.push(...expiredLines(after.removed));
     const orphans = ra.newPrefixes.length > 0 ? adoptOrphans(s.record, after.state, ra.newPrefixes, now, counterFinder(s.record, opts)) : { state: after.state, newPrefixes: ra.newPrefixes, adopted: [] };
     changes.push(...orphans.adopted.map((a) => `${a} adopted (installed by a refresh that did not finish)`));
-    changes.push(...(await settle(s, before, orphans.state, now, deps)));
+    changes.push(...(await settle(s, before, orphans.state, now, deps, renewed)));
     if (orphans.adopted.length > 0) changes.push(...(await republishDns(s, deps)));
     const reach = s.record.l3;
     if (reach) {
@@ -154,16 +174,16 @@ export async function refreshContainer(id: string, heard: HeardRa, deps: Pipelin
       const via = chosen && { gateway: chosen.address, until: chosen.until, preference: chosen.preference };
       deps.withLock(s.record.parent, () => refreshReachTable(s.ctx, reach, planFromAdvertisements([heard], parentMtu).tableRoutes, via, now));
     }
-    return { newPrefixes: orphans.newPrefixes, record: structuredClone(s.record) };
+    // The record as this step leaves it: a copy only when renumbering works from it (outside the lock).
+    return { newPrefixes: orphans.newPrefixes, record: orphans.newPrefixes.length > 0 ? structuredClone(s.record) : s.record, deadline: recordDeadline(s.record) };
   });
   if (first === GONE) return { changes, nextDeadline: null, gone: true };
-  if (first.newPrefixes.length > 0) {
-    const renumbered = await renumber(first.record, first.newPrefixes, deps, opts);
-    if (renumbered === GONE) return { changes, nextDeadline: null, gone: true };
-    changes.push(...renumbered);
-  }
+  if (first.newPrefixes.length === 0) return { changes, renewed, nextDeadline: first.deadline, gone: false };
+  const renumbered = await renumber(first.record, first.newPrefixes, deps, opts);
+  if (renumbered === GONE) return { changes, nextDeadline: null, gone: true };
+  changes.push(...renumbered);
   const record = deps.store.read(id);
-  return { changes, nextDeadline: record ? recordDeadline(record) : null, gone: !record };
+  return { changes, renewed, nextDeadline: record ? recordDeadline(record) : null, gone: !record };
 }
 
 /** The DAD counter an address was made with (RFC 7217 candidates 0..IDGEN_RETRIES), null when none matches (static IID). */
@@ -183,8 +203,9 @@ export async function expireContainer(id: string, now: number, deps: PipelineDep
     if (notOurs(s.record)) return { changes: [] as string[], nextDeadline: recordDeadline(s.record) };
     const before = stateOf(s.record, now);
     const after = expire(before, now);
-    const changes = [...expiredLines(after.removed), ...(await settle(s, before, after.state, now, deps))];
-    return { changes, nextDeadline: recordDeadline(s.record) };
+    const renewed: string[] = [];
+    const changes = [...expiredLines(after.removed), ...(await settle(s, before, after.state, now, deps, renewed))];
+    return { changes, renewed, nextDeadline: recordDeadline(s.record) };
   });
   return out === GONE ? { changes: [], nextDeadline: null, gone: true } : { ...out, gone: false };
 }

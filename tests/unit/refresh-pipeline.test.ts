@@ -139,7 +139,8 @@ t.test('an RA refreshes lifetimes, the default route and the RFC 4191 route, exa
 
   fx.clock.now = T0 + 25 * S;
   const out = await refreshContainer('c1', heard(ra(), T0 + 25 * S), fx.deps, { secret: SECRET });
-  t.same(out.changes, [`${a1} valid 120 s preferred 60 s`, 'default via fe80::1 expires 30 s', '2001:db8:f00::/48 via fe80::1 expires 90 s']);
+  t.same(out.renewed, [`${a1} valid 120 s preferred 60 s`, 'default via fe80::1 expires 30 s', '2001:db8:f00::/48 via fe80::1 expires 90 s'], 'lifetimes renewed');
+  t.same(out.changes, [], 'a renewal is no change (the agent logs none per container)');
   t.same([out.gone, out.nextDeadline], [false, T0 + 55 * S]);
   t.match(addrLine(fx, a1), / valid 120 preferred 60 flags 2$/, 'NODAD kept, lifetimes as given (no two-hour rule in the kernel)');
   t.match(routeLines(fx).join('\n'), /::\/0 via fe80::1 .* expires 30 pref medium/);
