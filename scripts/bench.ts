@@ -3,8 +3,8 @@
 // network namespaces in the netns lab, and measures it against peers run in the same process tree,
 // interleaved within each iteration:
 //   - the hook's wall time against `node -e 0` spawned the same way (optimistic and strict DAD;
-//     and optimistic with a warm RA cache: a stand-in agent on <state_dir>/agent.sock serving the
-//     lab's RA, built with the ND codec, as the agent would — no RS then);
+//     and optimistic with a warm RA cache: the real agent (`oci-slaac-hook agent`) running on a
+//     state dir of its own, whose hooks take its RA instead of soliciting, and hand it the DAD);
 //   - time to a usable (bindable, not tentative) address: the hook (strict, optimistic) against
 //     the CNI macvlan plugin with static IPAM and the kernel's own DAD.
 // Prints medians, p90 and ratios (a table, or JSON with --json). Everything it makes (the lab,
@@ -20,18 +20,14 @@
 // usage: node dist/bench.js [--iterations N] [--json] [--warmup N] [--cni-gateway] [--max-seconds S] [--agent-scale N]
 // Exit: 0 every sample succeeded; 1 not built, not root, setup failed, time limit, or any sample
 // failed (listed under the table); 2 bad usage; 130/143 interrupted (after cleaning up).
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ContainerRecord } from '../runtime/core/record';
-import { agentSocketPath, type AgentRequest } from '../runtime/wire/agent-protocol';
-import { parseIPv6, parsePrefix } from '../runtime/core/ipv6';
-import type { NdOption } from '../runtime/core/nd-types';
-import { encodeNd } from '../runtime/wire/ndp/codec';
 import { LAB_SH, type Lab, labUp } from '../vm/lab/lab';
-import { agentScale, deleteScaleNetns, printScale, type ScaleEnv } from './bench-scale';
+import { agentScale, askAgent, deleteScaleNetns, printScale, type ScaleEnv } from './bench-scale';
 import { REPO_ROOT, type RunResult, run as runProgram } from '../vm/lab/run';
 
 const ROOT = REPO_ROOT;
@@ -189,8 +185,6 @@ interface BenchLab {
   prefix: string;
   retransMs: number;
   routerLinkLocal: string | undefined;
-  /** The lab's RA as the ND codec encodes it (base64): what the stand-in agent serves. */
-  raIcmp: string | undefined;
 }
 
 // Only LAB_NAME: the lab's defaults (RetransTimer 1000 ms, 2001:db8:1::/64) are what the
@@ -209,17 +203,7 @@ async function benchLab(): Promise<BenchLab> {
   const lab = await labStarting;
   const ll = await must('router link-local', 'ip', ['-n', lab.routerNetns, '-6', '-o', 'addr', 'show', 'dev', lab.routerIf, 'scope', 'link'], { timeoutMs: 10000 });
   const routerLinkLocal = /inet6 (fe80::[0-9a-f:]+)\//.exec(ll.stdout)?.[1];
-  const c = lab.config;
-  const { address, length } = parsePrefix(c.prefix);
-  const options: NdOption[] = [
-    { type: 'prefix-information', prefix: address, prefixLength: length, onLink: true, autonomous: true, routerAddress: false, validLifetime: c.validLifetime, preferredLifetime: c.preferredLifetime },
-    ...(c.mtu ? [{ type: 'mtu' as const, mtu: c.mtu }] : []),
-    ...(c.rdnss.length ? [{ type: 'rdnss' as const, lifetime: c.rdnssLifetime, servers: c.rdnss.map((x) => parseIPv6(x)) }] : []),
-    ...(c.dnssl.length ? [{ type: 'dnssl' as const, lifetime: c.dnsslLifetime, domains: c.dnssl }] : []),
-  ];
-  const ra = { type: 'router-advertisement' as const, curHopLimit: c.curHopLimit, managed: c.managed, other: c.other, homeAgent: false, preference: c.routerPreference, proxy: false, routerLifetime: c.routerLifetime, reachableTime: c.reachableMs, retransTimer: c.retransMs, options };
-  const raIcmp = routerLinkLocal ? encodeNd(ra, { source: parseIPv6(routerLinkLocal), destination: parseIPv6('ff02::1') }).toString('base64') : undefined;
-  return { hostIf: lab.hostIf, retransMs: lab.config.retransMs, prefix: lab.config.prefix, routerLinkLocal, raIcmp };
+  return { hostIf: lab.hostIf, retransMs: lab.config.retransMs, prefix: lab.config.prefix, routerLinkLocal };
 }
 
 async function labDown(): Promise<void> {
@@ -337,6 +321,9 @@ interface Samples {
 let work: string | undefined; // temporary directory
 let hookEnv: Record<string, string> = { PATH: SYS_PATH };
 let configFile = '';
+/** The warm-cache series: its own state dir, with the agent running on it for the whole bench. */
+let agentConfigFile = '';
+const agentStateDir = (): string => path.join(workDir(), 'state-agent');
 
 function workDir(): string {
   if (work === undefined) throw new Error('no work directory');
@@ -348,6 +335,7 @@ function setupWork(): void {
   const lib = path.join(work, 'lib');
   fs.mkdirSync(lib, { mode: 0o700 });
   fs.mkdirSync(path.join(work, 'state'));
+  fs.mkdirSync(path.join(work, 'state-agent'));
   // runc gives a hook only the env of its hook entry: PATH and what we set. The syslog path points
   // nowhere (no daemon), so the hook's logging costs the same on every machine and spams nothing.
   hookEnv = { PATH: SYS_PATH, OCI_SLAAC_HOOK_STATE_LIB: lib, OCI_SLAAC_HOOK_SYSLOG: path.join(work, 'no-syslog.sock') };
@@ -356,6 +344,8 @@ function setupWork(): void {
 function writeHookConfig(hostIf: string): void {
   configFile = path.join(workDir(), 'config.toml');
   fs.writeFileSync(configFile, `parent = ${JSON.stringify(hostIf)}\nstate_dir = ${JSON.stringify(path.join(workDir(), 'state'))}\n`);
+  agentConfigFile = path.join(workDir(), 'config-agent.toml');
+  fs.writeFileSync(agentConfigFile, `parent = ${JSON.stringify(hostIf)}\nstate_dir = ${JSON.stringify(agentStateDir())}\n`);
 }
 
 function ociState(id: string, status: string, bundle: string): string {
@@ -389,47 +379,57 @@ const backgroundIds = new Set<number>();
 /** The hook's state record for the container (what the bench reads of it), if there is one. */
 type BenchRecord = Pick<ContainerRecord, 'addresses' | 'timings'>;
 
-function readRecord(id: string): BenchRecord | undefined {
+function readRecord(id: string, stateDir = path.join(workDir(), 'state')): BenchRecord | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(workDir(), 'state', `${id}.json`), 'utf8')) as BenchRecord;
+    return JSON.parse(fs.readFileSync(path.join(stateDir, `${id}.json`), 'utf8')) as BenchRecord;
   } catch {
     return undefined;
   }
 }
 
-/** CLOCK_BOOTTIME in ms, as /proc/uptime gives it (10 ms resolution): the clock an agent stamps RAs with. */
-const boottimeMs = (): number => Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
+/** The real agent for the warm-cache series (pid while it runs): started once, on its own state dir. */
+const realAgent: { pid: number | undefined } = { pid: undefined };
 
 /**
- * A stand-in for the agent (until the real one is benched): on <state_dir>/agent.sock, `ra` answered
- * with the lab's RA received half a second ago, everything else with ok.
+ * `oci-slaac-hook agent --config config-agent.toml`, as a host runs it; resolves once it holds a
+ * router's RA for the parent (it solicits at start), i.e. once a hook's `ra` request gets one.
  */
-async function standInAgent(lab: BenchLab): Promise<() => Promise<void>> {
-  const server = net.createServer({ allowHalfOpen: true }, (sock) => {
-    let buf = '';
-    sock.on('error', () => undefined);
-    sock.on('data', (d) => {
-      buf += d.toString('utf8');
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      const req = JSON.parse(buf.slice(0, nl)) as AgentRequest;
-      const heard = lab.raIcmp && lab.routerLinkLocal ? [{ router: lab.routerLinkLocal, receivedAt: boottimeMs() - 500, icmp: lab.raIcmp }] : [];
-      sock.end(`${JSON.stringify(req.op === 'ra' ? { ok: true, heard } : { ok: true })}\n`);
-    });
+async function startRealAgent(parent: string): Promise<void> {
+  const child = spawn(process.execPath, [CLI, 'agent', '--config', agentConfigFile], { env: hookEnv, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  realAgent.pid = child.pid;
+  let tail = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    tail = (tail + d.toString('utf8')).slice(-2000);
   });
-  const file = agentSocketPath(path.join(workDir(), 'state'));
-  await new Promise<void>((resolve) => server.listen(file, resolve));
-  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+  child.on('exit', () => (realAgent.pid = undefined));
+  const t0 = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode}: ${oneLine(tail)}`);
+    const a = await askAgent(agentStateDir(), { op: 'ping' }).catch(() => undefined);
+    const routers = (a?.counters as { listeners?: Record<string, { routers?: number }> } | undefined)?.listeners?.[parent]?.routers ?? 0;
+    if (routers > 0) return;
+    if (Date.now() - t0 > 20000) throw new Error(`agent has no RA for ${parent} after 20 s: ${oneLine(tail)}`);
+    await sleep(50);
+  }
+}
+
+function stopRealAgent(): void {
+  if (realAgent.pid === undefined) return;
+  try {
+    process.kill(realAgent.pid, 'SIGTERM');
+  } catch {
+    // gone
+  }
 }
 
 /** One hook container: fresh netns + bundle, then (untimed) node -e 0, then the timed createRuntime. */
-async function hookStep(mode: Mode, iter: number, out: Samples, lab?: BenchLab): Promise<void> {
+async function hookStep(mode: Mode, iter: number, out: Samples): Promise<void> {
   const id = `bench-${mode[0] ?? 'x'}${iter}`;
   const netns = await netnsAdd(mode[0] ?? 'x');
   const bundle = path.join(workDir(), 'bundles', id);
   fs.mkdirSync(bundle, { recursive: true });
   const annotations = { 'oci-slaac-hook.name': id, 'oci-slaac-hook.dad': mode === 'strict' ? 'strict' : 'optimistic' };
-  const stopAgent = mode === 'cached' && lab ? await standInAgent(lab) : undefined;
+  const cfg = mode === 'cached' ? agentConfigFile : configFile;
   fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', linux: { namespaces: [{ type: 'network', path: `/run/netns/${netns}` }] }, annotations }));
   const creating = ociState(id, 'creating', bundle);
   try {
@@ -437,11 +437,11 @@ async function hookStep(mode: Mode, iter: number, out: Samples, lab?: BenchLab):
     out.node.push(base);
     out.nodeBy[mode].push(base);
 
-    const r = await run(process.execPath, [CLI, 'createRuntime', '--config', configFile], { input: creating, env: hookEnv, timeoutMs: 30000 });
+    const r = await run(process.execPath, [CLI, 'createRuntime', '--config', cfg], { input: creating, env: hookEnv, timeoutMs: 30000 });
     const wall = ms(r.startNs, r.exitNs);
     const bg = mode !== 'strict' ? backgroundPids(id) : [];
     bg.forEach((p) => backgroundIds.add(p));
-    const record = readRecord(id);
+    const record = readRecord(id, mode === 'cached' ? agentStateDir() : undefined);
     const address = record?.addresses?.[0]?.address;
     let sample: HookSample;
     if (r.code !== 0) sample = { ok: false, reason: `createRuntime exited ${r.code}${r.timedOut ? ' (timed out)' : ''}: ${oneLine(r.stderr)}` };
@@ -477,10 +477,15 @@ async function hookStep(mode: Mode, iter: number, out: Samples, lab?: BenchLab):
       }
       out.optVerified.push(after !== null ? { ok: true, ms: after } : { ok: false, reason: 'optimistic DAD not verified in the background' });
     }
-    const stop = await run(process.execPath, [CLI, 'poststop', '--config', configFile], { input: ociState(id, 'stopped', bundle), env: hookEnv, timeoutMs: 30000 });
+    if (mode === 'cached') {
+      // The agent completes the optimistic DAD (complete-dad): let it finish before poststop and
+      // before the next measurement.
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && !readRecord(id, agentStateDir())?.addresses.every((a) => a.dad === 'verified')) await sleep(20);
+    }
+    const stop = await run(process.execPath, [CLI, 'poststop', '--config', cfg], { input: ociState(id, 'stopped', bundle), env: hookEnv, timeoutMs: 30000 });
     out.poststop.push(stop.code === 0 ? { ok: true, ms: ms(stop.startNs, stop.exitNs) } : { ok: false, reason: `poststop exited ${stop.code}: ${oneLine(stop.stderr)}` });
   } finally {
-    await stopAgent?.();
     await netnsDel(netns);
   }
 }
@@ -598,6 +603,7 @@ function cleanup(): Promise<void> {
   abort.abort(); // kills every running child's process group
   cleaning = (async () => {
     for (const p of backgroundIds) if (alive(p)) killBackground(p);
+    stopRealAgent();
     if (scaleAgent.pid !== undefined) {
       try {
         process.kill(scaleAgent.pid, 'SIGKILL');
@@ -693,6 +699,8 @@ async function main(): Promise<void> {
   if (lab.prefix !== PREFIX) throw new Error(`lab prefix is ${lab.prefix}, expected ${PREFIX}`);
   if (opts.cniGateway && !lab.routerLinkLocal) throw new Error("cannot read the router's link-local address");
   writeHookConfig(lab.hostIf);
+  if (!opts.json) note('agent (warm RA cache series) starting…');
+  await startRealAgent(lab.hostIf);
 
   const fresh = (): Samples => ({
     node: [],
@@ -708,7 +716,7 @@ async function main(): Promise<void> {
     () => hookStep('optimistic', i, out),
     () => cniStep(lab, i, false, out.cni),
     ...(opts.cniGateway ? [() => cniStep(lab, i, true, out.cniGw)] : []),
-    () => hookStep('cached', i, out, lab),
+    () => hookStep('cached', i, out),
   ];
   const rounds = async (count: number, out: Samples, label: string, base: number): Promise<void> => {
     for (let i = 0; i < count; i++) {
