@@ -22,6 +22,7 @@
  * its registry from the state store and solicits every parent at once.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { HookConfig } from '../core/config';
 import { formatIPv6 } from '../core/ipv6';
 import type { HeardRa } from '../core/plan';
@@ -31,6 +32,7 @@ import { loadConfigFile } from '../system/config-file';
 import { loadOrCreateHostSecret } from '../system/host-secret';
 import { Logger, type Level } from '../system/log';
 import { NdSocket } from '../system/nd/socket';
+import { stateFileName } from '../system/state-store';
 import { systemDeps, type PipelineDeps } from '../pipeline/deps';
 import { completeOptimisticDad } from '../pipeline/optimistic';
 import * as refresh from '../pipeline/refresh';
@@ -103,10 +105,11 @@ interface Wave {
   /** performance.now() at the RA's arrival here. */
   started: number;
   left: Set<string>;
+  /** Containers refreshed, and those whose refresh failed. */
   done: number;
+  failed: number;
   renewed: number;
   changed: number;
-  failed: number;
 }
 
 interface Pending {
@@ -140,6 +143,10 @@ export class Agent {
   /** The RA being applied on each parent (one line when every container of it is done). */
   private readonly waves = new Map<string, Wave>();
   private netnsCache: NetnsCache | undefined;
+  /** The state dir watched (inotify) while netns handles are held: a record removed lets its handle go at once. */
+  private stateWatch: fs.FSWatcher | undefined;
+  /** State file name → container id, for the watch. */
+  private readonly fileIds = new Map<string, string>();
   private idleWaiters: (() => void)[] = [];
   private expiryTimer: Timer | undefined;
   private expiryAt: number | undefined;
@@ -195,6 +202,7 @@ export class Agent {
     this.syncRegistry();
     this.reconcileListeners();
     this.armGc();
+    if (this.netnsCache) this.watchStateDir();
     this.log.info(`agent: started: ${this.containers.size} container(s); watching ${[...this.listeners.keys()].join(', ') || 'no parent'}`);
   }
 
@@ -235,6 +243,8 @@ export class Agent {
     this.waves.clear();
     await this.server?.close();
     await Promise.race([this.idle(), new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
+    this.stateWatch?.close();
+    this.stateWatch = undefined;
     this.netnsCache?.closeAll();
     this.deps?.host.close();
     this.log.info('agent: stopped');
@@ -289,6 +299,11 @@ export class Agent {
     } catch (err) {
       this.log.warn(`${record.id.slice(0, 12)}: next deadline: ${(err as Error).message}`);
     }
+    try {
+      this.fileIds.set(stateFileName(record.id), record.id);
+    } catch {
+      // an id with no state file name has no record to watch
+    }
     const was = known?.netns;
     if (was !== undefined && was !== record.netns.path && ![...this.containers].some(([id, c]) => id !== record.id && c.netns === was)) this.netnsCache?.drop(was);
     this.containers.set(record.id, { parent: record.parent, netns: record.netns.path, deadline });
@@ -303,10 +318,35 @@ export class Agent {
     const c = this.containers.get(id);
     if (!c || !this.containers.delete(id)) return;
     this.pending.delete(id);
+    for (const [file, i] of this.fileIds) if (i === id) this.fileIds.delete(file);
     if (![...this.containers.values()].some((o) => o.netns === c.netns)) this.netnsCache?.drop(c.netns);
     for (const w of this.waves.values()) if (w.left.delete(id)) this.waveStep(w);
     this.log.info(`${id.slice(0, 12)}: no longer looked after (${why})`);
     this.armExpiry();
+  }
+
+  /**
+   * A held netns handle keeps a dead container's namespace, and its interface (its MAC on the
+   * parent), alive: poststop's detach removes the record, and the handle goes the moment the
+   * record's file does (inotify), not at the next GC tick — a container restarted at once gets its
+   * stable MAC again. A watch that fails leaves it to the GC tick.
+   */
+  private watchStateDir(): void {
+    try {
+      this.stateWatch = fs.watch(this.cfg.state_dir, (event, name) => {
+        if (event !== 'rename' || typeof name !== 'string') return;
+        const id = this.fileIds.get(name);
+        if (id === undefined || this.running.has(id) || fs.existsSync(path.join(this.cfg.state_dir, name))) return;
+        this.forget(id, 'record removed');
+      });
+      this.stateWatch.on('error', (err) => {
+        this.log.warn(`agent: watching ${this.cfg.state_dir}: ${err.message} (records removed are noticed at the GC tick)`);
+        this.stateWatch?.close();
+        this.stateWatch = undefined;
+      });
+    } catch (err) {
+      this.log.warn(`agent: watching ${this.cfg.state_dir}: ${(err as Error).message} (records removed are noticed at the GC tick)`);
+    }
   }
 
   /** The store is the truth: records added by hooks that did not register, and records gone. */
@@ -393,9 +433,9 @@ export class Agent {
   private waveStep(w: Wave): void {
     if (w.left.size > 0 || this.waves.get(w.parent) !== w) return;
     this.waves.delete(w.parent);
-    if (w.done === 0) return;
+    if (w.done + w.failed === 0) return;
     const ms = Math.round((performance.now() - w.started) * 10) / 10;
-    this.log.info(`agent: ${w.parent}: RA from ${w.router}: refreshed ${w.done} container(s) in ${ms} ms (${w.renewed} lifetime(s) renewed, ${w.changed} change(s), ${w.failed} failure(s))`);
+    this.log.info(`agent: ${w.parent}: RA from ${w.router}: refreshed ${w.done} container(s) in ${ms} ms (${w.renewed} lifetime(s) renewed, ${w.changed} change(s)${w.failed ? `, ${w.failed} failed` : ''})`);
   }
 
   // ---- jobs ----------------------------------------------------------------------------------
@@ -464,6 +504,7 @@ export class Agent {
       }
     }
     const wave = p.heard.size > 0 ? this.waves.get(this.containers.get(id)?.parent ?? '') : undefined;
+    let failed = false;
     for (const heard of p.heard.values()) {
       if (!this.containers.has(id)) break;
       try {
@@ -476,12 +517,13 @@ export class Agent {
         this.apply(id, r);
       } catch (err) {
         this.counters.failures++;
-        if (wave) wave.failed++;
+        failed = true;
         this.log.error(`${tag}: refresh from ${formatIPv6(heard.router)}: ${(err as Error).message}`);
       }
     }
     if (wave?.left.delete(id)) {
-      wave.done++;
+      if (failed) wave.failed++;
+      else wave.done++;
       this.waveStep(wave);
     }
     if (p.expire && this.containers.has(id)) {

@@ -138,7 +138,7 @@ t.test('the agent on fakes: GC at start, registry, RA → refresh, one expiry ti
   const engine: RefreshEngine = {
     refreshContainer: async (id: string, heard: HeardRa) => {
       calls.push(`refresh ${id} lifetime ${heard.advertisement.routerLifetime}`);
-      return { changes: [`refreshed from ${heard.advertisement.routerLifetime}`], nextDeadline: deadlineOf(id), gone: false };
+      return { changes: [`refreshed from ${heard.advertisement.routerLifetime}`], renewed: [`${id} lifetime renewed`], nextDeadline: deadlineOf(id), gone: false };
     },
     expireContainer: async (id: string, now: number) => {
       calls.push(`expire ${id} at ${now}`);
@@ -195,6 +195,8 @@ t.test('the agent on fakes: GC at start, registry, RA → refresh, one expiry ti
   await agent.idle();
   t.same(calls.sort(), ['refresh db lifetime 30', 'refresh web lifetime 30'], 'one RA: every container on the parent refreshed');
   t.match(log.lines.join('\n'), /web: refreshed from 30/);
+  t.notMatch(log.lines.join('\n'), /lifetime renewed/, 'a renewal is no line of its own');
+  t.match(log.lines.join('\n'), /agent: eth0: RA from fe80::1: refreshed 2 container\(s\) in [\d.]+ ms \(2 lifetime\(s\) renewed, 2 change\(s\)\)/, 'one line for the RA');
 
   // The cache.
   const cached = await agent.handle({ op: 'ra', parent: 'eth0' });
@@ -230,6 +232,7 @@ t.test('the agent on fakes: GC at start, registry, RA → refresh, one expiry ti
   await agent.idle();
   t.ok(calls.includes('refresh web again'), 'web refreshed although db failed');
   t.match(log.lines.join('\n'), /db: refresh from fe80::1: netlink said EIO/);
+  t.match(log.lines.join('\n'), /refreshed 1 container\(s\) in [\d.]+ ms \(0 lifetime\(s\) renewed, 0 change\(s\), 1 failed\)/);
 
   await agent.stop();
   t.notOk(fs.existsSync(path.join(dir, 'agent.sock')), 'stop removes the socket');
