@@ -47,6 +47,8 @@ const TARGET_RSS_MIB = 100;
 export interface ScaleEnv {
   n: number;
   labName: string;
+  /** The agent's host netns (the lab's second host): the agent, the parent and this process's host side are there. */
+  hostNetns: string;
   parent: string;
   /** The lab's radvd settings: what the RA says (seconds). */
   validLifetime: number;
@@ -234,14 +236,16 @@ export async function agentScale(env: ScaleEnv): Promise<ScaleReport> {
   const log = new QuietLog(env.work);
   process.env.OCI_SLAAC_HOOK_STATE_LIB = env.hookEnv.OCI_SLAAC_HOOK_STATE_LIB;
   const secret = loadOrCreateHostSecret();
-  const base = systemDeps(env.stateDir, log);
-  const host = base.host;
+  const system = systemDeps(env.stateDir, log);
+  system.host.close();
+  const host = RtnlKernel.open(`/run/netns/${env.hostNetns}`);
+  const base: PipelineDeps = { ...system, host };
   const parent = host.findLink(env.parent);
   if (!parent) throw new Error(`no parent ${env.parent}`);
 
   // The bench's own ear on the parent: every RA with its arrival time (performance.now()).
   const ras: { at: number; heard: HeardRa }[] = [];
-  const ear = NdSocket.open({ ifname: parent.name, ifindex: parent.index, types: [ICMP6_RA] });
+  const ear = NdSocket.open({ netns: host.netns, ifname: parent.name, ifindex: parent.index, types: [ICMP6_RA] });
   ear.listen((packets) => {
     for (const p of packets) {
       if (p.result.ok && p.result.message.type === 'router-advertisement') ras.push({ at: p.at, heard: { router: p.meta.source, advertisement: p.result.message as RouterAdvertisement, receivedAt: p.bootAt } });
@@ -322,7 +326,8 @@ export async function agentScale(env: ScaleEnv): Promise<ScaleReport> {
     let startedAt: number | null = null;
     const waves: { at: number; line: string; ms: number; count: number }[] = [];
     const agentLog = fs.createWriteStream(path.join(env.work, 'agent.log'));
-    child = spawn(process.execPath, [env.cli, 'agent', '--config', env.configFile], { env: env.hookEnv, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    // In the lab's second host's netns (`ip netns exec` execs node in place: the pid is the agent's).
+    child = spawn('ip', ['netns', 'exec', env.hostNetns, process.execPath, env.cli, 'agent', '--config', env.configFile], { env: env.hookEnv, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     env.agentPid.pid = child.pid;
     let rest = '';
     child.stderr?.on('data', (d: Buffer) => {

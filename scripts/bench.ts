@@ -182,6 +182,13 @@ async function must(what: string, file: string, args: readonly string[], o?: Ben
 
 interface BenchLab {
   hostIf: string;
+  /**
+   * The agent's host: the lab's second host (LAB_HOSTB), a netns of its own with NIC `agentIf` on
+   * the same LAN. An agent sweeps its host netns of objects no record of its own owns: it must
+   * not run in the root netns, where others' containers may live.
+   */
+  agentNetns: string;
+  agentIf: string;
   prefix: string;
   retransMs: number;
   routerLinkLocal: string | undefined;
@@ -191,6 +198,8 @@ interface BenchLab {
 // comparison with the kernel's DAD assumes; labUp() ignores LAB_* from the caller's environment.
 const LAB_ENV: Record<string, string> = {
   LAB_NAME,
+  LAB_HOSTB: '1',
+  LAB_HOSTB_ADDR: '',
   ...(PREFIX !== '2001:db8:1::/64' ? { LAB_PREFIX: PREFIX, LAB_ROUTER_ADDR: `${PREFIX_BASE}:1`, LAB_PEER_ADDR: `${PREFIX_BASE}:100`, LAB_RDNSS: `${PREFIX_BASE}:53` } : {}),
   // At scale, one RA at the time the bench asks (an RS): radvd's own every 1350–1800 s.
   ...(opts.agentScale ? { LAB_RA_INTERVAL: '1800', LAB_RA_MIN_INTERVAL: '1350', LAB_ROUTER_LIFETIME: '1800' } : {}),
@@ -203,7 +212,8 @@ async function benchLab(): Promise<BenchLab> {
   const lab = await labStarting;
   const ll = await must('router link-local', 'ip', ['-n', lab.routerNetns, '-6', '-o', 'addr', 'show', 'dev', lab.routerIf, 'scope', 'link'], { timeoutMs: 10000 });
   const routerLinkLocal = /inet6 (fe80::[0-9a-f:]+)\//.exec(ll.stdout)?.[1];
-  return { hostIf: lab.hostIf, retransMs: lab.config.retransMs, prefix: lab.config.prefix, routerLinkLocal };
+  if (!lab.hostbNetns || !lab.hostbIf) throw new Error('the lab has no second host (LAB_HOSTB)');
+  return { hostIf: lab.hostIf, agentNetns: lab.hostbNetns, agentIf: lab.hostbIf, retransMs: lab.config.retransMs, prefix: lab.config.prefix, routerLinkLocal };
 }
 
 async function labDown(): Promise<void> {
@@ -341,22 +351,27 @@ function setupWork(): void {
   hookEnv = { PATH: SYS_PATH, OCI_SLAAC_HOOK_STATE_LIB: lib, OCI_SLAAC_HOOK_SYSLOG: path.join(work, 'no-syslog.sock') };
 }
 
-function writeHookConfig(hostIf: string): void {
+function writeHookConfig(hostIf: string, agentIf: string): void {
   configFile = path.join(workDir(), 'config.toml');
   fs.writeFileSync(configFile, `parent = ${JSON.stringify(hostIf)}\nstate_dir = ${JSON.stringify(path.join(workDir(), 'state'))}\n`);
   agentConfigFile = path.join(workDir(), 'config-agent.toml');
-  fs.writeFileSync(agentConfigFile, `parent = ${JSON.stringify(hostIf)}\nstate_dir = ${JSON.stringify(agentStateDir())}\n`);
+  fs.writeFileSync(agentConfigFile, `parent = ${JSON.stringify(agentIf)}\nstate_dir = ${JSON.stringify(agentStateDir())}\n`);
 }
 
 function ociState(id: string, status: string, bundle: string): string {
   return JSON.stringify({ ociVersion: '1.0.2', id, status, bundle });
 }
 
-/** `node -e 0`, spawned exactly like the hook (same env, same stdio, state on stdin). */
-async function nodeBaseline(input: string): Promise<Sample> {
-  const r = await run(process.execPath, ['-e', '0'], { input, env: hookEnv, timeoutMs: 20000 });
+/** `node -e 0`, spawned exactly like the hook (same env, same stdio, state on stdin; `inNetns`: under `ip netns exec`, as the warm-cache hook). */
+async function nodeBaseline(input: string, inNetns?: string): Promise<Sample> {
+  const r = await run(...viaNetns(inNetns, process.execPath, ['-e', '0']), { input, env: hookEnv, timeoutMs: 20000 });
   if (r.code !== 0) return { ok: false, reason: `node -e 0 exited ${r.code}` };
   return { ok: true, ms: ms(r.startNs, r.exitNs) };
+}
+
+/** `file args` as run() takes them, under `ip netns exec NETNS` when one is given (execs in place). */
+function viaNetns(netns: string | undefined, file: string, args: string[]): [string, string[]] {
+  return netns ? ['ip', ['netns', 'exec', netns, file, ...args]] : [file, args];
 }
 
 /** Processes the hook left behind for this container: its detached optimistic-DAD completion. */
@@ -394,8 +409,9 @@ const realAgent: { pid: number | undefined } = { pid: undefined };
  * `oci-slaac-hook agent --config config-agent.toml`, as a host runs it; resolves once it holds a
  * router's RA for the parent (it solicits at start), i.e. once a hook's `ra` request gets one.
  */
-async function startRealAgent(parent: string): Promise<void> {
-  const child = spawn(process.execPath, [CLI, 'agent', '--config', agentConfigFile], { env: hookEnv, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+async function startRealAgent(netns: string, parent: string): Promise<void> {
+  // `ip netns exec` execs node in place: the pid is the agent's.
+  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, CLI, 'agent', '--config', agentConfigFile], { env: hookEnv, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   realAgent.pid = child.pid;
   let tail = '';
   child.stderr?.on('data', (d: Buffer) => {
@@ -423,21 +439,23 @@ function stopRealAgent(): void {
 }
 
 /** One hook container: fresh netns + bundle, then (untimed) node -e 0, then the timed createRuntime. */
-async function hookStep(mode: Mode, iter: number, out: Samples): Promise<void> {
+async function hookStep(mode: Mode, iter: number, out: Samples, agentNetns?: string): Promise<void> {
   const id = `bench-${mode[0] ?? 'x'}${iter}`;
   const netns = await netnsAdd(mode[0] ?? 'x');
   const bundle = path.join(workDir(), 'bundles', id);
   fs.mkdirSync(bundle, { recursive: true });
   const annotations = { 'oci-slaac-hook.name': id, 'oci-slaac-hook.dad': mode === 'strict' ? 'strict' : 'optimistic' };
   const cfg = mode === 'cached' ? agentConfigFile : configFile;
+  // The warm-cache hook runs where its agent runs (the agent's host netns), its baseline too.
+  const inNetns = mode === 'cached' ? agentNetns : undefined;
   fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', linux: { namespaces: [{ type: 'network', path: `/run/netns/${netns}` }] }, annotations }));
   const creating = ociState(id, 'creating', bundle);
   try {
-    const base = await nodeBaseline(creating);
-    out.node.push(base);
+    const base = await nodeBaseline(creating, inNetns);
+    if (!inNetns) out.node.push(base);
     out.nodeBy[mode].push(base);
 
-    const r = await run(process.execPath, [CLI, 'createRuntime', '--config', cfg], { input: creating, env: hookEnv, timeoutMs: 30000 });
+    const r = await run(...viaNetns(inNetns, process.execPath, [CLI, 'createRuntime', '--config', cfg]), { input: creating, env: hookEnv, timeoutMs: 30000 });
     const wall = ms(r.startNs, r.exitNs);
     const bg = mode !== 'strict' ? backgroundPids(id) : [];
     bg.forEach((p) => backgroundIds.add(p));
@@ -483,8 +501,8 @@ async function hookStep(mode: Mode, iter: number, out: Samples): Promise<void> {
       const deadline = Date.now() + 5000;
       while (Date.now() < deadline && !readRecord(id, agentStateDir())?.addresses.every((a) => a.dad === 'verified')) await sleep(20);
     }
-    const stop = await run(process.execPath, [CLI, 'poststop', '--config', cfg], { input: ociState(id, 'stopped', bundle), env: hookEnv, timeoutMs: 30000 });
-    out.poststop.push(stop.code === 0 ? { ok: true, ms: ms(stop.startNs, stop.exitNs) } : { ok: false, reason: `poststop exited ${stop.code}: ${oneLine(stop.stderr)}` });
+    const stop = await run(...viaNetns(inNetns, process.execPath, [CLI, 'poststop', '--config', cfg]), { input: ociState(id, 'stopped', bundle), env: hookEnv, timeoutMs: 30000 });
+    if (!inNetns) out.poststop.push(stop.code === 0 ? { ok: true, ms: ms(stop.startNs, stop.exitNs) } : { ok: false, reason: `poststop exited ${stop.code}: ${oneLine(stop.stderr)}` });
   } finally {
     await netnsDel(netns);
   }
@@ -654,17 +672,18 @@ async function mainScale(): Promise<void> {
   setupWork();
   note(`lab ${LAB_NAME} up…`);
   const lab = await benchLab();
-  writeHookConfig(lab.hostIf);
+  writeHookConfig(lab.hostIf, lab.agentIf);
   const l = await labStarting;
   scaleEnv = {
     n: opts.agentScale,
     labName: LAB_NAME,
-    parent: lab.hostIf,
+    hostNetns: lab.agentNetns,
+    parent: lab.agentIf,
     validLifetime: l?.config.validLifetime ?? 0,
     routerLifetime: l?.config.routerLifetime ?? 0,
     work: workDir(),
-    stateDir: path.join(workDir(), 'state'),
-    configFile,
+    stateDir: agentStateDir(),
+    configFile: agentConfigFile,
     cli: process.env.OSH_BENCH_AGENT_CLI ?? CLI,
     hookEnv,
     note,
@@ -698,9 +717,9 @@ async function main(): Promise<void> {
   const lab = await benchLab();
   if (lab.prefix !== PREFIX) throw new Error(`lab prefix is ${lab.prefix}, expected ${PREFIX}`);
   if (opts.cniGateway && !lab.routerLinkLocal) throw new Error("cannot read the router's link-local address");
-  writeHookConfig(lab.hostIf);
+  writeHookConfig(lab.hostIf, lab.agentIf);
   if (!opts.json) note('agent (warm RA cache series) starting…');
-  await startRealAgent(lab.hostIf);
+  await startRealAgent(lab.agentNetns, lab.agentIf);
 
   const fresh = (): Samples => ({
     node: [],
@@ -716,7 +735,7 @@ async function main(): Promise<void> {
     () => hookStep('optimistic', i, out),
     () => cniStep(lab, i, false, out.cni),
     ...(opts.cniGateway ? [() => cniStep(lab, i, true, out.cniGw)] : []),
-    () => hookStep('cached', i, out),
+    () => hookStep('cached', i, out, lab.agentNetns),
   ];
   const rounds = async (count: number, out: Samples, label: string, base: number): Promise<void> => {
     for (let i = 0; i < count; i++) {
@@ -764,6 +783,7 @@ function report(out: Samples, lab: BenchLab): Report {
     hookOptimistic: stats(opt),
     hookStrict: stats(strict),
     hookCached: stats(out.hook.cached),
+    nodeInAgentNetns: stats(out.nodeBy.cached),
     hookCachedRa: fieldStats(out.hook.cached, 'raMs'),
     hookOptimisticInProcess: fieldStats(opt, 'inHookMs'),
     hookStrictInProcess: fieldStats(strict, 'inHookMs'),
@@ -785,7 +805,7 @@ function report(out: Samples, lab: BenchLab): Report {
   const ratios: Record<string, number | null> = {
     hookOptimisticOverNode: r('hookOptimistic', 'node'),
     hookStrictOverNode: r('hookStrict', 'node'),
-    hookCachedOverNode: r('hookCached', 'node'),
+    hookCachedOverNode: r('hookCached', 'nodeInAgentNetns'),
     pairedHookCachedOverNode: pairedRatio(out.hook.cached, out.nodeBy.cached),
     usableStrictOverCni: r('hookStrict', 'cniUsable'),
     usableOptimisticOverCni: r('hookOptimistic', 'cniUsable'),
@@ -836,6 +856,7 @@ function printTable(res: Report): void {
     ['  in-process total (state timings)', 'hookStrictInProcess'],
     ['  of which RA wait', 'hookStrictRa'],
     ['  of which DAD', 'hookStrictDad'],
+    ['node -e 0 under ip netns exec (agent host)', 'nodeInAgentNetns'],
     ['hook createRuntime, warm RA cache (agent)', 'hookCached'],
     ['  of which RA (the agent\'s answer)', 'hookCachedRa'],
     ['hook poststop', 'hookPoststop'],
@@ -856,7 +877,7 @@ function printTable(res: Report): void {
   lines.push('ratios (median / median, same run):');
   lines.push(`  hook optimistic / node -e 0                      ${x(res.ratios.hookOptimisticOverNode)}`);
   lines.push(`  hook strict     / node -e 0                      ${x(res.ratios.hookStrictOverNode)}`);
-  lines.push(`  hook warm cache / node -e 0                      ${x(res.ratios.hookCachedOverNode)}`);
+  lines.push(`  hook warm cache / node -e 0 (both in its netns)  ${x(res.ratios.hookCachedOverNode)}`);
   lines.push(`  (paired, median of per-run ratios: optimistic ${x(res.ratios.pairedHookOptimisticOverNode)}, strict ${x(res.ratios.pairedHookStrictOverNode)}, warm cache ${x(res.ratios.pairedHookCachedOverNode)})`);
   lines.push(`  time to usable: hook strict     / CNI+kernel DAD ${x(res.ratios.usableStrictOverCni)}`);
   lines.push(`  time to usable: hook optimistic / CNI+kernel DAD ${x(res.ratios.usableOptimisticOverCni)}`);
