@@ -137,7 +137,7 @@ export function refreshReachTable(ctx: OpContext, reach: L3Reach, routes: Planne
     if (r.prefixLength === 0) continue; // the default route: below, via the chosen router
     ctx.host.replaceRoute({ ...base, destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, expires: r.lifetime, preference: r.preference });
   }
-  const any = Buffer.alloc(16);
-  if (defaultVia) ctx.host.replaceRoute({ ...base, destination: any, prefixLength: 0, gateway: parseIPv6(defaultVia.gateway), expires: Math.max(1, secondsLeft(defaultVia.until, now)), preference: defaultVia.preference });
-  else removeUnlessGone(() => ctx.host.deleteRoute({ ...base, destination: any, prefixLength: 0 }));
+  const unspecified = Buffer.alloc(16); // ::/0
+  if (defaultVia) ctx.host.replaceRoute({ ...base, destination: unspecified, prefixLength: 0, gateway: parseIPv6(defaultVia.gateway), expires: Math.max(1, secondsLeft(defaultVia.until, now)), preference: defaultVia.preference });
+  else removeUnlessGone(() => ctx.host.deleteRoute({ ...base, destination: unspecified, prefixLength: 0 }));
 }
