@@ -46,6 +46,8 @@ const TARGET_RSS_MIB = 100;
 
 export interface ScaleEnv {
   n: number;
+  /** RAs sent after the agent's first: the last one measured and read back. */
+  ras: number;
   labName: string;
   /** The agent's host netns (the lab's second host): the agent, the parent and this process's host side are there. */
   hostNetns: string;
@@ -68,6 +70,10 @@ export interface ScaleEnv {
 
 export interface ScaleReport {
   containers: number;
+  /** The state dir's file system (statfs f_type: tmpfs, ext4, …). */
+  stateFs: string;
+  /** A state record's mean size (bytes). */
+  recordBytes: number;
   attachedMs: number;
   attachFailures: string[];
   profile: Record<string, number> | undefined;
@@ -81,6 +87,11 @@ export interface ScaleReport {
   kernelSampleLastMs: number | null;
   verified: { addresses: number; defaultRoutes: number; of: number; stale: string[] };
   vmHwmMiB: number | null;
+  /** VmHWM once the agent had started (collected, registered every record), and after its first RA. */
+  vmHwmStartMiB: number | null;
+  /** The RAs before the measured one: the agent's time for each and its VmHWM after each. */
+  earlier: { ms: number | null; hwm: number | null }[];
+  vmHwmFirstRaMiB: number | null;
   vmRssMiB: number | null;
   fds: number | null;
   ratioToTarget: number | null;
@@ -252,12 +263,18 @@ export async function agentScale(env: ScaleEnv): Promise<ScaleReport> {
     }
   });
   const solicit = (): void => void ear.send({ type: 'router-solicitation', options: [] }, UNSPECIFIED, ALL_ROUTERS);
-  const nextRa = async (after: number, ms: number): Promise<{ at: number; heard: HeardRa }> => {
+  /** The first RA heard after `after`; soliciting again every `resolicitMs` meanwhile (radvd may skip an RS that comes too soon after its last multicast RA). */
+  const nextRa = async (after: number, ms: number, resolicitMs: number): Promise<{ at: number; heard: HeardRa }> => {
     const t0 = Date.now();
+    let last = t0;
     for (;;) {
       const got = ras.find((r) => r.at > after);
       if (got) return got;
       if (Date.now() - t0 > ms) throw new Error('no RA from the lab router');
+      if (Date.now() - last > resolicitMs) {
+        solicit();
+        last = Date.now();
+      }
       await sleep(5);
     }
   };
@@ -274,7 +291,7 @@ export async function agentScale(env: ScaleEnv): Promise<ScaleReport> {
 
     // 2. The lab's RA, as the agent's cache would hand it to every hook.
     solicit();
-    const first = await nextRa(-1, 10000);
+    const first = await nextRa(-1, 20000, 1500);
     const cfg: HookConfig = { ...defaultConfig(), parent: env.parent, state_dir: env.stateDir, dad: 'optimistic' };
     // Peers are what attach checks names against (all unique here): a store listing none saves
     // reading every record at every attach (N² reads). Records are written and read for real.
@@ -296,6 +313,9 @@ export async function agentScale(env: ScaleEnv): Promise<ScaleReport> {
     await Promise.all(Array.from({ length: 8 }, worker));
     const attachedMs = performance.now() - t1;
     note(`agent scale: ${n - attachFailures.length}/${n} attached in ${(attachedMs / 1000).toFixed(1)} s${attachFailures.length ? ` (first failure: ${attachFailures[0]})` : ''}`);
+    const sizes = fs.readdirSync(env.stateDir).filter((x) => x.endsWith('.json')).map((x) => fs.statSync(path.join(env.stateDir, x)).size);
+    const recordBytes = sizes.length ? Math.round(sizes.reduce((a, b) => a + b, 0) / sizes.length) : 0;
+    note(`agent scale: state records of ${recordBytes} bytes on average`);
     if (attachFailures.length === n) throw new Error(`no container attached: ${attachFailures[0]}`);
 
     // 3. Refresh passes in this process, every dependency timed (the pipeline's per-container cost):
@@ -327,7 +347,8 @@ export async function agentScale(env: ScaleEnv): Promise<ScaleReport> {
     const waves: { at: number; line: string; ms: number; count: number }[] = [];
     const agentLog = fs.createWriteStream(path.join(env.work, 'agent.log'));
     // In the lab's second host's netns (`ip netns exec` execs node in place: the pid is the agent's).
-    child = spawn('ip', ['netns', 'exec', env.hostNetns, process.execPath, env.cli, 'agent', '--config', env.configFile], { env: env.hookEnv, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const nodeArgs = (process.env.OSH_BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    child = spawn('ip', ['netns', 'exec', env.hostNetns, process.execPath, ...nodeArgs, env.cli, 'agent', '--config', env.configFile], { env: env.hookEnv, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     env.agentPid.pid = child.pid;
     let rest = '';
     child.stderr?.on('data', (d: Buffer) => {
@@ -352,6 +373,7 @@ export async function agentScale(env: ScaleEnv): Promise<ScaleReport> {
       if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode}: ${tail.slice(-3).join(' | ')}`);
     }
     const agentStartMs = (startedAt ?? started) - started;
+    const hwmAtStart = procStatus(child.pid ?? 0).hwm;
     note(`agent scale: agent pid ${pid} started in ${(agentStartMs / 1000).toFixed(2)} s; waiting for its first RA to be applied to all`);
     const tFirst = performance.now();
     let firstWaveMs: number | null = null;
@@ -364,6 +386,8 @@ export async function agentScale(env: ScaleEnv): Promise<ScaleReport> {
       if (r >= n && same >= 10) break; // a second quiet of 1 s
       if (performance.now() - tFirst > 120000) throw new Error(`the agent's first refreshes did not end (${r} of ${n})`);
     }
+    const hwmAfterFirst = procStatus(child.pid ?? 0).hwm;
+    note(`agent scale: VmHWM ${hwmAtStart?.toFixed(1)} MiB once started, ${hwmAfterFirst?.toFixed(1)} MiB after its first RA`);
     // Lifetimes set by the next RA must differ from the last one's: 4 s apart at least.
     await sleep(4000);
 
@@ -380,12 +404,28 @@ export async function agentScale(env: ScaleEnv): Promise<ScaleReport> {
       });
     }
 
-    // 6. One RA: radvd answers an RS from the parent with a multicast RA (after 0–500 ms).
+    // 6. RAs before the measured one (--agent-ras N: N-1 of them), each applied to all, 4.5 s apart:
+    //    the agent's own time for each and its peak RSS after each (does it keep growing?).
+    const earlier: { ms: number | null; hwm: number | null }[] = [];
+    for (let k = 1; k < env.ras; k++) {
+      const b = refreshesOf(await ask({ op: 'ping' }));
+      const w0 = waves.length;
+      const t = performance.now();
+      solicit();
+      await nextRa(t, 20000, 4000);
+      for (const t1 = performance.now(); refreshesOf(await ask({ op: 'ping' })) < b + n && performance.now() - t1 < 30000; ) await sleep(20);
+      await sleep(300);
+      earlier.push({ ms: waves.slice(w0).find((w) => w.count >= n)?.ms ?? null, hwm: procStatus(pid).hwm });
+      await sleep(4200);
+    }
+    if (earlier.length) note(`agent scale: earlier RAs: ${earlier.map((e) => `${e.ms ?? '—'} ms (VmHWM ${e.hwm?.toFixed(1)} MiB)`).join(', ')}`);
+
+    // 7. The measured RA: radvd answers an RS from the parent with a multicast RA (after 0–500 ms).
     const before = refreshesOf(await ask({ op: 'ping' }));
     const wavesBefore = waves.length;
     const sent = performance.now();
     solicit();
-    const ra = await nextRa(sent, 10000);
+    const ra = await nextRa(sent, 20000, 4000);
     let polledDone: number | null = null;
     for (;;) {
       const r = refreshesOf(await ask({ op: 'ping' }));
@@ -402,7 +442,7 @@ export async function agentScale(env: ScaleEnv): Promise<ScaleReport> {
     const wave = waves.slice(wavesBefore).find((w) => w.count >= n) ?? waves[wavesBefore];
     const sampleTimes = [...events.values()].map((x) => x - ra.at);
 
-    // 7. Every namespace read back: this RA's lifetimes (the one before is ≥ 4 s older).
+    // 8. Every namespace read back: this RA's lifetimes (the one before is ≥ 4 s older).
     const heardAgo = (performance.now() - ra.at) / 1000;
     const validWant = env.validLifetime - heardAgo - 2;
     const routeWant = env.routerLifetime - heardAgo - 2;
@@ -429,14 +469,18 @@ export async function agentScale(env: ScaleEnv): Promise<ScaleReport> {
     const raToDonePolledMs = polledDone !== null ? polledDone - ra.at : null;
     const best = raToDoneAgentMs ?? raToDonePolledMs;
 
-    // 8. The agent stopped (SIGTERM).
+    // 9. The agent stopped (SIGTERM).
     child.kill('SIGTERM');
     const code = await Promise.race([exited, sleep(5000).then(() => 'timeout' as const)]);
     if (code === 'timeout') child.kill('SIGKILL');
     env.agentPid.pid = undefined;
     agentLog.end();
+    const fsType = fs.statfsSync(env.stateDir).type;
+    const stateFs = ({ 0x01021994: 'tmpfs', 0xef53: 'ext4', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x794c7630: 'overlayfs' } as Record<number, string>)[fsType] ?? `0x${fsType.toString(16)}`;
     return {
       containers: n,
+      stateFs,
+      recordBytes,
       attachedMs,
       attachFailures,
       profile,
@@ -450,6 +494,9 @@ export async function agentScale(env: ScaleEnv): Promise<ScaleReport> {
       kernelSampleLastMs: sampleTimes.length ? Math.max(...sampleTimes) : null,
       verified,
       vmHwmMiB: st.hwm,
+      vmHwmStartMiB: hwmAtStart,
+      earlier,
+      vmHwmFirstRaMiB: hwmAfterFirst,
       vmRssMiB: st.rss,
       fds,
       ratioToTarget: best !== null ? best / TARGET_MS : null,
@@ -468,15 +515,16 @@ export async function agentScale(env: ScaleEnv): Promise<ScaleReport> {
 export function printScale(r: ScaleReport): string {
   const f = (v: number | null | undefined, d = 0): string => (v === null || v === undefined ? '—' : v.toFixed(d));
   const lines = [
-    `agent at scale: ${r.containers} containers on one parent (attached in ${f(r.attachedMs / 1000, 1)} s${r.attachFailures.length ? `, ${r.attachFailures.length} failed` : ''})`,
+    `agent at scale: ${r.containers} containers on one parent (attached in ${f(r.attachedMs / 1000, 1)} s${r.attachFailures.length ? `, ${r.attachFailures.length} failed` : ''}), state dir on ${r.stateFs}, records of ${r.recordBytes} bytes`,
     `  agent start (collect + register all)            ${f(r.agentStartMs)} ms`,
     `  its first RA applied to all (polled)            ${f(r.firstWaveMs)} ms`,
     `  one RA → all refreshed (agent's own count)      ${f(r.raToDoneAgentMs)} ms   ${r.ratioToTarget !== null ? `${r.ratioToTarget.toFixed(2)}× the 1 s target` : ''}`,
     `  one RA → all refreshed (refreshes polled)       ${f(r.raToDonePolledMs)} ms`,
     `  kernel events in ${SAMPLED} sampled netns: first ${f(r.kernelSampleFirstMs)} ms, last ${f(r.kernelSampleLastMs)} ms after the RA`,
     `  read back: ${r.verified.addresses}/${r.verified.of} addresses and ${r.verified.defaultRoutes}/${r.verified.of} default routes carry this RA's lifetimes${r.verified.stale.length ? ` (not: ${r.verified.stale.join('; ')})` : ''}`,
-    `  agent peak RSS (VmHWM) ${f(r.vmHwmMiB, 1)} MiB (${r.rssRatioToTarget !== null ? `${r.rssRatioToTarget.toFixed(2)}× the 100 MiB target` : '—'}), RSS now ${f(r.vmRssMiB, 1)} MiB, ${r.fds ?? '—'} fds`,
+    `  agent peak RSS (VmHWM) ${f(r.vmHwmMiB, 1)} MiB (${r.rssRatioToTarget !== null ? `${r.rssRatioToTarget.toFixed(2)}× the 100 MiB target` : '—'}; ${f(r.vmHwmStartMiB, 1)} once started, ${f(r.vmHwmFirstRaMiB, 1)} after its first RA), RSS now ${f(r.vmRssMiB, 1)} MiB, ${r.fds ?? '—'} fds`,
   ];
+  if (r.earlier.length) lines.push(`  RAs before the measured one: ${r.earlier.map((e) => `${f(e.ms)} ms (VmHWM ${f(e.hwm, 1)} MiB)`).join(', ')}`);
   if (r.agentLine) lines.push(`  agent: ${r.agentLine}`);
   if (r.profile) lines.push(`  in-process refresh, µs per container, netns opened each time: ${Object.entries(r.profile).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (r.profileHeld) lines.push(`  in-process refresh, µs per container, netns held open:       ${Object.entries(r.profileHeld).map(([k, v]) => `${k} ${v}`).join(', ')}`);

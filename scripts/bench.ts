@@ -51,6 +51,7 @@ interface Options {
   cniGateway: boolean;
   maxSeconds: number;
   agentScale: number;
+  agentRas: number;
 }
 
 const USAGE = 'usage: node dist/bench.js [--iterations N] [--warmup N] [--json] [--cni-gateway] [--max-seconds S] [--agent-scale N]';
@@ -65,6 +66,7 @@ function parseOptions(): Options {
         'cni-gateway': { type: 'boolean' },
         'max-seconds': { type: 'string' },
         'agent-scale': { type: 'string' },
+        'agent-ras': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -80,6 +82,8 @@ function parseOptions(): Options {
                    with --agent-scale)
   --agent-scale N  instead: the agent at scale — N containers on one parent, one RA, the time
                    until all are refreshed and the agent's peak RSS (1000: the issue's target)
+  --agent-ras N    with --agent-scale: RAs after the agent's first, 4.5 s apart; the last is
+                   measured in the kernel and read back (default 3)
 `);
       process.exit(0);
     }
@@ -90,6 +94,7 @@ function parseOptions(): Options {
     };
     const iterations = int(values.iterations, 10, 1, '--iterations');
     const agentScale = int(values['agent-scale'], 0, 1, '--agent-scale');
+    const agentRas = int(values['agent-ras'], 3, 1, '--agent-ras');
     return {
       iterations,
       warmup: int(values.warmup, 1, 0, '--warmup'),
@@ -97,6 +102,7 @@ function parseOptions(): Options {
       cniGateway: Boolean(values['cni-gateway']),
       maxSeconds: int(values['max-seconds'], agentScale ? 300 + Math.ceil(agentScale / 5) : 120 + 45 * iterations, 10, '--max-seconds'),
       agentScale,
+      agentRas,
     };
   } catch (err) {
     process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
@@ -329,11 +335,21 @@ interface Samples {
 }
 
 let work: string | undefined; // temporary directory
+/** State dirs made outside `work` (OSH_BENCH_STATE_IN): removed at cleanup. */
+const stateDirsMade: string[] = [];
 let hookEnv: Record<string, string> = { PATH: SYS_PATH };
 let configFile = '';
-/** The warm-cache series: its own state dir, with the agent running on it for the whole bench. */
+/**
+ * The warm-cache series and the agent at scale: a state dir of their own, the agent running on it.
+ * OSH_BENCH_STATE_IN puts it in another directory (a tmpfs: the default state_dir /run/oci-slaac-hook
+ * is on one on a usual host; every refresh writes a record).
+ */
 let agentConfigFile = '';
-const agentStateDir = (): string => path.join(workDir(), 'state-agent');
+let agentState: string | undefined;
+const agentStateDir = (): string => {
+  if (agentState === undefined) throw new Error('no agent state dir');
+  return agentState;
+};
 
 function workDir(): string {
   if (work === undefined) throw new Error('no work directory');
@@ -345,7 +361,14 @@ function setupWork(): void {
   const lib = path.join(work, 'lib');
   fs.mkdirSync(lib, { mode: 0o700 });
   fs.mkdirSync(path.join(work, 'state'));
-  fs.mkdirSync(path.join(work, 'state-agent'));
+  const stateIn = process.env.OSH_BENCH_STATE_IN;
+  if (stateIn) {
+    agentState = fs.mkdtempSync(path.join(stateIn, 'osh-bench-state-'));
+    stateDirsMade.push(agentState);
+  } else {
+    agentState = path.join(work, 'state-agent');
+    fs.mkdirSync(agentState);
+  }
   // runc gives a hook only the env of its hook entry: PATH and what we set. The syslog path points
   // nowhere (no daemon), so the hook's logging costs the same on every machine and spams nothing.
   hookEnv = { PATH: SYS_PATH, OCI_SLAAC_HOOK_STATE_LIB: lib, OCI_SLAAC_HOOK_SYSLOG: path.join(work, 'no-syslog.sock') };
@@ -635,6 +658,7 @@ function cleanup(): Promise<void> {
     for (const name of [...netnsMade]) await netnsDel(name, true);
     await labDown();
     if (work) fs.rmSync(work, { recursive: true, force: true });
+    for (const d of stateDirsMade) fs.rmSync(d, { recursive: true, force: true });
     for (const name of netnsMade) note(`could not delete netns ${name}`);
   })();
   return cleaning;
@@ -676,6 +700,7 @@ async function mainScale(): Promise<void> {
   const l = await labStarting;
   scaleEnv = {
     n: opts.agentScale,
+    ras: opts.agentRas,
     labName: LAB_NAME,
     hostNetns: lab.agentNetns,
     parent: lab.agentIf,

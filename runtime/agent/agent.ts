@@ -36,7 +36,7 @@ import { stateFileName } from '../system/state-store';
 import { systemDeps, type PipelineDeps } from '../pipeline/deps';
 import { completeOptimisticDad } from '../pipeline/optimistic';
 import * as refresh from '../pipeline/refresh';
-import { collectGarbage, listRecords, removeOrphans } from './gc';
+import { collectGarbage, eachRecord, removeOrphans } from './gc';
 import { ParentListener } from './listener';
 import { NetnsCache } from './netns-cache';
 import { agentSocketPath, type AgentAnswer, type AgentRequest } from '../wire/agent-protocol';
@@ -44,7 +44,7 @@ import { ControlServer } from './server';
 
 const ICMPV6_ROUTER_ADVERTISEMENT = 134;
 /** At most this many containers are worked on at once (each job is mostly waiting on locks and netlink). */
-const MAX_PARALLEL = 32;
+const MAX_PARALLEL = 8;
 /** Timers are re-armed at least this often (Node's take at most 2^31-1 ms; a suspend stops them). */
 const MAX_TIMER_MS = 60_000;
 /** SIGTERM: running jobs get this long to finish before the agent exits anyway (a killed job is safe). */
@@ -192,7 +192,8 @@ export class Agent {
     // Everything left from before we ran: records of containers gone, then objects nobody owns.
     await this.gcPass();
     try {
-      const parents = [this.cfg.parent, ...listRecords(this.deps.store).records.map((r) => r.parent)];
+      const parents = [this.cfg.parent];
+      eachRecord(this.deps.store, (r) => parents.push(r.parent));
       const lines = removeOrphans(this.deps, parents);
       this.counters.orphans += lines.length;
       for (const l of lines) this.log.info(`agent: ${l}`);
@@ -351,11 +352,13 @@ export class Agent {
 
   /** The store is the truth: records added by hooks that did not register, and records gone. */
   private syncRegistry(): void {
-    const { records, problems } = listRecords(this.deps.store);
+    const ids = new Set<string>();
+    const problems = eachRecord(this.deps.store, (r) => {
+      ids.add(r.id);
+      if (!this.containers.has(r.id)) this.register(r, 'found');
+    });
     this.noteProblems(problems);
-    if (problems.length && records.length === 0 && this.containers.size > 0) return; // the store unreadable: forget nothing
-    const ids = new Set(records.map((r) => r.id));
-    for (const r of records) if (!this.containers.has(r.id)) this.register(r, 'found');
+    if (problems.length && ids.size === 0 && this.containers.size > 0) return; // the store unreadable: forget nothing
     for (const id of [...this.containers.keys()]) if (!ids.has(id) && !this.running.has(id)) this.forget(id, 'record removed');
   }
 
@@ -435,7 +438,9 @@ export class Agent {
     this.waves.delete(w.parent);
     if (w.done + w.failed === 0) return;
     const ms = Math.round((performance.now() - w.started) * 10) / 10;
-    this.log.info(`agent: ${w.parent}: RA from ${w.router}: refreshed ${w.done} container(s) in ${ms} ms (${w.renewed} lifetime(s) renewed, ${w.changed} change(s)${w.failed ? `, ${w.failed} failed` : ''})`);
+    const m = process.memoryUsage();
+    const mib = (b: number): string => (b / 1048576).toFixed(1);
+    this.log.info(`agent: ${w.parent}: RA from ${w.router}: refreshed ${w.done} container(s) in ${ms} ms (${w.renewed} lifetime(s) renewed, ${w.changed} change(s)${w.failed ? `, ${w.failed} failed` : ''}; rss ${mib(m.rss)} MiB, heap ${mib(m.heapUsed)}/${mib(m.heapTotal)} MiB, external ${mib(m.external)} MiB)`);
   }
 
   // ---- jobs ----------------------------------------------------------------------------------

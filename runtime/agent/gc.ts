@@ -22,6 +22,7 @@ import { removeUnlessGone } from '../core/errors';
 import type { ContainerRecord, Effect } from '../core/record';
 import { HOST_LINK_METRIC } from '../ops/host-link';
 import type { PipelineDeps, RecordStore } from '../pipeline/deps';
+import { stateFileName } from '../system/state-store';
 import { detach, legacyLedger, reopenNetns } from '../pipeline/detach';
 import { RTPROT_OSH } from '../wire/rtnetlink/constants';
 
@@ -59,6 +60,54 @@ export function listRecords(store: RecordStore): { records: ContainerRecord[]; p
   }
 }
 
+/** A state file name that is `<id>.json` for an ordinary id (state-store.ts). */
+const ORDINARY_FILE = /^[\w+][\w+.-]{0,199}\.json$/;
+
+/**
+ * Every record the store can read, one at a time: `each` is called per record and nothing is kept —
+ * the agent of a host with a thousand containers never holds a thousand parsed records at once (its
+ * peak RSS). Returns one line per file that cannot be read (one bad file hides no other). A store
+ * with a directory (StateStore) is read file by file; another (tests) through list().
+ */
+export function eachRecord(store: RecordStore, each: (record: ContainerRecord) => void): string[] {
+  const dir = (store as { dir?: unknown }).dir;
+  if (typeof dir !== 'string') {
+    const { records, problems } = listRecords(store);
+    for (const r of records) each(r);
+    return problems;
+  }
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    return [(err as Error).message];
+  }
+  const problems: string[] = [];
+  for (const n of names) {
+    if (!n.endsWith('.json') || n.startsWith('.')) continue;
+    let record: ContainerRecord | undefined;
+    try {
+      let id: string;
+      if (ORDINARY_FILE.test(n)) id = n.slice(0, -'.json'.length);
+      else if (n.startsWith('@')) {
+        const st = fs.lstatSync(path.join(dir, n));
+        if (!st.isFile() || st.size > 4 * 1024 * 1024) throw new Error(`state file ${path.join(dir, n)} is not a regular file of at most 4 MiB`);
+        const named = (JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')) as { id?: unknown }).id;
+        if (typeof named !== 'string') throw new Error(`state file ${path.join(dir, n)} has no id`);
+        id = named;
+      } else continue; // no record's file (list() skips it too)
+      record = store.read(id);
+      if (record && stateFileName(record.id) !== n) record = undefined;
+    } catch (err) {
+      problems.push(err instanceof SyntaxError ? `state file ${path.join(dir, n)} is not valid JSON` : (err as Error).message);
+      continue;
+    }
+    if (record) each(record);
+  }
+  return problems;
+}
+
 export interface GcVerdict {
   collect: boolean;
   why: string;
@@ -86,14 +135,22 @@ export interface GcOutcome {
 /** One pass over the store: collect every record whose container is gone. A failure for one never stops the others. */
 export async function collectGarbage(deps: PipelineDeps, opts: { skip?: (id: string) => boolean; problems?: (lines: string[]) => void } = {}): Promise<GcOutcome[]> {
   const out: GcOutcome[] = [];
-  const { records, problems } = listRecords(deps.store);
-  if (problems.length) opts.problems?.(problems);
-  for (const record of records) {
-    if (opts.skip?.(record.id)) continue;
+  // Read one by one; only the records to collect are kept (for after the pass).
+  const due: { record: ContainerRecord; why: string }[] = [];
+  const problems = eachRecord(deps.store, (record) => {
+    if (opts.skip?.(record.id)) return;
     try {
       const v = containerGone(record, deps);
-      if (!v.collect) continue;
-      out.push(await collectOne(record, v.why, deps));
+      if (v.collect) due.push({ record, why: v.why });
+    } catch (err) {
+      out.push({ id: record.id, line: `gc ${record.id}: ${(err as Error).message}`, removed: false });
+    }
+  });
+  if (problems.length) opts.problems?.(problems);
+  for (const { record, why } of due) {
+    if (opts.skip?.(record.id)) continue; // a job started meanwhile: the next pass
+    try {
+      out.push(await collectOne(record, why, deps));
     } catch (err) {
       out.push({ id: record.id, line: `gc ${record.id}: ${(err as Error).message}`, removed: false });
     }
@@ -145,10 +202,13 @@ function sweep(deps: PipelineDeps): string[] {
   const rules = host.listRules();
   const proxies = host.listProxies();
   const routes = host.listRoutes();
-  const { records, problems } = listRecords(deps.store);
+  // Only the host-side effects of each record are kept, not the records.
+  const effects: Effect[] = [];
+  const problems = eachRecord(deps.store, (r) => {
+    for (const e of ownedEffects([r])) if (e.kind === 'l3-reach' || e.kind === 'l3-table' || e.kind === 'host-route') effects.push(e);
+  });
   // A record we cannot read may own anything: then nothing is an orphan.
   if (problems.length) return [`orphan sweep skipped: ${problems.length} state file(s) unreadable (${problems[0]})`];
-  const effects = ownedEffects(records);
   const reach = new Set(effects.flatMap((e) => (e.kind === 'l3-reach' ? [`${e.parentIndex} ${e.table} ${e.address}`] : [])));
   const reachAddr = new Set(effects.flatMap((e) => (e.kind === 'l3-reach' ? [`${e.table} ${e.address}`] : [])));
   const tables = new Set(effects.flatMap((e) => (e.kind === 'l3-table' ? [e.table] : [])));
