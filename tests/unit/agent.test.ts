@@ -196,7 +196,7 @@ t.test('the agent on fakes: GC at start, registry, RA → refresh, one expiry ti
   t.same(calls.sort(), ['refresh db lifetime 30', 'refresh web lifetime 30'], 'one RA: every container on the parent refreshed');
   t.match(log.lines.join('\n'), /web: refreshed from 30/);
   t.notMatch(log.lines.join('\n'), /lifetime renewed/, 'a renewal is no line of its own');
-  t.match(log.lines.join('\n'), /agent: eth0: RA from fe80::1: refreshed 2 container\(s\) in [\d.]+ ms \(2 lifetime\(s\) renewed, 2 change\(s\)\)/, 'one line for the RA');
+  t.match(log.lines.join('\n'), /agent: eth0: RA from fe80::1: refreshed 2 container\(s\) in [\d.]+ ms \(2 lifetime\(s\) renewed, 2 change\(s\); rss [\d.]+ MiB, heap [\d.]+\/[\d.]+ MiB, external [\d.]+ MiB\)/, 'one line for the RA');
 
   // The cache.
   const cached = await agent.handle({ op: 'ra', parent: 'eth0' });
@@ -232,7 +232,7 @@ t.test('the agent on fakes: GC at start, registry, RA → refresh, one expiry ti
   await agent.idle();
   t.ok(calls.includes('refresh web again'), 'web refreshed although db failed');
   t.match(log.lines.join('\n'), /db: refresh from fe80::1: netlink said EIO/);
-  t.match(log.lines.join('\n'), /refreshed 1 container\(s\) in [\d.]+ ms \(0 lifetime\(s\) renewed, 0 change\(s\), 1 failed\)/);
+  t.match(log.lines.join('\n'), /refreshed 1 container\(s\) in [\d.]+ ms \(0 lifetime\(s\) renewed, 0 change\(s\), 1 failed; rss /);
 
   await agent.stop();
   t.notOk(fs.existsSync(path.join(dir, 'agent.sock')), 'stop removes the socket');
