@@ -143,8 +143,9 @@ class MiniAgent {
       });
     }, 200);
   }
-  private note(id: string, r: { changes: string[] }): void {
-    for (const c of r.changes) this.changes.push(`${id}: ${c}`);
+  private note(id: string, r: { changes: string[]; renewed?: string[] }): void {
+    // Renewals (lifetimes moved, nothing else) are reported apart from changes; both count here.
+    for (const c of [...r.changes, ...(r.renewed ?? [])]) this.changes.push(`${id}: ${c}`);
   }
   private enqueue(fn: () => Promise<void>): void {
     this.chain = this.chain.then(fn).catch((err: unknown) => {
