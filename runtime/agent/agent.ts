@@ -23,6 +23,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
 import type { HookConfig } from '../core/config';
 import { formatIPv6 } from '../core/ipv6';
 import type { HeardRa } from '../core/plan';
@@ -638,7 +639,20 @@ export class Agent {
 }
 
 /** `oci-slaac-hook agent`: run until SIGTERM/SIGINT; SIGHUP reloads. Resolves with the exit code. */
+/**
+ * V8's young generation stays at its first size (1 MiB semi-spaces) instead of growing to 16 MiB
+ * each under the allocation rate of an RA refreshing a thousand containers: measured, the agent's
+ * peak RSS for 1000 containers drops from ~134 to ~88 MiB for no measurable time (README,
+ * Benchmarks). Read by V8 at each new-space growth, so it takes effect when set at run time (Node
+ * 20); a semi-space option given to node (NODE_OPTIONS, the command line) wins.
+ */
+export function keepYoungGenerationSmall(): void {
+  const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('semi-space'));
+  if (!given) v8.setFlagsFromString('--semi-space-growth-factor=1');
+}
+
 export async function runAgent(configPath: string | undefined, log: Logger): Promise<number> {
+  keepYoungGenerationSmall();
   // A bug must not die as a multi-line stack trace: one line, exit 1 (systemd restarts us; the
   // socket left behind is replaced at the next start).
   const fatal = (err: unknown): void => {
