@@ -13,34 +13,9 @@ import { collectGarbage, containerGone, removeOrphans } from '../../runtime/agen
 import type { PipelineDeps } from '../../runtime/pipeline/deps';
 import { RTPROT_OSH } from '../../runtime/wire/rtnetlink/constants';
 import { FakeNet, MemoryLogger, MemoryStore, recordingLock } from './fake-kernel';
+import { sampleRecord } from './helpers';
 
-function record(id: string, over: Partial<ContainerRecord> = {}): ContainerRecord {
-  return {
-    version: 1,
-    id,
-    phase: 'attached',
-    ledger: [],
-    attachId: `a-${id}`,
-    name: id,
-    nameSource: 'id',
-    netns: { path: `/run/netns/${id}`, id: `0:${id}:1` },
-    interface: { name: 'eth0', index: 2, mac: '02:00:00:00:00:02', kind: 'macvlan', mode: 'bridge' },
-    parent: 'eth0',
-    linkLocal: 'fe80::2',
-    linkLocalDad: 'verified',
-    addresses: [],
-    retransMs: 1000,
-    router: { address: 'fe80::1', mac: null, lifetime: 1800, preference: 'medium' },
-    mtu: null,
-    rdnss: [],
-    dnssl: [],
-    routes: [],
-    timings: { raMs: 1, dadMs: 1, totalMs: 1 },
-    raAt: 0,
-    since: '2026-01-01T00:00:00Z',
-    ...over,
-  } as ContainerRecord;
-}
+const record = (id: string, over: Partial<ContainerRecord> = {}): ContainerRecord => sampleRecord(id, over);
 
 function setup() {
   const net = new FakeNet();

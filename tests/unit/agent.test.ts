@@ -18,6 +18,7 @@ import type { AgentAnswer } from '../../runtime/wire/agent-protocol';
 import type { PipelineDeps } from '../../runtime/pipeline/deps';
 import { FakeNet, MemoryLogger, MemoryStore, recordingLock } from './fake-kernel';
 import { pairLink } from './nd-pair';
+import { sampleRecord } from './helpers';
 
 const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
 
@@ -89,34 +90,8 @@ t.test('control socket: root served, others refused by SO_PEERCRED; mode 0600; s
   t.equal(fs.readFileSync(file, 'utf8'), 'not a socket', 'left alone');
 });
 
-/** A record with what the agent reads of it. */
-function record(id: string, over: Partial<ContainerRecord> = {}): ContainerRecord {
-  return {
-    version: 1,
-    id,
-    phase: 'attached',
-    ledger: [],
-    attachId: `a-${id}`,
-    name: id,
-    nameSource: 'id',
-    netns: { path: `/run/netns/${id}`, id: `0:${id}:1` },
-    interface: { name: 'eth0', index: 2, mac: '02:00:00:00:00:02', kind: 'macvlan', mode: 'bridge' },
-    parent: 'eth0',
-    linkLocal: 'fe80::2',
-    linkLocalDad: 'verified',
-    addresses: [],
-    retransMs: 1000,
-    router: { address: 'fe80::1', mac: null, lifetime: 1800, preference: 'medium' },
-    mtu: null,
-    rdnss: [],
-    dnssl: [],
-    routes: [],
-    timings: { raMs: 1, dadMs: 1, totalMs: 1 },
-    raAt: 0,
-    since: `2026-01-01T00:00:0${id.length}Z`,
-    ...over,
-  } as ContainerRecord;
-}
+/** A record with what the agent reads of it (its `since` orders records by id length). */
+const record = (id: string, over: Partial<ContainerRecord> = {}): ContainerRecord => sampleRecord(id, { since: `2026-01-01T00:00:0${id.length}Z`, ...over });
 
 t.test('the agent on fakes: GC at start, registry, RA → refresh, one expiry timer, RA cache, register, stop', async (t) => {
   const dir = scratch(t);

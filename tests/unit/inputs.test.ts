@@ -17,6 +17,7 @@ import { StateStore, stateFileName } from '../../runtime/system/state-store';
 import { jsonErrorOffset, parseJsonText, readRegularFile, readStdinState } from '../../runtime/wire/oci/files';
 import { parseConfigJson, parseState, readConfig } from '../../runtime/wire/oci/spec';
 import { statusCommand } from '../../hooks/commands';
+import { sampleRecord } from './helpers';
 
 const base: HookConfig = { ...DEFAULTS, parent: 'eth9' };
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'inp-unit-'));
@@ -208,32 +209,8 @@ t.test('control characters are escaped in every log line', async (t) => {
   t.equal(lines[0], 'oci-slaac-hook: c1: eth0 2001:db8::1/64 (name "x\\noci-slaac-hook: c2: eth0 2001:db8::66/64 attached")\n');
 });
 
-function record(id: string, over: Partial<ContainerRecord> = {}): ContainerRecord {
-  return {
-    version: 1,
-    id,
-    phase: 'attached',
-    ledger: [],
-    name: id,
-    nameSource: 'id',
-    netns: { path: '/run/netns/x', id: '4:100' },
-    interface: { name: 'eth0', index: 5, mac: '', kind: 'macvlan', mode: 'bridge' },
-    parent: 'nic0',
-    linkLocal: 'fe80::1',
-    linkLocalDad: 'verified',
-    addresses: [],
-    retransMs: 1000,
-    router: { address: 'fe80::1', mac: null, lifetime: 1800, preference: 'medium' },
-    mtu: null,
-    rdnss: [],
-    dnssl: [],
-    routes: [],
-    timings: { raMs: 0, dadMs: 0, totalMs: 0 },
-    raAt: 0,
-    since: '2026-01-01T00:00:00.000Z',
-    ...over,
-  } as ContainerRecord;
-}
+const record = (id: string, over: Partial<ContainerRecord> = {}): ContainerRecord =>
+  sampleRecord(id, { netns: { path: '/run/netns/x', id: '4:100' }, interface: { name: 'eth0', index: 5, mac: '', kind: 'macvlan', mode: 'bridge' }, parent: 'nic0', linkLocal: 'fe80::1', timings: { raMs: 0, dadMs: 0, totalMs: 0 }, since: '2026-01-01T00:00:00.000Z', ...over });
 
 t.test('status: one row per record, whatever the name holds', async (t) => {
   const dir = path.join(tmp, 'status');
