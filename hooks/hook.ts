@@ -117,7 +117,7 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
     log.info(`joined the network namespace of container ${owner.id} (a pod): ${owner.interface.name} ${owner.addresses.map((a) => `${a.address}/${a.prefixLength}`).join(' ')} (name "${owner.name}"; withdrawn when ${owner.id} stops)`);
     return;
   }
-  const record = await attach({ id: state.id, name, netnsPath, config: cfg, annotations, secret: loadOrCreateHostSecret(), pid: state.pid }, deps);
+  const record = await attach({ id: state.id, name, netnsPath, config: cfg, annotations, secret: loadOrCreateHostSecret(), pid: state.pid, container: admission.container }, deps);
   if (resolvConf) await writeResolver(record, resolvConf, deps);
   // The agent looks after what it is told of (no agent: nothing to tell); optimistic DAD's rest is
   // its work when it answers, else a detached copy of ourselves does it.

@@ -28,8 +28,8 @@ export type Admission =
   | { kind: 'attached'; record: ContainerRecord }
   /** It joined the netns container `owner` attached; its member record is written. */
   | { kind: 'joined'; record: ContainerRecord; owner: ContainerRecord }
-  /** Attach it (stale records undone). */
-  | { kind: 'attach' };
+  /** Attach it (stale records undone); `container` is its netns, open, for attach to take over. */
+  | { kind: 'attach'; container: NetKernel };
 
 export interface AdmitRequest {
   id: string;
@@ -81,6 +81,7 @@ async function undoStale(record: ContainerRecord, why: string, deps: PipelineDep
 
 export async function admit(req: AdmitRequest, deps: PipelineDeps): Promise<Admission> {
   const target = deps.openNetns(req.netnsPath);
+  let handedOver = false;
   try {
     refuseHostNetns(target.netns, req.netnsPath, deps);
 
@@ -105,9 +106,10 @@ export async function admit(req: AdmitRequest, deps: PipelineDeps): Promise<Admi
       if (isLive(r, deps)) throw nameInUse(req.name, r);
       await undoStale(r, `container ${r.id} (name "${r.name}") is no longer running but its attachment is left`, deps);
     }
-    return { kind: 'attach' };
+    handedOver = true;
+    return { kind: 'attach', container: target };
   } finally {
-    target.close();
+    if (!handedOver) target.close();
   }
 }
 

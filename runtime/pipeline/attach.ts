@@ -53,6 +53,8 @@ export interface AttachRequest {
   secret: Buffer;
   /** The container's process (OCI state pid), when the runtime gives one: its liveness tells a running container from leftovers. */
   pid?: number;
+  /** The netns at netnsPath, already open (admission's): attach takes it over and closes it. */
+  container?: NetKernel;
 }
 
 const round = (ms: number): number => Math.round(ms * 10) / 10;
@@ -121,11 +123,12 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
   const { config: cfg } = req;
   const { log, host } = deps;
   const t0 = performance.now();
-  const parent = host.findLink(cfg.parent);
-  if (!parent) throw new InputError(`parent interface ${JSON.stringify(cfg.parent)} does not exist`);
-  const container = deps.openNetns(req.netnsPath);
+  const container = req.container ?? deps.openNetns(req.netnsPath);
+  let parent: Link | undefined;
   try {
     refuseHostNetns(container.netns, req.netnsPath, deps);
+    parent = host.findLink(cfg.parent);
+    if (!parent) throw new InputError(`parent interface ${JSON.stringify(cfg.parent)} does not exist`);
   } catch (err) {
     container.close();
     throw err;

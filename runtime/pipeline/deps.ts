@@ -77,6 +77,12 @@ export function hookAgent(stateDir: string, log: Logger): AgentClient {
   });
 }
 
+/** `fn`'s first answer, kept. */
+const once = <T>(fn: () => T): (() => T) => {
+  let kept: { value: T } | undefined;
+  return () => (kept ??= { value: fn() }).value;
+};
+
 export function systemDeps(stateDir: string, log: Logger, agent: AgentClient = hookAgent(stateDir, log)): PipelineDeps {
   return {
     host: RtnlKernel.host(),
@@ -87,7 +93,8 @@ export function systemDeps(stateDir: string, log: Logger, agent: AgentClient = h
     withLock: (parent, fn) => withParentLock(stateDir, parent, fn),
     withContainerLock: (id, fn) => withContainerLock(stateDir, id, fn),
     clock: () => systemClock.now(),
-    hostNamespaces,
+    // Admission and attach both ask: the host's namespaces do not change while a hook runs.
+    hostNamespaces: once(hostNamespaces),
     processRef,
     processAlive,
     log,
