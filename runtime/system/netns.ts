@@ -5,17 +5,14 @@
 import * as fs from 'node:fs';
 import { InputError, isErrno } from '../core/errors';
 import { sameNetnsId } from '../core/netns-id';
-import { native } from './native';
+import { AF_UNIX, native, SOCK_DGRAM, SOL_SOCKET } from './native';
 
 /** statfs f_type of nsfs, the file system of namespace files (linux/magic.h). */
 export const NSFS_MAGIC = 0x6e736673;
 /** The namespace type NS_GET_NSTYPE reports for a network namespace (linux/sched.h). */
 export const CLONE_NEWNET = 0x40000000;
 /** getsockopt(SOL_SOCKET, SO_NETNS_COOKIE): the 64-bit cookie of a socket's netns (Linux 5.14, asm-generic/socket.h). */
-const SOL_SOCKET = 1;
 const SO_NETNS_COOKIE = 71;
-const AF_UNIX = 1;
-const SOCK_DGRAM = 2;
 
 /**
  * The netns cookie: unlike the nsfs inode, which the kernel hands to the next namespace made once
