@@ -17,7 +17,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { formatIPv6, parseIPv6 } from '../core/ipv6';
+import { formatIPv6 } from '../core/ipv6';
 import { removeUnlessGone } from '../core/errors';
 import type { ContainerRecord, Effect } from '../core/record';
 import { HOST_LINK_METRIC } from '../ops/host-link';
@@ -243,6 +243,3 @@ function sweep(deps: PipelineDeps): string[] {
   }
   return lines;
 }
-
-/** For tests and logs: an address as the ledger spells it. */
-export const ledgerAddress = (text: string): string => formatIPv6(parseIPv6(text));
