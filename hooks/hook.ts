@@ -19,6 +19,7 @@ import type { ContainerRecord } from '../runtime/core/record';
 import { detach } from '../runtime/pipeline/detach';
 import { completeOptimisticDad } from '../runtime/pipeline/optimistic';
 import { spawnSelf } from './background';
+import { runRootlessStage, unprivileged } from './rootless';
 
 /** Internal command: finish optimistic DAD for a container in the background. */
 export const COMPLETE_DAD_COMMAND = '__complete-dad';
@@ -43,6 +44,8 @@ export async function runHookStage(stage: HookStage, stdin: string, configPath: 
   if (stage !== 'poststop' && !ATTACH_STATUSES.includes(state.status)) {
     throw new InputError(`${stage} hook called with container status "${state.status}" (expected ${ATTACH_STATUSES.join(' or ')}): check the hook's stage`);
   }
+  // Rootless podman: no power over the host's NIC — the agent's broker does the attach.
+  if (unprivileged()) return runRootlessStage(stage, state, base, log);
   const agent = hookAgent(base.state_dir, log);
   const deps = systemDeps(base.state_dir, log, agent);
   try {

@@ -26,6 +26,7 @@ import { summarizeRa } from '../runtime/wire/ndp/summary';
 import { parseConfigJson, parseState } from '../runtime/wire/oci/spec';
 import { parseRequest } from '../runtime/agent/server';
 import { decodeCachedRa, parseAnswer } from '../runtime/system/agent-client';
+import { parseRootlessAnswer, parseRootlessRequest } from '../runtime/wire/rootless-protocol';
 
 // ------------------------------------------------------------------ randomness
 
@@ -411,6 +412,15 @@ const AGENT_SEEDS = [
   JSON.stringify({ ok: true, heard: [{ router: 'fe80::1', receivedAt: 5_000_000, icmp: encodeNd(RA, { source: RA_META.source, destination: RA_META.destination }).toString('base64') }] }),
 ];
 
+const ROOTLESS_SEEDS = [
+  '{"op":"attach","id":"0123456789abcdef","pid":4242,"name":"web"}',
+  '{"op":"attach","id":"web1","pid":2,"name":"a.b-c_d","parent":"eth0","mode":"ipvlan"}',
+  '{"op":"detach","id":"web1"}',
+  '{"ok":false,"error":"container web1: refused by the rootless broker"}',
+  '{"ok":true,"op":"attach","interface":"eth0","addresses":["2001:db8::1/64"],"router":"fe80::1","name":"web.alice","dns":"web.alice.lab.example"}',
+  '{"ok":true,"op":"detach","withdrawn":["2001:db8::1","web.alice.lab.example"]}',
+];
+
 export const TARGETS: Target[] = [
   {
     name: 'ndp-ra',
@@ -553,6 +563,27 @@ export const TARGETS: Target[] = [
         invariant(err instanceof Error && !err.message.includes('\n') && err.message.length <= 200, 'a refused request: one short line');
         return 'refused';
       }
+    },
+  },
+  {
+    // The rootless broker's protocol (wire/rootless-protocol.ts), both ends: any user may send the
+    // broker anything; the hook parses the broker's answer. Neither parser ever throws.
+    name: 'rootless-protocol',
+    json: true,
+    seeds: ROOTLESS_SEEDS.map((x) => Buffer.from(x)),
+    text: true,
+    refusals: [],
+    run(input) {
+      const answer = parseRootlessAnswer(input);
+      if (!answer.ok) invariant(!answer.error.includes('\n') && answer.error.length <= 200, 'a refused answer: one short line');
+      const request = parseRootlessRequest(input);
+      if (!request.ok) {
+        invariant(!request.error.includes('\n') && request.error.length <= 200, 'a refused request: one short line');
+        return 'refused';
+      }
+      const r = request.value;
+      invariant(/^[\w+.-]{1,128}$/.test(r.id) && r.id !== '.' && r.id !== '..', 'an accepted id is a container id');
+      if (r.op === 'attach') invariant(Number.isInteger(r.pid) && r.pid >= 1 && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(r.name), 'an accepted attach has a pid and a plain name');
     },
   },
   {

@@ -24,7 +24,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
-import type { HookConfig } from '../core/config';
+import { TABLES, type HookConfig } from '../core/config';
 import { formatIPv6 } from '../core/ipv6';
 import type { HeardRa } from '../core/plan';
 import type { ContainerRecord } from '../core/record';
@@ -41,6 +41,7 @@ import { collectGarbage, eachRecord, removeOrphans } from './gc';
 import { ParentListener } from './listener';
 import { NetnsCache } from './netns-cache';
 import { agentSocketPath, type AgentAnswer, type AgentRequest } from '../wire/agent-protocol';
+import { Broker } from './broker';
 import { ControlServer } from './server';
 
 const ICMPV6_ROUTER_ADVERTISEMENT = 134;
@@ -134,6 +135,9 @@ export class Agent {
   readonly containers = new Map<string, Watched>();
   readonly counters = { refreshes: 0, expiries: 0, changes: 0, failures: 0, gcCollected: 0, orphans: 0, dad: 0, registered: 0 };
   private server: ControlServer | undefined;
+  /** The rootless broker ([rootless] enable): rootless.sock. */
+  broker: Broker | undefined;
+  private brokerDeps!: PipelineDeps;
   private readonly clock: Clock;
   private readonly engine: RefreshEngine;
   private readonly pending = new Map<string, Pending>();
@@ -176,6 +180,9 @@ export class Agent {
     this.cfg = (this.opts.loadConfig ?? loadConfigFile)(this.opts.configPath);
     fs.mkdirSync(this.cfg.state_dir, { recursive: true, mode: 0o755 });
     this.deps = (this.opts.makeDeps ?? systemDeps)(this.cfg.state_dir, this.log);
+    // The broker's attaches open their netns afresh: a held handle is the registry's, and a GC
+    // tick lets go of any whose container is not registered yet.
+    this.brokerDeps = this.deps;
     if (this.opts.holdNetns ?? !this.opts.makeDeps) {
       const cache = new NetnsCache(this.deps.openNetns);
       this.netnsCache = cache;
@@ -205,6 +212,7 @@ export class Agent {
     this.reconcileListeners();
     this.armGc();
     if (this.netnsCache) this.watchStateDir();
+    this.reconcileBroker();
     this.log.info(`agent: started: ${this.containers.size} container(s); watching ${[...this.listeners.keys()].join(', ') || 'no parent'}`);
   }
 
@@ -223,9 +231,39 @@ export class Agent {
       next = { ...next, state_dir: this.cfg.state_dir };
     }
     this.cfg = next;
-    this.log.info(`agent: config reloaded: ${changed.length ? `changed ${changed.map((k) => (k === 'dns' || k === 'annotation_allow' ? k : `${k}=${JSON.stringify(next[k])}`)).join(', ')}` : 'no change'}`);
+    this.log.info(`agent: config reloaded: ${changed.length ? `changed ${changed.map((k) => (TABLES.includes(k) ? k : `${k}=${JSON.stringify(next[k])}`)).join(', ')}` : 'no change'}`);
     this.reconcileListeners();
     this.armGc();
+    this.reconcileBroker();
+  }
+
+  /** The broker runs while [rootless] enable says so (a reload turns it on or off). */
+  private reconcileBroker(): void {
+    const want = this.cfg.rootless.enable && !this.stopping;
+    if (want === (this.broker !== undefined)) return;
+    if (!want) {
+      this.broker?.stop();
+      this.broker = undefined;
+      this.log.info('broker: stopped ([rootless] enable = false)');
+      return;
+    }
+    const broker = new Broker({ config: () => this.cfg, deps: this.brokerDeps, secret: () => this.secret(), adopt: (r) => this.adopt(r), log: this.log });
+    try {
+      broker.start();
+      this.broker = broker;
+    } catch (err) {
+      this.log.error(`broker: cannot start: ${(err as Error).message}`);
+    }
+  }
+
+  /** A container attached in this process (the broker's): looked after from now on, its optimistic DAD finished here. */
+  adopt(record: ContainerRecord): void {
+    this.register(record, 'registered');
+    this.reconcileListeners();
+    if (record.addresses.some((a) => a.dad === 'optimistic')) {
+      this.work(record.id).dad = true;
+      this.enqueue(record.id);
+    }
   }
 
   /** SIGTERM/SIGINT: stop listening and accepting, give running jobs a moment, remove the socket. */
@@ -243,6 +281,8 @@ export class Agent {
     this.ready = [];
     this.readySet.clear();
     this.waves.clear();
+    this.broker?.stop();
+    this.broker = undefined;
     await this.server?.close();
     await Promise.race([this.idle(), new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
     this.stateWatch?.close();
@@ -263,7 +303,8 @@ export class Agent {
   async handle(req: AgentRequest): Promise<AgentAnswer> {
     switch (req.op) {
       case 'ping': {
-        const counters = { ...this.counters, listeners: Object.fromEntries([...this.listeners].map(([p, l]) => [p, { ...l.counters, routers: l.routers.size }])) };
+        const broker = this.broker ? { ...this.broker.counters, ...this.broker.serverCounters, connections: this.broker.connections } : undefined;
+        const counters = { ...this.counters, listeners: Object.fromEntries([...this.listeners].map(([p, l]) => [p, { ...l.counters, routers: l.routers.size }])), ...(broker ? { broker } : {}) };
         const answer = { ok: true as const, containers: this.containers.size, parents: [...this.listeners.keys()], counters };
         return answer;
       }

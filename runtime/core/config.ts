@@ -52,7 +52,29 @@ export interface HookConfig {
   dns?: DnsConfig;
   /** [annotation_allow]: the values a container may choose by annotation for keys that pick host resources. */
   annotation_allow: AnnotationAllow;
+  /** [rootless]: the agent's broker for unprivileged users (rootless podman); off by default. */
+  rootless: RootlessConfig;
 }
+
+/**
+ * [rootless]: who may have containers attached by the agent's broker (agent/broker.ts), how many
+ * at once, and on which parents and link kinds. A user in no quota entry is refused.
+ */
+export interface RootlessConfig {
+  enable: boolean;
+  /** A user name or "@group" → the most containers (attachments) that user may have at once. A user's own entry wins over groups; of several groups, the largest. */
+  quota: Record<string, number>;
+  /** The parent NICs rootless containers may use, the first by default; empty: `parent` alone. */
+  parents: string[];
+  /** The link kinds ("macvlan", "ipvlan", with the file's macvlan_mode / ipvlan_mode) they may use, the first by default; empty: `mode` alone. */
+  modes: ('macvlan' | 'ipvlan')[];
+}
+
+export const ROOTLESS_DEFAULTS: RootlessConfig = { enable: false, quota: {}, parents: [], modes: [] };
+/** Most containers one quota entry may grant. */
+export const MAX_QUOTA = 4096;
+/** A user or group name as shadow's useradd accepts it (a trailing $ for machine accounts). */
+const ACCOUNT = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?$/;
 
 /** Keys that choose the host's resources: by annotation only within the operator's allow-list. */
 export const HOST_CHOICE_KEYS = ['parent', 'mode', 'macvlan_mode', 'ipvlan_mode', 'iid'] as const;
@@ -123,6 +145,7 @@ export const DEFAULTS: HookConfig = {
   ra_cache_max_age_ms: 600000,
   gc_interval_ms: 2000,
   annotation_allow: {},
+  rootless: ROOTLESS_DEFAULTS,
 };
 
 /**
@@ -143,6 +166,9 @@ const CHOICES: Partial<Record<keyof HookConfig, readonly string[]>> = {
 
 type Raw = string | number | boolean;
 
+/** The tables of config.toml ([dns], [annotation_allow], [rootless]): never a plain key. */
+export const TABLES: readonly string[] = ['dns', 'annotation_allow', 'rootless'];
+
 /** Text as an error may show it without quotes: control characters escaped, at most 64 characters. */
 export function bare(text: string): string {
   const escaped = JSON.stringify(text).slice(1, -1);
@@ -161,7 +187,7 @@ export function shown(value: unknown): string {
 }
 
 function setKey<T extends object>(cfg: T, defaults: T, key: string, value: unknown, where: string): void {
-  if (!Object.prototype.hasOwnProperty.call(defaults, key) || key === 'dns' || key === 'annotation_allow') throw new InputError(`${where}: unknown key ${shown(key)}`);
+  if (!Object.prototype.hasOwnProperty.call(defaults, key) || TABLES.includes(key)) throw new InputError(`${where}: unknown key ${shown(key)}`);
   const k = key as keyof T;
   const want = typeof defaults[k];
   let v: Raw;
@@ -204,7 +230,11 @@ export function parseConfig(text: string, file: string): HookConfig {
       cfg.annotation_allow = allowSection(value, `config ${file} [annotation_allow]`);
       continue;
     }
-    if (key === 'dns' || key === 'annotation_allow') throw new InputError(`config ${file}: ${key} must be a table ([${key}])`);
+    if (key === 'rootless' && isTable(value)) {
+      cfg.rootless = rootlessSection(value, `config ${file} [rootless]`);
+      continue;
+    }
+    if (TABLES.includes(key)) throw new InputError(`config ${file}: ${key} must be a table ([${key}])`);
     setKey(cfg, DEFAULTS, key, value, `config ${file}`);
   }
   return cfg;
@@ -239,6 +269,51 @@ function allowSection(table: Record<string, unknown>, where: string): Annotation
   }
   return allow;
 }
+
+function rootlessSection(table: Record<string, unknown>, where: string): RootlessConfig {
+  const r: RootlessConfig = { ...ROOTLESS_DEFAULTS, quota: {}, parents: [], modes: [] };
+  for (const [key, value] of Object.entries(table)) {
+    if (key === 'enable') {
+      if (typeof value !== 'boolean') throw new InputError(`${where}: enable must be true or false, got ${shown(value)}`);
+      r.enable = value;
+    } else if (key === 'quota') {
+      if (!isTable(value)) throw new InputError(`${where}: quota must be a table of user or "@group" = number, e.g. quota = { alice = 4, "@containers" = 2 }`);
+      const entries = Object.entries(value);
+      if (entries.length > 4096) throw new InputError(`${where}: quota has more than 4096 entries`);
+      for (const [who, n] of entries) {
+        if (!ACCOUNT.test(who.startsWith('@') ? who.slice(1) : who)) throw new InputError(`${where}: quota: ${shown(who)} is not a user name or "@group"`);
+        const count = typeof n === 'bigint' ? Number(n) : n;
+        if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > MAX_QUOTA) throw new InputError(`${where}: quota.${who} must be an integer in 0..${MAX_QUOTA}, got ${shown(n)}`);
+        r.quota[who] = count;
+      }
+    } else if (key === 'parents') {
+      if (!Array.isArray(value) || value.length > 64) throw new InputError(`${where}: parents must be an array of at most 64 interface names`);
+      for (const p of value) {
+        if (typeof p !== 'string') throw new InputError(`${where}: parents must be interface names, got ${shown(p)}`);
+        checkIfname(p);
+        r.parents.push(p);
+      }
+    } else if (key === 'modes') {
+      if (!Array.isArray(value) || value.length > 2) throw new InputError(`${where}: modes must be an array of "macvlan" and/or "ipvlan"`);
+      for (const m of value) {
+        if (m !== 'macvlan' && m !== 'ipvlan') throw new InputError(`${where}: modes must be "macvlan" or "ipvlan", got ${shown(m)}`);
+        r.modes.push(m);
+      }
+    } else throw new InputError(`${where}: unknown key ${shown(key)}`);
+  }
+  return r;
+}
+
+/** The most containers `user` (in `groups`) may have at once: their own entry, else the largest of their groups', else 0. */
+export function quotaOf(r: RootlessConfig, user: string, groups: string[]): number {
+  const own = r.quota[user];
+  if (own !== undefined) return own;
+  return Math.max(0, ...groups.map((g) => r.quota[`@${g}`] ?? 0));
+}
+
+/** The parents and link kinds rootless containers may use (the file's own parent and mode when the lists are empty). */
+export const rootlessParents = (cfg: HookConfig): string[] => (cfg.rootless.parents.length ? cfg.rootless.parents : [cfg.parent]);
+export const rootlessModes = (cfg: HookConfig): ('macvlan' | 'ipvlan')[] => (cfg.rootless.modes.length ? cfg.rootless.modes : [cfg.mode]);
 
 function dnsSection(table: Record<string, unknown>, where: string): DnsConfig {
   const dns: DnsConfig = { ...DNS_DEFAULTS };

@@ -88,6 +88,12 @@ export interface ProcessRef {
   start: string;
 }
 
+/** The unprivileged user a container was attached for: uid (SO_PEERCRED's) and user name. */
+export interface RootlessOwner {
+  uid: number;
+  user: string;
+}
+
 /** attaching: the hook is at work (or died at work: poststop undoes it); attached: done. */
 export type Phase = 'attaching' | 'attached';
 
@@ -117,6 +123,8 @@ export interface ContainerRecord {
    * is empty: the owner's stop withdraws, a member's only forgets its record.
    */
   member?: { owner: string };
+  /** Attached by the rootless broker for this user (agent/broker.ts): only they may detach it, and it counts against their quota. */
+  rootless?: RootlessOwner;
   netns: { path: string; id: string };
   interface: { name: string; index: number; mac: string; kind: 'macvlan' | 'ipvlan'; mode: string };
   /** ipvlan l3/l3s: the host-side rule table and proxy NDP that make the addresses reachable. */

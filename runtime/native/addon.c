@@ -2,7 +2,8 @@
  * oci-slaac-hook native addon: the few system calls Node cannot make.
  *
  * Mechanism only, no policy: open a socket or a file inside another network namespace, socket
- * options, bind, sendmsg/recvmsg with ancillary data, a uv_poll readiness watcher, close.
+ * options, bind/listen/accept/connect, sendmsg/recvmsg with ancillary data (SCM_RIGHTS included),
+ * namespace ioctls (type, owning user namespace, parent, owner uid), a uv_poll readiness watcher, close.
  * Every failure throws an Error whose `code` is the errno name and `errno` its number.
  *
  * setns() is only ever done for the duration of one system call on the calling (main) thread
@@ -563,6 +564,82 @@ static napi_value js_clock_boottime(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ---- stream/seqpacket sockets: listen, accept, connect ---- */
+
+/* listen(fd, backlog). */
+static napi_value js_listen(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, backlog;
+  if (argc < 2 || !get_i32(env, argv[0], &fd) || !get_i32(env, argv[1], &backlog)) return throw_type(env, "listen(fd, backlog)");
+  if (listen(fd, backlog) < 0) return throw_errno(env, "listen", errno);
+  return NULL;
+}
+
+/* accept(fd) -> a new fd (non-blocking, close-on-exec), or null when none is waiting (EAGAIN). */
+static napi_value js_accept(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  if (argc < 1 || !get_i32(env, argv[0], &fd)) return throw_type(env, "accept(fd)");
+  int c;
+  do c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); while (c < 0 && errno == EINTR);
+  if (c < 0) return null_or_throw(env, "accept4", errno);
+  napi_value out;
+  CHECK(napi_create_int32(env, c, &out));
+  return out;
+}
+
+/* connect(fd, sockaddr): EINPROGRESS/EAGAIN are thrown like any error (Unix sockets connect at once or fail). */
+static napi_value js_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  void *addr;
+  size_t len;
+  if (argc < 2 || !get_i32(env, argv[0], &fd) || !get_bytes(env, argv[1], &addr, &len)) return throw_type(env, "connect(fd, sockaddr)");
+  int r;
+  do r = connect(fd, (struct sockaddr *)addr, (socklen_t)len); while (r < 0 && errno == EINTR);
+  if (r < 0) return throw_errno(env, "connect", errno);
+  return NULL;
+}
+
+/*
+ * nsRelated(fd, which) -> a new fd (close-on-exec, as the kernel opens it) for a namespace related
+ * to the namespace file `fd`: which 0 = its owning user namespace (NS_GET_USERNS), 1 = its parent
+ * (NS_GET_PARENT: user and pid namespaces; EPERM past the caller's own user namespace).
+ */
+static napi_value js_ns_related(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, which;
+  if (argc < 2 || !get_i32(env, argv[0], &fd) || !get_i32(env, argv[1], &which) || which < 0 || which > 1)
+    return throw_type(env, "nsRelated(fd, which): which is 0 (owning user namespace) or 1 (parent)");
+  int r = ioctl(fd, which == 0 ? NS_GET_USERNS : NS_GET_PARENT);
+  if (r < 0) return throw_errno(env, which == 0 ? "ioctl(NS_GET_USERNS)" : "ioctl(NS_GET_PARENT)", errno);
+  napi_value out;
+  CHECK(napi_create_int32(env, r, &out));
+  return out;
+}
+
+/* nsOwnerUid(fd) -> the uid (in the caller's user namespace) that owns user namespace `fd` (NS_GET_OWNER_UID). */
+static napi_value js_ns_owner_uid(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  if (argc < 1 || !get_i32(env, argv[0], &fd)) return throw_type(env, "nsOwnerUid(fd)");
+  uid_t uid;
+  if (ioctl(fd, NS_GET_OWNER_UID, &uid) < 0) return throw_errno(env, "ioctl(NS_GET_OWNER_UID)", errno);
+  napi_value out;
+  CHECK(napi_create_uint32(env, uid, &out));
+  return out;
+}
+
 /* socketpair(domain, type) -> [fd, fd] (close-on-exec); for tests that stand in for a link. */
 static napi_value js_socketpair(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -613,12 +690,19 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "getsockname", js_getsockname);
   export_fn(env, exports, "clockBoottime", js_clock_boottime);
   export_fn(env, exports, "socketpair", js_socketpair);
+  export_fn(env, exports, "listen", js_listen);
+  export_fn(env, exports, "accept", js_accept);
+  export_fn(env, exports, "connect", js_connect);
+  export_fn(env, exports, "nsRelated", js_ns_related);
+  export_fn(env, exports, "nsOwnerUid", js_ns_owner_uid);
   napi_value c;
   napi_create_object(env, &c);
   export_int(env, c, "SOCK_NONBLOCK", SOCK_NONBLOCK);
   export_int(env, c, "O_NONBLOCK", O_NONBLOCK);
   export_int(env, c, "MSG_TRUNC", MSG_TRUNC);
   export_int(env, c, "MSG_DONTWAIT", MSG_DONTWAIT);
+  export_int(env, c, "MSG_CTRUNC", MSG_CTRUNC);
+  export_int(env, c, "MSG_CMSG_CLOEXEC", MSG_CMSG_CLOEXEC);
   export_int(env, c, "UV_READABLE", UV_READABLE);
   export_int(env, c, "UV_WRITABLE", UV_WRITABLE);
   napi_set_named_property(env, exports, "constants", c);

@@ -117,17 +117,18 @@ export const stillPublished = (state: DnsState | undefined): boolean => state?.r
 const intending = (state: DnsState): DnsState => ({ ...state, records: state.records.map((r) => (r.published ? r : { ...r, uncertain: true })) });
 
 /**
- * Publish a newly attached container. The plan is recorded in the ledger before the update is
+ * Publish a newly attached container under `label()` (relative to the zone; its errors are a
+ * failure like the server's). The plan is recorded in the ledger before the update is
  * sent, so that a process killed meanwhile leaves records that undo deletes. With dns.required a
  * failure (an unusable name, or the server's refusal, or an update whose outcome is unknown)
  * throws — the pipeline then undoes everything, these records included; without, the container
  * starts and its record is pending (and withdrawn at stop if the update may have been applied).
  */
-export async function publish(ctx: OpContext, cfg: DnsConfig, stableName: string, annotations: Record<string, string>, addresses: string[]): Promise<void> {
+export async function publish(ctx: OpContext, cfg: DnsConfig, label: () => string, addresses: string[]): Promise<void> {
   const { ledger, log } = ctx;
   let plan: DnsState;
   try {
-    const planned = planDns(cfg, dnsLabel(stableName, annotations), addresses);
+    const planned = planDns(cfg, label(), addresses);
     plan = planned.plan;
     if (planned.uncovered.length > 0) log.warn(`DNS: ${uncoveredLine(planned.uncovered, reverseZonesOfState(plan))}`);
   } catch (err) {

@@ -17,7 +17,7 @@
  */
 import { InputError } from '../core/errors';
 import { sameLiveNetns, sameNetnsId } from '../core/netns-id';
-import type { ContainerRecord } from '../core/record';
+import type { ContainerRecord, RootlessOwner } from '../core/record';
 import type { NetKernel, NetnsRef } from '../system/kernel';
 import { findMarkedLink } from '../ops/link';
 import type { PipelineDeps } from './deps';
@@ -38,6 +38,10 @@ export interface AdmitRequest {
   netnsPath: string;
   /** The container's process (OCI state pid), when the runtime gives one. */
   pid?: number;
+  /** The netns netnsPath must be ("dev:inode:cookie"): the broker's, from the descriptor it was given; anything else there is refused. */
+  expectNetnsId?: string;
+  /** Admitted for the rootless broker's user: a pod member's record says so too. */
+  rootless?: RootlessOwner;
 }
 
 /** Refuse a netns that is one of the host's, named however (a pid, /proc/self/ns/net, /proc/1/ns/net). */
@@ -84,6 +88,9 @@ export async function admit(req: AdmitRequest, deps: PipelineDeps): Promise<Admi
   let handedOver = false;
   try {
     refuseHostNetns(target.netns, req.netnsPath, deps);
+    if (req.expectNetnsId !== undefined && !sameNetnsId(req.expectNetnsId, target.netns.id)) {
+      throw new InputError(`network namespace ${req.netnsPath} is no longer the one given (its process is gone): refused`);
+    }
 
     const own = deps.store.read(req.id);
     if (own) {
@@ -132,7 +139,7 @@ function nameInUse(name: string, holder: ContainerRecord): InputError {
 
 /** The member record: the owner's attachment, repeated for `status`, with nothing of its own to undo. */
 function join(req: AdmitRequest, owner: ContainerRecord, deps: PipelineDeps): ContainerRecord {
-  const { ledger: _ledger, hook: _hook, dns: _dns, process: _process, attachId: _attachId, ...shared } = owner;
+  const { ledger: _ledger, hook: _hook, dns: _dns, process: _process, attachId: _attachId, rootless: _rootless, ...shared } = owner;
   const process = req.pid ? deps.processRef(req.pid) : undefined;
   const record: ContainerRecord = {
     ...shared,
@@ -140,6 +147,7 @@ function join(req: AdmitRequest, owner: ContainerRecord, deps: PipelineDeps): Co
     phase: 'attached',
     ledger: [],
     member: { owner: owner.id },
+    ...(req.rootless ? { rootless: req.rootless } : {}),
     ...(process ? { process } : {}),
     netns: { path: req.netnsPath, id: owner.netns.id },
     since: new Date().toISOString(),

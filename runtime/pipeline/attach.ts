@@ -25,7 +25,7 @@ import { toLifetime } from '../core/lifetime';
 import { needsHostReach, type SlaveSpec } from '../core/link-kinds';
 import type { PrefixInformation } from '../core/nd-types';
 import { addressCandidate, limitsOf, linkLocalAddress, planFromAdvertisements, type AddressKeys, type PlannedRoute } from '../core/plan';
-import { STATE_VERSION, type AddressRecord, type ContainerRecord } from '../core/record';
+import { STATE_VERSION, type AddressRecord, type ContainerRecord, type RootlessOwner } from '../core/record';
 import { refreshFields } from '../core/refresh';
 import { lifetimesFromPrefix, remainingSeconds } from '../core/slaac';
 import type { StableName } from '../system/container-name';
@@ -33,7 +33,7 @@ import { firstUsableLinkLocal } from '../system/interface';
 import type { Link, NetKernel } from '../system/kernel';
 import type { NdPort, NdVantage } from '../system/nd/port';
 import { installAddress, type AddressPlace } from '../ops/address';
-import { publish } from '../ops/dns-records';
+import { dnsLabel, publish } from '../ops/dns-records';
 import { ensureCompanion } from '../ops/host-link';
 import { installTable, prepareParent, type L3Reach } from '../ops/l3-reach';
 import { Ledger } from '../ops/ledger';
@@ -55,6 +55,10 @@ export interface AttachRequest {
   pid?: number;
   /** The netns at netnsPath, already open (admission's): attach takes it over and closes it. */
   container?: NetKernel;
+  /** The name under the DNS zone, when the caller decides it (the rootless broker: `<name>.<user>`); else the dns_name annotation or the stable name. */
+  dnsLabel?: string;
+  /** Attached by the rootless broker for this user. */
+  rootless?: RootlessOwner;
 }
 
 const round = (ms: number): number => Math.round(ms * 10) / 10;
@@ -99,6 +103,7 @@ function newRecord(req: AttachRequest, netnsId: string, spec: SlaveSpec, deps: P
     attachId: randomUUID(),
     name: req.name.name,
     nameSource: req.name.source,
+    ...(req.rootless ? { rootless: req.rootless } : {}),
     ...processRefs(req.pid, deps),
     derivation: { networkId: req.config.network_id, iid: req.config.iid, dadTransmits: req.config.dad_transmits },
     netns: { path: req.netnsPath, id: netnsId },
@@ -300,7 +305,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     Object.assign(record, refreshFields(record, found.heard ?? [found], limitsOf(cfg), parent.mtu));
 
     // 11. Publication (RFC 2136 + TSIG), when [dns] is configured.
-    if (cfg.dns) await publish(ctx, cfg.dns, req.name.name, req.annotations, addresses.map((a) => a.address));
+    if (cfg.dns) await publish(ctx, cfg.dns, () => req.dnsLabel ?? dnsLabel(req.name.name, req.annotations), addresses.map((a) => a.address));
     failpoint('dns');
 
     record.timings.totalMs = round(performance.now() - t0);

@@ -50,11 +50,21 @@ export interface NativeAddon {
   clockBoottime(): number;
   /** socketpair(domain, type) -> [fd, fd], close-on-exec. */
   socketpair(domain: number, type: number): [number, number];
+  listen(fd: number, backlog: number): void;
+  /** accept4(fd, SOCK_NONBLOCK | SOCK_CLOEXEC): the new fd, or null when none waits. */
+  accept(fd: number): number | null;
+  connect(fd: number, sockaddr: Uint8Array): void;
+  /** A namespace related to namespace file `fd`, as a new close-on-exec fd: 0 its owning user namespace (NS_GET_USERNS), 1 its parent (NS_GET_PARENT). */
+  nsRelated(fd: number, which: 0 | 1): number;
+  /** ioctl(NS_GET_OWNER_UID): the uid (in our user namespace) owning user namespace `fd`. */
+  nsOwnerUid(fd: number): number;
   constants: {
     SOCK_NONBLOCK: number;
     O_NONBLOCK: number;
     MSG_TRUNC: number;
     MSG_DONTWAIT: number;
+    MSG_CTRUNC: number;
+    MSG_CMSG_CLOEXEC: number;
     UV_READABLE: number;
     UV_WRITABLE: number;
   };

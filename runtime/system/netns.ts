@@ -97,6 +97,20 @@ export class NetnsHandle {
   }
 }
 
+/**
+ * The id ("dev:inode:cookie") of a network namespace held by `fd` (one received over SCM_RIGHTS),
+ * or undefined when `fd` is not a network namespace (fstatfs, NS_GET_NSTYPE).
+ */
+export function netnsIdOfFd(fd: number): string | undefined {
+  try {
+    if (!isNetworkNamespace(fd)) return undefined;
+  } catch {
+    return undefined;
+  }
+  const st = fs.fstatSync(fd);
+  return `${st.dev}:${st.ino}:${netnsCookie(fd)}`;
+}
+
 /** fstatfs says nsfs, and NS_GET_NSTYPE says a network namespace. */
 function isNetworkNamespace(fd: number): boolean {
   const addon = native();

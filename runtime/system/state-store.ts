@@ -47,7 +47,7 @@ export class StateStore {
     if (!this.made) fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 });
     this.made = true;
     const temp = path.join(this.dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-    const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
+    const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
     try {
       fs.writeSync(fd, `${JSON.stringify(record, null, 2)}\n`);
       if (opts.durable !== false) fs.fsyncSync(fd);

@@ -156,7 +156,7 @@ t.test('publish: one update per zone; the uncovered address logged once, its AAA
   t.teardown(dns.close);
   const log = new MemoryLogger();
   const ctx = fakeCtx(log);
-  await publish(ctx, cfg({ server: dns.server, reverse_zones: [Z44, Z7] }), 'web', {}, [A7, A8, B1]);
+  await publish(ctx, cfg({ server: dns.server, reverse_zones: [Z44, Z7] }), () => 'web', [A7, A8, B1]);
   t.same(zonesOf(dns.seen), ['add lab.example: AAAA,AAAA,AAAA', `add ${Z7}: PTR`, `add ${Z44}: PTR`]);
   const state = ctx.ledger.record.dns;
   t.equal(state?.status, 'published');
@@ -175,7 +175,7 @@ t.test('republish: only what changed, in its zone; the others untouched; a new u
   const dns = await dnsServer();
   t.teardown(dns.close);
   const ctx = fakeCtx(new MemoryLogger());
-  await publish(ctx, cfg({ server: dns.server, reverse_zones: [Z7, Z44] }), 'web', {}, [A7, A8]);
+  await publish(ctx, cfg({ server: dns.server, reverse_zones: [Z7, Z44] }), () => 'web', [A7, A8]);
   const start = ctx.ledger.record.dns as DnsState;
   dns.seen.length = 0;
 
@@ -216,7 +216,7 @@ t.test('a zone refusing: the others done, what it holds still counted published'
   const dns = await dnsServer((zone, op) => zone === Z7 && op === 'delete');
   t.teardown(dns.close);
   const ctx = fakeCtx(new MemoryLogger());
-  await publish(ctx, cfg({ server: dns.server, reverse_zones: [Z44, Z7] }), 'web', {}, [A7, A8]);
+  await publish(ctx, cfg({ server: dns.server, reverse_zones: [Z44, Z7] }), () => 'web', [A7, A8]);
   const state = ctx.ledger.record.dns as DnsState;
   const out = await withdraw(state);
   t.equal(out.status, 'withdraw-failed');
