@@ -41,7 +41,14 @@ if [ ! -f "$CONFIG_DIR/config.toml" ]; then
 # [annotation_allow]
 # parent = ["eth1", "eth2"]
 # ipvlan_mode = ["l2", "l3"]
+#
+# Rootless podman users, through the agent's broker (README, "Rootless podman"); ipvlan l3s
+# recommended for them:
+# [rootless]
+# enable = true
+# quota = { alice = 4, "@containers" = 2 }
 TOML
+	chmod 0644 "$CONFIG_DIR/config.toml" # rootless hooks read it as the user
 fi
 AGENT_ARGS=""
 [ "$CONFIG_DIR" = /etc/oci-slaac-hook ] || AGENT_ARGS=" --config $CONFIG_DIR/config.toml"
