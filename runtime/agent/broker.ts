@@ -105,6 +105,7 @@ export class Broker {
       path: this.path,
       mode: 0o666,
       maxMessageBytes: MAX_ROOTLESS_REQUEST_BYTES,
+      maxFds: 1,
       maxPerUid: MAX_PER_UID,
       maxConnections: MAX_CONNECTIONS,
       timeoutMs: REQUEST_TIMEOUT_MS,
@@ -126,9 +127,9 @@ export class Broker {
     return encodeRootless(await this.answer(m, peer));
   }
 
-  /** The answer to one message (exported for the tests through `answer`). */
+  /** The answer to one message. */
   async answer(m: SeqpacketMessage, peer: SocketPeer): Promise<RootlessAnswer> {
-    if (m.truncated) return { ok: false, error: `request longer than ${MAX_ROOTLESS_REQUEST_BYTES} bytes, or its descriptors were cut` };
+    if (m.truncated) return { ok: false, error: `request longer than ${MAX_ROOTLESS_REQUEST_BYTES} bytes or with more than one descriptor` };
     const parsed = parseRootlessRequest(m.data);
     if (!parsed.ok) return { ok: false, error: parsed.error };
     const req = parsed.value;
@@ -176,7 +177,6 @@ export class Broker {
 
   /** Checks 3–5 of the header: the netns the caller may act on, as an id. */
   private checkNetns(fds: number[], account: Account, peer: SocketPeer): string {
-    if (fds.length > 1) throw new Refused(`${fds.length} descriptors came with the request (one expected)`);
     const fd = fds[0];
     if (fd === undefined) throw new Refused('no network namespace descriptor came with the request (the hook could not open it)');
     const netnsId = netnsIdOfFd(fd);
@@ -245,7 +245,6 @@ export class Broker {
 
   private async detach(req: Extract<RootlessRequest, { op: 'detach' }>, fds: number[], peer: SocketPeer): Promise<RootlessAnswer> {
     const { deps } = this.host;
-    if (fds.length > 1) throw new Refused(`${fds.length} descriptors came with the request (at most one expected)`);
     const record = deps.store.read(req.id);
     if (!record) throw new Refused(`no record of container ${req.id}`);
     if (record.rootless?.uid !== peer.uid) throw new Refused(`container ${req.id} is not uid ${peer.uid}'s (${record.rootless ? `uid ${record.rootless.uid}'s` : 'a root container'})`);

@@ -56,7 +56,7 @@ export interface SeqpacketMessage {
   data: Buffer;
   /** Descriptors that came with it (closed by the server once the handler has settled). */
   fds: number[];
-  /** Longer than the server takes, or its control data was cut (MSG_TRUNC / MSG_CTRUNC). */
+  /** Longer than the server takes, more descriptors than it keeps, or its control data was cut (MSG_TRUNC / MSG_CTRUNC). */
   truncated: boolean;
 }
 
@@ -65,6 +65,8 @@ export interface SeqpacketServerOptions {
   /** File mode of the socket (0666: any local user may connect). */
   mode: number;
   maxMessageBytes: number;
+  /** Descriptors kept per message; more are closed on receipt and the message is marked truncated. */
+  maxFds: number;
   maxPerUid: number;
   maxConnections: number;
   timeoutMs: number;
@@ -207,8 +209,11 @@ export class SeqpacketServer {
       return;
     }
     if (got === null) return; // spurious readiness
-    const fds = rightsOf(got.control);
-    if (got.length === 0 && fds.length === 0) {
+    const received = rightsOf(got.control);
+    // A flood of descriptors must not sit in our table while the request waits its turn.
+    for (const extra of received.slice(this.opts.maxFds)) closeQuietly(extra);
+    const fds = received.slice(0, this.opts.maxFds);
+    if (got.length === 0 && received.length === 0) {
       this.drop(c); // the peer hung up
       return;
     }
@@ -218,7 +223,7 @@ export class SeqpacketServer {
     if (c.timer) clearTimeout(c.timer);
     c.timer = undefined;
     this.counters.messages++;
-    const truncated = got.length > this.opts.maxMessageBytes || (got.flags & (addon.constants.MSG_TRUNC | addon.constants.MSG_CTRUNC)) !== 0;
+    const truncated = got.length > this.opts.maxMessageBytes || received.length > this.opts.maxFds || (got.flags & (addon.constants.MSG_TRUNC | addon.constants.MSG_CTRUNC)) !== 0;
     const message: SeqpacketMessage = { data: got.data.subarray(0, this.opts.maxMessageBytes), fds, truncated };
     const finish = (answer: Buffer | undefined): void => {
       for (const fd of fds) closeQuietly(fd);

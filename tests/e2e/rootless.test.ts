@@ -118,7 +118,7 @@ async function startAgent(): Promise<void> {
 }
 
 /** The agent's ping over agent.sock (root): its answer and how long it took. */
-function ping(): Promise<{ ms: number; answer: { ok: boolean; counters?: { broker?: Record<string, number> } } }> {
+function ping(): Promise<{ ms: number; answer: { ok: boolean; containers?: number; counters?: { broker?: Record<string, number> } } }> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const s = net.createConnection(socketFile);
@@ -254,6 +254,7 @@ t.test('a rootless container gets a public address through the broker, bound by 
   }
   t.match(body, 'rootless-ok', 'the router reaches it');
   t.same(await dig(lab, `rlweb.oshrl1.${lab.dnsZone}`, 'AAAA'), [webAddress], 'published as <name>.<user>.<zone>');
+  t.equal((await ping()).answer.containers, 1, 'the agent looks after it (refreshed like any other)');
   const pid = (await rootlessPodman(alice, ['inspect', '--format', '{{.State.Pid}}', 'rlweb'])).stdout.trim();
   const links = await run('nsenter', ['-t', pid, '-n', 'ip', '-o', 'link', 'show', 'type', 'macvlan']);
   t.equal(links.stdout.trim().split('\n').filter(Boolean).length, 1, `one macvlan in its netns: ${links.stdout.trim()}`);
