@@ -262,12 +262,21 @@ function allowSection(table: Record<string, unknown>, where: string): Annotation
     for (const value of list) {
       const probe = { ...DEFAULTS };
       setKey(probe, DEFAULTS, key, value, `${where} ${key}`);
-      if (key === 'parent') checkIfname(value as string);
+      if (key === 'parent') ifname(value as string, `${where} parent`);
       values.push(value as string);
     }
     allow[key as HostChoiceKey] = values;
   }
   return allow;
+}
+
+/** checkIfname, its error naming where the name was. */
+function ifname(name: string, where: string): void {
+  try {
+    checkIfname(name);
+  } catch (err) {
+    throw new InputError(`${where}: ${(err as Error).message}`);
+  }
 }
 
 function rootlessSection(table: Record<string, unknown>, where: string): RootlessConfig {
@@ -290,7 +299,7 @@ function rootlessSection(table: Record<string, unknown>, where: string): Rootles
       if (!Array.isArray(value) || value.length > 64) throw new InputError(`${where}: parents must be an array of at most 64 interface names`);
       for (const p of value) {
         if (typeof p !== 'string') throw new InputError(`${where}: parents must be interface names, got ${shown(p)}`);
-        checkIfname(p);
+        ifname(p, `${where}: parents`);
         r.parents.push(p);
       }
     } else if (key === 'modes') {
