@@ -127,8 +127,8 @@ export class Broker {
     return encodeRootless(await this.answer(m, peer));
   }
 
-  /** The answer to one message. */
-  async answer(m: SeqpacketMessage, peer: SocketPeer): Promise<RootlessAnswer> {
+  /** The answer to one message: parsed, then served in turn with the caller's other requests. */
+  private async answer(m: SeqpacketMessage, peer: SocketPeer): Promise<RootlessAnswer> {
     if (m.truncated) return { ok: false, error: `request longer than ${MAX_ROOTLESS_REQUEST_BYTES} bytes or with more than one descriptor` };
     const parsed = parseRootlessRequest(m.data);
     if (!parsed.ok) return { ok: false, error: parsed.error };

@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { native, SOL_SOCKET } from '../system/native';
+import { socketThere } from '../system/seqpacket';
 import { MAX_REQUEST_BYTES, type AgentAnswer, type AgentRequest } from '../wire/agent-protocol';
 
 const SO_PEERCRED = 17;
@@ -99,14 +100,7 @@ export class ControlServer {
   /** Replace a stale socket file, refuse when an agent answers there, listen with mode 0600. */
   async listen(): Promise<void> {
     const file = this.opts.path;
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.lstatSync(file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    if (st) {
-      if (!st.isSocket()) throw new Error(`${file} exists and is not a socket: not touching it`);
+    if (socketThere(file)) {
       if (await agentAnswers(file)) throw new Error(`another agent is running (it answers on ${file})`);
       fs.unlinkSync(file); // left by an agent that was killed
     }

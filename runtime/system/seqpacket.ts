@@ -26,6 +26,22 @@ export interface SocketPeer {
   gid: number;
 }
 
+/**
+ * Is there a socket file at `file` (one a killed server left, or a live server's)? Nothing there:
+ * false; anything there that is not a socket is refused — a server never removes what is not its own.
+ */
+export function socketThere(file: string): boolean {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  if (!st.isSocket()) throw new Error(`${file} exists and is not a socket: not touching it`);
+  return true;
+}
+
 /** sockaddr_un for a path. */
 export function unixAddress(file: string): Buffer {
   const p = Buffer.from(file, 'utf8');
@@ -104,16 +120,9 @@ export class SeqpacketServer {
   listen(): void {
     const addon = native();
     const file = this.opts.path;
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.lstatSync(file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    if (st) {
-      if (!st.isSocket()) throw new Error(`${file} exists and is not a socket: not touching it`);
+    if (socketThere(file)) {
       if (answers(file)) throw new Error(`another broker is running (it answers on ${file})`);
-      fs.unlinkSync(file);
+      fs.unlinkSync(file); // left by a server that was killed
     }
     const fd = addon.socketat(-1, AF_UNIX, SOCK_SEQPACKET | addon.constants.SOCK_NONBLOCK, 0);
     try {
