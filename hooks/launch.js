@@ -9,7 +9,8 @@ const path = require('node:path');
 const vm = require('node:vm');
 const Module = require('node:module');
 
-const file = path.join(__dirname, 'oci-slaac-hook.main.js');
+// dist/oci-slaac-hook.js runs oci-slaac-hook.main.js; dist/oci-slaac-runtime.js, oci-slaac-runtime.main.js.
+const file = path.join(__dirname, `${path.basename(__filename, '.js')}.main.js`);
 let cachedData;
 try {
   cachedData = fs.readFileSync(`${file}.cache`);

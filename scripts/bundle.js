@@ -6,24 +6,28 @@ const fs = require('node:fs');
 const vm = require('node:vm');
 const Module = require('node:module');
 const root = path.join(__dirname, '..');
-const main = path.join(root, 'dist', 'oci-slaac-hook.main.js');
-const out = path.join(root, 'dist', 'oci-slaac-hook.js');
-esbuild.buildSync({
-  entryPoints: [path.join(root, 'hooks', 'oci-slaac-hook.ts')],
-  outfile: main,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  minifySyntax: true,
-  legalComments: 'none',
-  logLevel: 'warning',
-});
-// Compiled (not run) exactly as hooks/launch.js compiles it, by this node: the cache it accepts.
-const script = new vm.Script(Module.wrap(fs.readFileSync(main, 'utf8')), { filename: main });
-fs.writeFileSync(`${main}.cache`, script.createCachedData());
-fs.copyFileSync(path.join(root, 'hooks', 'launch.js'), out);
-fs.chmodSync(out, 0o755);
+// The hook and the runtime wrapper, each its own bundle (the wrapper's small: it runs for every
+// runtime command an engine makes).
+for (const name of ['oci-slaac-hook', 'oci-slaac-runtime']) {
+  const main = path.join(root, 'dist', `${name}.main.js`);
+  const out = path.join(root, 'dist', `${name}.js`);
+  esbuild.buildSync({
+    entryPoints: [path.join(root, 'hooks', `${name}.ts`)],
+    outfile: main,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minifySyntax: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  // Compiled (not run) exactly as hooks/launch.js compiles it, by this node: the cache it accepts.
+  const script = new vm.Script(Module.wrap(fs.readFileSync(main, 'utf8')), { filename: main });
+  fs.writeFileSync(`${main}.cache`, script.createCachedData());
+  fs.copyFileSync(path.join(root, 'hooks', 'launch.js'), out);
+  fs.chmodSync(out, 0o755);
+}
 
 // The demo and the benchmark (lab scripts, not product): bundled too, so they run with plain node.
 for (const name of ['demo', 'bench']) {

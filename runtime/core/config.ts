@@ -54,7 +54,16 @@ export interface HookConfig {
   annotation_allow: AnnotationAllow;
   /** [rootless]: the agent's broker for unprivileged users (rootless podman); off by default. */
   rootless: RootlessConfig;
+  /** [shim]: the runtime wrapper (oci-slaac-runtime) for Docker, containerd and Kubernetes. */
+  shim: ShimConfig;
 }
+
+export interface ShimConfig {
+  /** The real runtime the wrapper hands over to: a name looked up in PATH, or an absolute path. */
+  runtime: string;
+}
+
+export const SHIM_DEFAULTS: ShimConfig = { runtime: 'runc' };
 
 /**
  * [rootless]: who may have containers attached by the agent's broker (agent/broker.ts), how many
@@ -146,6 +155,7 @@ export const DEFAULTS: HookConfig = {
   gc_interval_ms: 2000,
   annotation_allow: {},
   rootless: ROOTLESS_DEFAULTS,
+  shim: SHIM_DEFAULTS,
 };
 
 /**
@@ -167,7 +177,7 @@ const CHOICES: Partial<Record<keyof HookConfig, readonly string[]>> = {
 type Raw = string | number | boolean;
 
 /** The tables of config.toml ([dns], [annotation_allow], [rootless]): never a plain key. */
-export const TABLES: readonly string[] = ['dns', 'annotation_allow', 'rootless'];
+export const TABLES: readonly string[] = ['dns', 'annotation_allow', 'rootless', 'shim'];
 
 /** Text as an error may show it without quotes: control characters escaped, at most 64 characters. */
 export function bare(text: string): string {
@@ -230,6 +240,10 @@ export function parseConfig(text: string, file: string): HookConfig {
       cfg.annotation_allow = allowSection(value, `config ${file} [annotation_allow]`);
       continue;
     }
+    if (key === 'shim' && isTable(value)) {
+      cfg.shim = shimSection(value, `config ${file} [shim]`);
+      continue;
+    }
     if (key === 'rootless' && isTable(value)) {
       cfg.rootless = rootlessSection(value, `config ${file} [rootless]`);
       continue;
@@ -268,6 +282,19 @@ function allowSection(table: Record<string, unknown>, where: string): Annotation
     allow[key as HostChoiceKey] = values;
   }
   return allow;
+}
+
+function shimSection(table: Record<string, unknown>, where: string): ShimConfig {
+  const shim: ShimConfig = { ...SHIM_DEFAULTS };
+  for (const [key, value] of Object.entries(table)) {
+    if (key !== 'runtime') throw new InputError(`${where}: unknown key ${shown(key)}`);
+    // A name (runc, crun) or an absolute path; nothing relative to wherever the engine runs us.
+    if (typeof value !== 'string' || !(/^[A-Za-z0-9][A-Za-z0-9_.+-]{0,254}$/.test(value) || /^\/[^\0\n]{1,4095}$/.test(value))) {
+      throw new InputError(`${where}: runtime must be a program name (runc, crun) or an absolute path, got ${shown(value)}`);
+    }
+    shim.runtime = value;
+  }
+  return shim;
 }
 
 /** checkIfname, its error naming where the name was. */

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <linux/nsfs.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -640,6 +641,79 @@ static napi_value js_ns_owner_uid(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * execve(path, argv: string[], envp: string[], inherit: number[]): replace this process (an OCI
+ * runtime wrapper hands over to the real runtime, as nvidia-container-runtime does with
+ * syscall.Exec). The fds in `inherit` lose FD_CLOEXEC (Node sets it on 0, 1 and 2 at start: the
+ * runtime would find its stdio closed); signals Node set to be ignored (SIGPIPE) go back to their
+ * defaults and the signal mask is emptied: execve keeps both, and a runtime must start as from a
+ * shell. Returns only by throwing.
+ */
+static char **string_array(napi_env env, napi_value arr, uint32_t max) {
+  uint32_t n;
+  if (napi_get_array_length(env, arr, &n) != napi_ok || n > max) return NULL;
+  char **out = calloc(n + 1, sizeof *out);
+  if (!out) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    size_t len;
+    if (napi_get_element(env, arr, i, &v) != napi_ok || napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) goto fail;
+    out[i] = malloc(len + 1);
+    if (!out[i] || napi_get_value_string_utf8(env, v, out[i], len + 1, &len) != napi_ok) goto fail;
+  }
+  return out;
+fail:
+  for (uint32_t i = 0; i < n; i++) free(out[i]);
+  free(out);
+  return NULL;
+}
+
+static void free_array(char **a) {
+  if (!a) return;
+  for (char **p = a; *p; p++) free(*p);
+  free(a);
+}
+
+static napi_value js_execve(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char path[4096];
+  size_t plen;
+  uint32_t ninherit = 0;
+  if (argc < 4 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok ||
+      napi_get_array_length(env, argv[3], &ninherit) != napi_ok)
+    return throw_type(env, "execve(path, argv, envp, inherit): a path, two arrays of strings and an array of fds expected");
+  for (uint32_t i = 0; i < ninherit; i++) {
+    napi_value v;
+    int32_t fd;
+    if (napi_get_element(env, argv[3], i, &v) != napi_ok || !get_i32(env, v, &fd)) return throw_type(env, "execve: inherit must be fds");
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC)) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+  }
+  char **args = string_array(env, argv[1], 65536), **envs = string_array(env, argv[2], 65536);
+  if (!args || !envs) {
+    free_array(args);
+    free_array(envs);
+    return throw_type(env, "execve(path, argv, envp): argv and envp must be arrays of strings");
+  }
+  struct sigaction dfl = { 0 };
+  dfl.sa_handler = SIG_DFL;
+  for (int s = 1; s < NSIG; s++) {
+    struct sigaction old;
+    if (s != SIGKILL && s != SIGSTOP && sigaction(s, NULL, &old) == 0 && old.sa_handler == SIG_IGN) sigaction(s, &dfl, NULL);
+  }
+  sigset_t none, before;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, &before);
+  execve(path, args, envs);
+  int e = errno;
+  sigprocmask(SIG_SETMASK, &before, NULL);
+  free_array(args);
+  free_array(envs);
+  return throw_errno(env, "execve", e);
+}
+
 /* socketpair(domain, type) -> [fd, fd] (close-on-exec); for tests that stand in for a link. */
 static napi_value js_socketpair(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -691,6 +765,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "clockBoottime", js_clock_boottime);
   export_fn(env, exports, "socketpair", js_socketpair);
   export_fn(env, exports, "listen", js_listen);
+  export_fn(env, exports, "execve", js_execve);
   export_fn(env, exports, "accept", js_accept);
   export_fn(env, exports, "connect", js_connect);
   export_fn(env, exports, "nsRelated", js_ns_related);

@@ -167,8 +167,11 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     record.interface = { name: ifname, index: link.index, mac: link.mac ? formatMac(link.mac) : '', kind: spec.kind, mode: spec.mode };
     failpoint('link');
 
-    // 2. The kernel must neither autoconfigure from the RA nor run its own DAD: we do both.
-    for (const [key, value] of [['accept_ra', 0], ['autoconf', 0], ['accept_dad', 0]] as const) container.writeSysctl(`net/ipv6/conf/${ifname}/${key}`, value);
+    // 2. IPv6 on for this link alone: Docker sets all/default disable_ipv6=1 in a container netns
+    //    whose network has none (`--network none` too), which a new link inherits; Docker's own
+    //    links keep what Docker set. The kernel must neither autoconfigure from the RA nor run its
+    //    own DAD: we do both.
+    for (const [key, value] of [['disable_ipv6', 0], ['accept_ra', 0], ['autoconf', 0], ['accept_dad', 0]] as const) container.writeSysctl(`net/ipv6/conf/${ifname}/${key}`, value);
     container.setLink(link.index, { addrGenMode: 'none' });
     container.setLink(link.index, { up: true });
 

@@ -51,6 +51,8 @@ export interface NativeAddon {
   /** socketpair(domain, type) -> [fd, fd], close-on-exec. */
   socketpair(domain: number, type: number): [number, number];
   listen(fd: number, backlog: number): void;
+  /** execve(2), the fds in `inherit` without FD_CLOEXEC, signals Node ignores reset to default and the mask emptied first; returns only by throwing. */
+  execve(path: string, argv: string[], envp: string[], inherit: number[]): never;
   /** accept4(fd, SOCK_NONBLOCK | SOCK_CLOEXEC): the new fd, or null when none waits. */
   accept(fd: number): number | null;
   connect(fd: number, sockaddr: Uint8Array): void;
