@@ -1,7 +1,9 @@
 #!/bin/sh
-# Install the built hook (run `npm run build` first) for runc, crun and podman:
-#   $PREFIX/lib/oci-slaac-hook/{dist/oci-slaac-hook{,.main}.js{,.cache},build/Release/osh_native.node}
+# Install the built hook (run `npm run build` first) for runc, crun and podman, and the runtime
+# wrapper for Docker, containerd and Kubernetes:
+#   $PREFIX/lib/oci-slaac-hook/{dist/oci-slaac-{hook,runtime}{,.main}.js{,.cache},build/Release/osh_native.node}
 #   $PREFIX/bin/oci-slaac-hook                       (the operator command)
+#   $PREFIX/bin/oci-slaac-runtime                    (the runtime wrapper: runc's argv, our hooks added)
 #   $HOOKS_DIR/oci-slaac-hook-{prestart,poststop}.json (podman's hooks.d)
 #   $CONFIG_DIR/config.toml                          (only if absent; set "parent" in it)
 #   $SYSTEMD_DIR/oci-slaac-hook-agent.service        (the agent's unit; enabled and started when
@@ -9,6 +11,8 @@
 # PREFIX defaults to /usr/local, CONFIG_DIR to /etc/oci-slaac-hook; HOOKS_DIR to
 # /usr/share/containers/oci/hooks.d, the only directory podman 4.3 on Debian 12 reads by
 # default. SYSTEMD_DIR defaults to /etc/systemd/system.
+# DOCKER_DAEMON_JSON=/etc/docker/daemon.json (opt-in, unset by default) also registers the wrapper
+# there as Docker's runtime "slaac" (`oci-slaac-hook docker-install`).
 set -eu
 cd "$(dirname "$0")/.."
 PREFIX=${PREFIX:-/usr/local}
@@ -19,12 +23,20 @@ SYSTEMD_DIR=${SYSTEMD_DIR:-$SYSTEMD_DEFAULT}
 NODE=$(command -v node)
 LIB="$PREFIX/lib/oci-slaac-hook"
 
-[ -f dist/oci-slaac-hook.js ] && [ -f build/Release/osh_native.node ] || { echo "hooks/install.sh: run 'npm run build' first" >&2; exit 1; }
+[ -f dist/oci-slaac-hook.js ] && [ -f dist/oci-slaac-runtime.js ] && [ -f build/Release/osh_native.node ] || { echo "hooks/install.sh: run 'npm run build' first" >&2; exit 1; }
 install -d "$LIB/dist" "$LIB/build/Release" "$PREFIX/bin" "$HOOKS_DIR" "$CONFIG_DIR"
 install -m 0755 dist/oci-slaac-hook.js "$LIB/dist/oci-slaac-hook.js"
 install -m 0644 dist/oci-slaac-hook.main.js dist/oci-slaac-hook.main.js.cache "$LIB/dist/"
 install -m 0755 build/Release/osh_native.node "$LIB/build/Release/osh_native.node"
+install -m 0755 dist/oci-slaac-runtime.js "$LIB/dist/oci-slaac-runtime.js"
+install -m 0644 dist/oci-slaac-runtime.main.js dist/oci-slaac-runtime.main.js.cache "$LIB/dist/"
 ln -sf "$LIB/dist/oci-slaac-hook.js" "$PREFIX/bin/oci-slaac-hook"
+# The wrapper runs under dockerd's or containerd's environment, whose PATH may not have this node:
+# a script naming node's path, as the hooks.d files and the agent's unit do. Written beside and
+# renamed, so that it replaces a link there instead of writing through it.
+printf '#!/bin/sh\nexec '\''%s'\'' '\''%s'\'' "$@"\n' "$NODE" "$LIB/dist/oci-slaac-runtime.js" >"$PREFIX/bin/.oci-slaac-runtime.tmp"
+chmod 0755 "$PREFIX/bin/.oci-slaac-runtime.tmp"
+mv -f "$PREFIX/bin/.oci-slaac-runtime.tmp" "$PREFIX/bin/oci-slaac-runtime"
 for stage in prestart poststop; do
 	sed -e "s|/usr/local/lib/oci-slaac-hook|$LIB|g" -e "s|\"/usr/bin/node\"|\"$NODE\"|" \
 		"hooks/hooks.d/oci-slaac-hook-$stage.json" >"$HOOKS_DIR/oci-slaac-hook-$stage.json"
@@ -62,5 +74,8 @@ if [ "$SYSTEMD_DIR" = "$SYSTEMD_DEFAULT" ] && [ -d /run/systemd/system ] && comm
 	systemctl enable oci-slaac-hook-agent.service
 	systemctl restart oci-slaac-hook-agent.service || echo "hooks/install.sh: the agent did not start: see journalctl -u oci-slaac-hook-agent" >&2
 	AGENT="agent enabled and started (systemctl status oci-slaac-hook-agent)"
+fi
+if [ -n "${DOCKER_DAEMON_JSON:-}" ]; then
+	"$NODE" "$LIB/dist/oci-slaac-hook.js" docker-install --daemon-json "$DOCKER_DAEMON_JSON" --runtime-path "$PREFIX/bin/oci-slaac-runtime"
 fi
 echo "installed to $LIB; hooks.d files in $HOOKS_DIR; $AGENT; edit $CONFIG_DIR/config.toml"

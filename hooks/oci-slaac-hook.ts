@@ -1,6 +1,6 @@
 /**
  * oci-slaac-hook: the one executable — the OCI hook stages (createRuntime, prestart, poststop:
- * the OCI state on stdin) and the operator commands (ra, dad, status, check).
+ * the OCI state on stdin) and the operator commands (ra, dad, status, check, docker-install).
  *
  * Hook stages exit 0 on success and 1 on any failure (the runtime then refuses the container),
  * with one line naming the cause on stderr and in syslog.
@@ -10,7 +10,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError, TimeoutError, oneLine } from '../runtime/core/errors';
-import { checkCommand, dadCommand, raCommand, statusCommand, type CommandResult } from './commands';
+import { checkCommand, dadCommand, dockerInstallCommand, raCommand, statusCommand, type CommandResult } from './commands';
 import { COMPLETE_DAD_COMMAND, completeDadInBackground, runHookStage } from './hook';
 import { readStdinState } from '../runtime/wire/oci/files';
 import { Logger, escapeControls } from '../runtime/system/log';
@@ -22,6 +22,8 @@ const USAGE = `usage:
   oci-slaac-hook dad ADDRESS --interface IF [--netns PATH] [--transmits N] [--retrans-ms MS] [--json]
   oci-slaac-hook status [--config PATH] [--json]
   oci-slaac-hook check ID [--config PATH] [--json]   (0 ok, 1 differences from the ledger, 2 unknown ID)
+  oci-slaac-hook docker-install [--daemon-json PATH] [--name NAME] [--runtime-path PATH] [--default] [--json]
+                                                     (register oci-slaac-runtime in Docker's daemon.json)
   oci-slaac-hook agent [--config PATH]               (the daemon: RA listeners, refresh, GC; SIGHUP reloads)
   oci-slaac-hook createRuntime|prestart|poststop [--config PATH]   (OCI hook; state on stdin)`;
 
@@ -70,6 +72,14 @@ async function run(argv: string[]): Promise<CommandResult> {
       const { values, positionals } = parse({ args: rest, options: { config: { type: 'string' }, json: { type: 'boolean' } }, strict: true, allowPositionals: true });
       if (positionals.length !== 1 || !positionals[0]) throw new UsageError('check: exactly one container ID is required');
       return withJson(values.json, await checkCommand({ id: positionals[0], config: values.config }));
+    }
+    case 'docker-install': {
+      const { values } = parse({
+        args: rest,
+        options: { 'daemon-json': { type: 'string' }, name: { type: 'string' }, 'runtime-path': { type: 'string' }, default: { type: 'boolean' }, json: { type: 'boolean' } },
+        strict: true,
+      });
+      return withJson(values.json, dockerInstallCommand({ daemonJson: values['daemon-json'], name: values.name, runtimePath: values['runtime-path'], makeDefault: values.default }));
     }
     case undefined:
     case '-h':

@@ -1,5 +1,6 @@
 // hooks/install.sh into a scratch prefix: the command runs from there (addon found beside the
-// bundle), and the hooks.d files it writes are valid and point at the installed bundle.
+// bundle), the hooks.d files it writes are valid and point at the installed bundle, the runtime
+// wrapper is there to run, and DOCKER_DAEMON_JSON registers it beside the runtimes already there.
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -31,4 +32,38 @@ t.test('install.sh', async (t) => {
   const exec = /^ExecStart=(.*)$/m.exec(unit)?.[1]?.split(' ') ?? [];
   t.same(exec.slice(1), [path.join(env.PREFIX, 'lib', 'oci-slaac-hook', 'dist', 'oci-slaac-hook.js'), 'agent', '--config', path.join(env.CONFIG_DIR, 'config.toml')]);
   t.ok(exec[0] && fs.existsSync(exec[0]), `node at ${exec[0]}`);
+  // The runtime wrapper: an executable script running the installed bundle with this node (the
+  // daemons that run it may have another PATH).
+  const wrapper = path.join(env.PREFIX, 'bin', 'oci-slaac-runtime');
+  t.doesNotThrow(() => fs.accessSync(wrapper, fs.constants.X_OK), 'the wrapper is executable');
+  const runs = /^exec '([^']+)' '([^']+)' "\$@"$/m.exec(fs.readFileSync(wrapper, 'utf8'));
+  t.ok(runs?.[1] && fs.existsSync(runs[1]), `node at ${runs?.[1]}`);
+  t.equal(runs?.[2], path.join(env.PREFIX, 'lib', 'oci-slaac-hook', 'dist', 'oci-slaac-runtime.js'));
+  t.ok(runs?.[2] && fs.existsSync(runs[2]), 'the wrapper\'s bundle installed');
+});
+
+t.test('install.sh with DOCKER_DAEMON_JSON: our runtime added, theirs kept', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osh-install-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const daemonJson = path.join(dir, 'docker', 'daemon.json');
+  fs.mkdirSync(path.dirname(daemonJson));
+  fs.writeFileSync(daemonJson, JSON.stringify({ 'log-level': 'warn', runtimes: { crun: { path: '/usr/bin/crun' } } }));
+  const env = {
+    PREFIX: path.join(dir, 'usr'),
+    HOOKS_DIR: path.join(dir, 'hooks.d'),
+    CONFIG_DIR: path.join(dir, 'etc'),
+    SYSTEMD_DIR: path.join(dir, 'systemd'),
+    DOCKER_DAEMON_JSON: daemonJson,
+  };
+  const install = (): ReturnType<typeof run> => run('sh', [path.join(__dirname, '..', '..', 'hooks', 'install.sh')], { env });
+  const r = await install();
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /runtimes\.slaac: added/);
+  t.same(JSON.parse(fs.readFileSync(daemonJson, 'utf8')), {
+    'log-level': 'warn',
+    runtimes: { crun: { path: '/usr/bin/crun' }, slaac: { path: path.join(env.PREFIX, 'bin', 'oci-slaac-runtime') } },
+  });
+  const again = await install();
+  t.equal(again.code, 0, again.stderr);
+  t.match(again.stdout, /daemon\.json: nothing to change/);
 });
