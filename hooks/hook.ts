@@ -6,7 +6,8 @@
 import { applyAnnotations, validateForAttach, type HookConfig } from '../runtime/core/config';
 import { InputError } from '../runtime/core/errors';
 import { loadConfigFile } from '../runtime/system/config-file';
-import { stableName } from '../runtime/system/container-name';
+import { dockerFacts, stableName } from '../runtime/system/container-name';
+import { DNS_NAME_ANNOTATION } from '../runtime/ops/dns-records';
 import { loadOrCreateHostSecret } from '../runtime/system/host-secret';
 import type { Logger } from '../runtime/system/log';
 import { parseState, readConfig, type HookStage, type OciState } from '../runtime/wire/oci/spec';
@@ -78,7 +79,9 @@ async function poststop(state: OciState, base: HookConfig, deps: PipelineDeps): 
 async function createRuntime(state: OciState, base: HookConfig, configPath: string | undefined, deps: PipelineDeps, agent: AgentClient): Promise<void> {
   const { log } = deps;
   const oci = readConfig(state.bundle);
-  const annotations = { ...oci.annotations, ...state.annotations };
+  // A Docker container's `oci-slaac-hook.*` labels act as annotations (annotations win).
+  const docker = dockerFacts(state.id, oci.hostnameSource);
+  const annotations = { ...docker?.labels, ...oci.annotations, ...state.annotations };
   const cfg = applyAnnotations(base, annotations);
   if (!cfg.enable) {
     log.info('not enabled for this container (oci-slaac-hook.enable=false)');
@@ -102,7 +105,7 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
     agent.prefetchRas(cfg.parent);
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  const name = stableName(state.id, state.bundle, annotations, oci.hostname);
+  const name = stableName(state.id, state.bundle, annotations, oci.hostname, docker);
   const admission = await admit({ id: state.id, name: name.name, netnsPath, pid: state.pid }, deps);
   if (admission.kind === 'attached') {
     log.info('already attached (both createRuntime and prestart configured?): nothing to do');
@@ -120,7 +123,9 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
     log.info(`joined the network namespace of container ${owner.id} (a pod): ${owner.interface.name} ${owner.addresses.map((a) => `${a.address}/${a.prefixLength}`).join(' ')} (name "${owner.name}"; withdrawn when ${owner.id} stops)`);
     return;
   }
-  const record = await attach({ id: state.id, name, netnsPath, config: cfg, annotations, secret: loadOrCreateHostSecret(), pid: state.pid, container: admission.container }, deps);
+  // A Kubernetes pod's label is <pod>.<namespace>; the dns_name annotation still wins.
+  const dnsLabel = annotations[DNS_NAME_ANNOTATION] === undefined ? name.dnsLabel : undefined;
+  const record = await attach({ id: state.id, name, netnsPath, config: cfg, annotations, secret: loadOrCreateHostSecret(), pid: state.pid, container: admission.container, ...(dnsLabel ? { dnsLabel } : {}) }, deps);
   if (resolvConf) await writeResolver(record, resolvConf, deps);
   // The agent looks after what it is told of (no agent: nothing to tell); optimistic DAD's rest is
   // its work when it answers, else a detached copy of ourselves does it.

@@ -112,7 +112,7 @@ export interface ContainerRecord {
   derivation?: { networkId: string; iid: string; dadTransmits: number };
   /** The stable name the address is keyed by. */
   name: string;
-  nameSource: 'annotation' | 'pod' | 'podman' | 'id';
+  nameSource: 'annotation' | 'pod' | 'podman' | 'id' | 'kubernetes' | 'nerdctl' | 'docker';
   /** The container's process when it was attached (its liveness tells a running container from a dead one's leftovers). */
   process?: ProcessRef;
   /** The hook at work, while phase is attaching (dead: nobody will finish this attach). */

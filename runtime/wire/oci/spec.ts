@@ -29,6 +29,8 @@ export interface OciConfig {
   hostname: string;
   /** config.json "root.path" (absolute, or relative to the bundle); undefined when absent. */
   rootPath?: string;
+  /** The source of the last bind mount onto /etc/hostname (Docker's `<data-root>/containers/<id>/hostname`), if any. */
+  hostnameSource?: string;
   /** The last mount onto /etc/resolv.conf in "mounts": a bind mount's source (podman, Docker), or another kind. */
   resolvConfMount?: { kind: 'bind'; source: string } | { kind: 'other' };
 }
@@ -103,13 +105,27 @@ export function parseConfigJson(text: string, file: string): OciConfig {
   const hostname = typeof v.hostname === 'string' ? v.hostname : '';
   const rootPath = isObject(v.root) && typeof v.root.path === 'string' && v.root.path !== '' && !v.root.path.includes('\0') && v.root.path.length <= 4096 ? v.root.path : undefined;
   const resolvConfMount = resolvConfMountOf(v.mounts, file);
+  const hostnameSource = bindSourceOf(v.mounts, '/etc/hostname');
   return {
     annotations: annotationsOf(v.annotations, 'config.json'),
     network: networkNamespaceOf(v.linux, file),
     hostname,
     ...(rootPath !== undefined ? { rootPath } : {}),
     ...(resolvConfMount !== undefined ? { resolvConfMount } : {}),
+    ...(hostnameSource !== undefined ? { hostnameSource } : {}),
   };
+}
+
+/** The absolute source of the last bind mount onto `destination`, if any (mounts already checked to be an array or absent). */
+function bindSourceOf(mounts: Json | undefined, destination: string): string | undefined {
+  if (!Array.isArray(mounts)) return undefined;
+  let found: string | undefined;
+  for (const m of mounts) {
+    if (!isObject(m) || typeof m.destination !== 'string' || typeof m.source !== 'string') continue;
+    if (path.posix.normalize(`/${m.destination}`).replace(/\/+$/, '') !== destination) continue;
+    if (path.isAbsolute(m.source) && !m.source.includes('\0') && m.source.length <= 4096) found = m.source;
+  }
+  return found;
 }
 
 const RESOLV_CONF = '/etc/resolv.conf';
