@@ -28,6 +28,7 @@ import { parseArgs } from 'node:util';
 import type { ContainerRecord } from '../runtime/core/record';
 import { LAB_SH, type Lab, labUp } from '../vm/lab/lab';
 import { agentScale, askAgent, deleteScaleNetns, printScale, type ScaleEnv } from './bench-scale';
+import { printShim, shimBench } from './bench-shim';
 import { REPO_ROOT, type RunResult, run as runProgram } from '../vm/lab/run';
 
 const ROOT = REPO_ROOT;
@@ -51,10 +52,12 @@ interface Options {
   cniGateway: boolean;
   maxSeconds: number;
   agentScale: number;
+  /** --shim: the runtime wrapper's bench (scripts/bench-shim.ts) instead. */
+  shim: boolean;
   agentRas: number;
 }
 
-const USAGE = 'usage: node dist/bench.js [--iterations N] [--warmup N] [--json] [--cni-gateway] [--max-seconds S] [--agent-scale N]';
+const USAGE = 'usage: node dist/bench.js [--iterations N] [--warmup N] [--json] [--cni-gateway] [--max-seconds S] [--agent-scale N] [--shim]';
 
 function parseOptions(): Options {
   try {
@@ -67,6 +70,7 @@ function parseOptions(): Options {
         'max-seconds': { type: 'string' },
         'agent-scale': { type: 'string' },
         'agent-ras': { type: 'string' },
+        shim: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -84,6 +88,8 @@ function parseOptions(): Options {
                    until all are refreshed and the agent's peak RSS (1000: the issue's target)
   --agent-ras N    with --agent-scale: RAs after the agent's first, 4.5 s apart; the last is
                    measured in the kernel and read back (default 3)
+  --shim           instead: the runtime wrapper — docker run with it against runc (a private
+                   dockerd), and a pass-through command (state) through it against runc directly
 `);
       process.exit(0);
     }
@@ -103,6 +109,7 @@ function parseOptions(): Options {
       maxSeconds: int(values['max-seconds'], agentScale ? 300 + Math.ceil(agentScale / 5) : 120 + 45 * iterations, 10, '--max-seconds'),
       agentScale,
       agentRas,
+      shim: Boolean(values.shim),
     };
   } catch (err) {
     process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
@@ -726,12 +733,24 @@ async function mainScale(): Promise<void> {
   process.exitCode = r.verified.addresses === r.containers && r.verified.defaultRoutes === r.containers && !left.length ? 0 : 1;
 }
 
+async function mainShim(): Promise<void> {
+  const watchdog = setTimeout(() => {
+    note(`time limit of ${opts.maxSeconds} s reached`);
+    process.exit(1);
+  }, opts.maxSeconds * 1000);
+  const r = await shimBench({ iterations: opts.iterations, note });
+  clearTimeout(watchdog);
+  if (opts.json) process.stdout.write(`${JSON.stringify({ node: process.version, kernel: os.release(), cpus: os.cpus().length, ...r }, null, 2)}\n`);
+  else process.stdout.write(`oci-slaac-hook bench, node ${process.version}, kernel ${os.release()}, ${os.cpus().length} CPUs\n${printShim(r)}\n`);
+}
+
 async function main(): Promise<void> {
   preflight();
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGHUP', () => onSignal('SIGHUP'));
   if (opts.agentScale) return mainScale();
+  if (opts.shim) return mainShim();
   const watchdog = setTimeout(() => {
     note(`time limit of ${opts.maxSeconds} s reached: stopping and cleaning up`);
     void cleanup().finally(() => process.exit(1));

@@ -82,6 +82,16 @@ function topLevel(t: string, key: string): { open: number; value?: { start: numb
  * naming the file when it is not a JSON object or its "hooks" are malformed.
  */
 export function addHooks(text: string, ours: OurHooks, file: string): { text: string; changed: boolean } {
+  try {
+    return addHooksTo(text, ours, file);
+  } catch (err) {
+    // JSON.parse takes nesting that JSON.stringify and the scan below cannot walk back.
+    if (err instanceof RangeError) throw new InputError(`${file}: nested too deeply`);
+    throw err;
+  }
+}
+
+function addHooksTo(text: string, ours: OurHooks, file: string): { text: string; changed: boolean } {
   let doc: unknown;
   try {
     doc = JSON.parse(text);

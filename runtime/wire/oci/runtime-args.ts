@@ -46,7 +46,7 @@ export function parseRuntimeArgs(args: readonly string[]): RuntimeArgs {
     else if (GLOBAL_WITH_VALUE.has(name)) {
       if (i + 1 >= args.length) {
         out.problem = `${name} needs a value`;
-        argv.push(a);
+        if (name !== OURS) argv.push(a);
         continue;
       }
       value = args[++i];
