@@ -6,6 +6,7 @@
 import { formatIPv6, formatPrefix, parseIPv6, parsePrefix } from '../core/ipv6';
 import type { PlannedRoute } from '../core/plan';
 import type { Effect } from '../core/record';
+import { InputError } from '../core/errors';
 import { inside, type OpContext } from './context';
 
 type RouteEffect = Extract<Effect, { kind: 'route' }>;
@@ -15,11 +16,29 @@ export function addContainerRoutes(ctx: OpContext, index: number, routes: (Plann
   const effects: RouteEffect[] = routes.map((r) => ({ kind: 'route', index, destination: formatPrefix(r.destination, r.prefixLength), gateway: formatIPv6(r.gateway) }));
   const [first, ...more] = effects;
   if (!first) return [];
+  refuseForeignRoutes(ctx, index, routes);
   ctx.ledger.intend(first, ...more);
   for (const r of routes) {
     inside(ctx).addRoute({ destination: r.destination, prefixLength: r.prefixLength, gateway: r.gateway, oif: index, expires: r.lifetime, preference: r.preference });
   }
   return routes.map((r, i) => (r.prefixLength === 0 ? 'default' : effects[i]!.destination));
+}
+
+/**
+ * A route to the same destination on another link of the container (Docker's default route on its
+ * eth0 when the container's Docker network has IPv6) would make ours EEXIST — and a refresh's
+ * replace of ours could replace that one: refused with what to do instead, before anything.
+ */
+function refuseForeignRoutes(ctx: OpContext, index: number, routes: PlannedRoute[]): void {
+  const main = inside(ctx).listRoutes(254);
+  for (const r of routes) {
+    const other = main.find((e) => e.prefixLength === r.prefixLength && e.oif !== undefined && e.oif !== index && e.destination.equals(r.destination) && e.gateway !== undefined);
+    if (!other) continue;
+    const what = r.prefixLength === 0 ? 'a default IPv6 route' : `an IPv6 route to ${formatPrefix(r.destination, r.prefixLength)}`;
+    const links = inside(ctx).listLinks();
+    const dev = links.find((l) => l.index === other.oif)?.name ?? `index ${other.oif}`;
+    throw new InputError(`the container has ${what} via ${other.gateway ? formatIPv6(other.gateway) : '?'} on ${dev} already (a Docker network with IPv6?): give it a network without IPv6, or none`);
+  }
 }
 
 export function undoRoute(ctx: OpContext, e: RouteEffect): void {

@@ -321,6 +321,7 @@ t.test('macvlan, strict: the ledger lists every effect in order; detach undoes t
       [
         `host: ip link add link ${PARENT_INDEX} name ${(first as Extract<Effect, { kind: 'link' }>).madeAs} netns c1 address ${record.interface.mac} type macvlan mode bridge`,
         `c1: ip link set ${L} name eth0 alias oci-slaac-hook:c1`,
+        'c1: sysctl -w net.ipv6.conf.eth0.disable_ipv6=0',
         'c1: sysctl -w net.ipv6.conf.eth0.accept_ra=0',
         'c1: sysctl -w net.ipv6.conf.eth0.autoconf=0',
         'c1: sysctl -w net.ipv6.conf.eth0.accept_dad=0',
