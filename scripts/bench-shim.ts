@@ -7,6 +7,7 @@
 //  - a pass-through command (`state ID` of a created container): `oci-slaac-runtime` against runc
 //    directly, and `node -e 0` (node's own start, the floor of any node program) beside them.
 // Everything it makes (lab, dockerd, runc state) is removed at the end.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -83,8 +84,10 @@ export async function shimBench(o: ShimBenchOptions): Promise<ShimReport> {
     spec.process.terminal = false;
     delete spec.process.rlimits;
     fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
-    // Its stdio away from our pipes: the container's process would hold them open.
-    ok('runc create', await run('sh', ['-c', 'exec runc --root "$0" create --bundle "$1" bsh-state </dev/null >/dev/null 2>&1', runcRoot, bundle], { timeoutMs: 30_000 }));
+    // No pipes at all: the created container's init holds whatever stdio it is given.
+    const created = spawnSync('runc', ['--root', runcRoot, 'create', '--bundle', bundle, 'bsh-state'], { stdio: 'ignore', timeout: 30_000 });
+    if (created.status !== 0) throw new Error(`runc create failed (${created.status ?? created.signal})`);
+    o.note('created; state series…');
     const pass = { runc: [] as number[], shim: [] as number[], nodeBaseline: [] as number[] };
     const env = { ...hookEnv, OCI_SLAAC_HOOK_CONFIG: configs.optimistic, NODE_OPTIONS: undefined };
     for (let i = -1; i < o.iterations * 3; i++) {
