@@ -1,5 +1,7 @@
 // The product does its kernel work natively: no ip, nsenter or sysctl, no `any`. The only
-// process it ever starts is itself (hooks/background.ts: optimistic DAD after the hook returns).
+// process it ever starts is itself (hooks/background.ts: optimistic DAD after the hook returns);
+// the runtime wrapper (hooks/shim.ts) becomes the real runtime by execve — the addon's one
+// mechanism for it (runtime/native/addon.c, typed in runtime/system/native.ts) — and nothing else.
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -20,6 +22,12 @@ for (const file of files) {
   const text = fs.readFileSync(path.join(root, file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
   if (file === path.join('hooks', 'background.ts')) {
     t.same(text.match(/spawn\([^,]+/g), ['spawn(process.execPath'], `${file}: spawns only node itself`);
+  } else if (file === path.join('hooks', 'shim.ts')) {
+    t.same(text.match(/\bexecve?\b\([^,]+/g), ['execve(runtime'], `${file}: execs only the configured runtime`);
+    t.notMatch(text, /child_process|\bfork\(|\bsystem\(|\bpopen\(/, `${file}: spawns nothing`);
+  } else if (file === path.join('runtime', 'native', 'addon.c') || file === path.join('runtime', 'system', 'native.ts')) {
+    t.same(text.match(/\bexecve?\b\([^,)]*/g)?.filter((m) => !/^execve\((path|env|path: string)$/.test(m)) ?? [], [], `${file}: execve only as the addon's mechanism`);
+    t.notMatch(text, /child_process|\bfork\(|\bsystem\(|\bpopen\(/, `${file}: spawns nothing`);
   } else {
     t.notMatch(text, /child_process|\bexecve?\b\(|\bfork\(|\bsystem\(|\bpopen\(/, `${file}: spawns nothing`);
   }
