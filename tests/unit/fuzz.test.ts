@@ -2,12 +2,17 @@
 // input (scripts/fuzz-targets.ts), in process. `npm run fuzz` is the long run (100k per target,
 // each in a worker watched for hangs). OSH_FUZZ_SEED replays a run; the seed is printed.
 import t from 'tap';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { InputError } from '../../runtime/core/errors';
 import { runTarget, TARGETS, type Target } from '../../scripts/fuzz-targets';
 
 // A fixed seed in CI (a run is reproducible); OSH_FUZZ_SEED=N replays, OSH_FUZZ_SEED=random explores.
 const seed = process.env.OSH_FUZZ_SEED === 'random' ? Math.floor(Math.random() * 0x7fffffff) : Number(process.env.OSH_FUZZ_SEED ?? 20261130);
 const CASES = 2500;
+// A gc() for the heap figures (as the workers of `npm run fuzz` have): garbage is not growth.
+setFlagsFromString('--expose-gc');
+(globalThis as { gc?: unknown }).gc ??= runInNewContext('gc');
 
 t.comment(`fuzz seed ${seed} (replay: OSH_FUZZ_SEED=${seed} npx tap tests/unit/fuzz.test.ts, or node dist/fuzz.js --seed ${seed})`);
 
