@@ -193,7 +193,9 @@ export class Broker {
     const base = this.host.config();
     const { deps } = this.host;
     const { account, quota } = this.account(peer, base);
-    const mine = deps.store.list().filter((r) => r.rootless?.uid === peer.uid && r.id !== req.id && !r.member && isLive(r, deps));
+    // Every record, read once: the quota's count and the name's holder both come from it.
+    const records = deps.store.list();
+    const mine = records.filter((r) => r.rootless?.uid === peer.uid && r.id !== req.id && !r.member && isLive(r, deps));
     if (mine.length >= quota) {
       this.counters.quota++;
       this.host.log.warn(`broker: attach of ${req.id} for ${account.name} refused: quota ${quota} reached (${mine.map((r) => r.id.slice(0, 12)).join(', ')})`);
@@ -204,10 +206,10 @@ export class Broker {
     if (!pidInNetns(req.pid, netnsId)) throw new Refused(`pid ${req.pid} is not a process in the network namespace given`);
 
     const owner: RootlessOwner = { uid: peer.uid, user: account.name };
-    const own = deps.store.read(req.id);
+    const own = records.find((r) => r.id === req.id);
     if (own && own.rootless?.uid !== peer.uid) throw new Refused(`a record of container ${req.id} exists and is not ${account.name}'s`);
     const name = `${req.name}.${account.name}`;
-    const holder = deps.store.list().find((r) => r.id !== req.id && r.name === name && r.rootless?.uid !== peer.uid && !r.member && isLive(r, deps));
+    const holder = records.find((r) => r.id !== req.id && r.name === name && r.rootless?.uid !== peer.uid && !r.member && isLive(r, deps));
     if (holder) throw new Refused(`name "${name}" is held by container ${holder.id} (not ${account.name}'s)`);
 
     const parents = rootlessParents(base);

@@ -8,6 +8,7 @@ import { addressLifetimes, addressState, statusCommand } from '../../hooks/comma
 import type { AddressRecord, ContainerRecord } from '../../runtime/core/record';
 import { bootNow } from '../../runtime/system/clock';
 import { StateStore } from '../../runtime/system/state-store';
+import { sampleRecord } from './helpers';
 
 const addr = (over: Partial<AddressRecord> & Record<string, unknown> = {}): AddressRecord =>
   ({ address: '2001:db8:a0::1', prefix: '2001:db8:a0::/64', prefixLength: 64, dadCounter: 0, validLifetime: 120, preferredLifetime: 60, dad: 'verified', ...over }) as AddressRecord;
@@ -33,34 +34,14 @@ t.test('the table: state, lifetimes and the last RA per container', async (t) =>
   const store = new StateStore(path.join(dir, 'state'));
   fs.writeFileSync(path.join(dir, 'c.toml'), `state_dir = ${JSON.stringify(store.dir)}\n`);
   const now = bootNow();
-  const base = {
-    version: 1,
-    phase: 'attached',
-    ledger: [],
-    nameSource: 'id',
-    netns: { path: '/run/netns/x', id: '4:100' },
-    interface: { name: 'eth0', index: 5, mac: '', kind: 'macvlan', mode: 'bridge' },
-    parent: 'nic0',
-    linkLocal: 'fe80::1',
-    linkLocalDad: 'verified',
-    retransMs: 1000,
-    router: { address: 'fe80::1', mac: null, lifetime: 1800, preference: 'medium' },
-    mtu: null,
-    rdnss: [],
-    dnssl: [],
-    routes: [],
-    timings: { raMs: 0, dadMs: 0, totalMs: 0 },
-    since: '2026-01-01T00:00:00.000Z',
-  };
-  store.write({ ...base, id: 'old', name: 'old', raAt: now - 100_000, addresses: [addr()] } as ContainerRecord);
-  store.write({
-    ...base,
-    id: 'kept',
-    name: 'kept',
-    raAt: now - 100_000,
-    routers: [{ address: 'fe80::1', mac: null, lifetime: 1800, preference: 'medium', lastRaAt: now - 4000, until: now + 1_796_000 }],
-    addresses: [addr({ validUntil: now + 116_000, preferredUntil: now + 56_000 }), addr({ address: '2001:db8:b0::1', prefix: '2001:db8:b0::/64', validUntil: now + 50_000, preferredUntil: now - 1, dad: 'optimistic' })],
-  } as ContainerRecord);
+  store.write(sampleRecord('old', { raAt: now - 100_000, addresses: [addr()] }));
+  store.write(
+    sampleRecord('kept', {
+      raAt: now - 100_000,
+      routers: [{ address: 'fe80::1', mac: null, lifetime: 1800, preference: 'medium', lastRaAt: now - 4000, until: now + 1_796_000 }],
+      addresses: [addr({ validUntil: now + 116_000, preferredUntil: now + 56_000 }), addr({ address: '2001:db8:b0::1', prefix: '2001:db8:b0::/64', validUntil: now + 50_000, preferredUntil: now - 1, dad: 'optimistic' })],
+    }),
+  );
   const out = statusCommand({ config: path.join(dir, 'c.toml') });
   const lines = out.text.split('\n');
   t.match(lines[0], /^ID\s+NAME\s+IF\s+LINK\s+ADDRESS\s+STATE\s+VALID\/PREFERRED\s+ROUTER\s+LAST-RA\s+DNS\s+SINCE$/);
