@@ -209,14 +209,27 @@ export class RtnetlinkSocket {
    * every wait for the kernel (default 5 s); `maxInFlight` bounds the asynchronous requests sent
    * and unanswered at once (default 64; the rest wait their turn).
    */
-  static open(netns?: NetnsHandle, opts: { timeoutMs?: number; nonBlocking?: boolean; maxInFlight?: number } = {}): RtnetlinkSocket {
+  static open(
+    netns?: NetnsHandle,
+    opts: { timeoutMs?: number; nonBlocking?: boolean; maxInFlight?: number; protocol?: number } = {},
+  ): RtnetlinkSocket {
     const addon = native();
     const type = SOCK_RAW | (opts.nonBlocking ? addon.constants.SOCK_NONBLOCK : 0);
-    const fd = addon.socketat(netns?.fd ?? -1, AF_NETLINK, type, NETLINK_ROUTE);
+    // `protocol`: another netlink family on the same machinery (NETLINK_NETFILTER = 12 for nf_tables).
+    const protocol = opts.protocol ?? NETLINK_ROUTE;
+    const fd = addon.socketat(netns?.fd ?? -1, AF_NETLINK, type, protocol);
     try {
       addon.setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
       addon.setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1);
-      addon.setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1);
+      if (protocol === NETLINK_ROUTE) addon.setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1);
+      else {
+        // Strict checking of dump requests is rtnetlink's; elsewhere it is harmless where accepted.
+        try {
+          addon.setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1);
+        } catch {
+          /* not needed outside rtnetlink */
+        }
+      }
       addon.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, 1 << 20);
       const tv = Buffer.alloc(16);
       const ms = opts.timeoutMs ?? 5000;
@@ -285,6 +298,60 @@ export class RtnetlinkSocket {
       if (!interrupted) return out;
       if (attempt > DUMP_RETRIES) throw dumpInterrupted(what, attempt);
     }
+  }
+
+  /**
+   * Send `messages` in one datagram (NLM_F_REQUEST added, consecutive sequence numbers) and wait
+   * until each one sent with NLM_F_ACK is acknowledged: an nfnetlink batch (BATCH_BEGIN, changes,
+   * BATCH_END), which the kernel applies all or nothing. The kernel handles the whole datagram
+   * inside sendmsg(), so every answer is queued when it returns; the receive timeout bounds the
+   * wait regardless. On the first error (in message order) throws TransactionError (a
+   * NetlinkError) naming `what` and the failing message, with errno and extended-ack text, after
+   * draining the rest of the answers (the kernel also acknowledges messages of an aborted batch),
+   * so that the socket stays usable. Equivalent to: `nft -f FILE` (one batch).
+   */
+  transaction(what: string, messages: TransactionMessage[]): void {
+    if (messages.length === 0) return;
+    const first = this.nextSeq();
+    const seqs = [first];
+    for (let i = 1; i < messages.length; i++) seqs.push(this.nextSeq());
+    const index = new Map<number, number>(seqs.map((seq, i) => [seq, i]));
+    const pending = new Set<number>(seqs.filter((_, i) => ((messages[i]?.flags ?? 0) & NLM_F_ACK) !== 0));
+    const datagram = Buffer.concat(
+      messages.map((m, i) => encodeMessage({ type: m.type, flags: m.flags | NLM_F_REQUEST, seq: seqs[i] ?? 0, pid: 0 }, m.payload)),
+    );
+    this.io.send(datagram);
+    let failed: { at: number; error: NetlinkError } | undefined;
+    let drained = false;
+    while (pending.size > 0 || (failed && !drained)) {
+      let got: NetlinkDatagram | null;
+      try {
+        // After an error, only what is already queued: the kernel may not answer the rest.
+        got = this.io.receive(!failed);
+      } catch (err) {
+        if (failed) break;
+        if (isErrno(err, 'EAGAIN')) throw new TimeoutError(`${what}: no answer from the kernel`);
+        throw err;
+      }
+      if (!got) {
+        if (failed) break;
+        throw new TimeoutError(`${what}: no answer from the kernel`);
+      }
+      if (got.truncated && !failed) failed = { at: -1, error: new NetlinkError(what, 'EMSGSIZE', EMSGSIZE, 'netlink reply truncated') };
+      for (const m of decodeMessages(got.data)) {
+        const at = index.get(m.seq);
+        if (at === undefined || m.type !== NLMSG_ERROR) {
+          this.deliver(m); // an answer to an asynchronous request of ours, or nothing of ours
+          continue;
+        }
+        pending.delete(m.seq);
+        const msg = messages[at];
+        const err = replyError(`${what}: ${msg?.what ?? `message ${at}`}`, m);
+        if (err && (!failed || at < failed.at)) failed = { at, error: new TransactionError(err, at) };
+      }
+      if (failed && pending.size === 0) drained = true;
+    }
+    if (failed) throw failed.error;
   }
 
   /**
@@ -677,6 +744,25 @@ export class RtnetlinkSocket {
     do this.seq = (this.seq + 1) >>> 0;
     while (this.seq === 0 || this.sent.has(this.seq));
     return this.seq;
+  }
+}
+
+/** One message of a transaction(): `what` names it in errors ("NEWSET net_blue"). */
+export interface TransactionMessage {
+  what: string;
+  type: number;
+  flags: number;
+  payload: Buffer;
+}
+
+/** The kernel refused message number `index` of a transaction (the batch was not applied). */
+export class TransactionError extends NetlinkError {
+  override name = 'TransactionError';
+  constructor(
+    cause: NetlinkError,
+    readonly index: number,
+  ) {
+    super(cause.request, cause.code, cause.errno, cause.extack);
   }
 }
 
