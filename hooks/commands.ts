@@ -2,6 +2,7 @@
  * Operator commands: `ra` (solicit and show the router's advertisement), `dad` (probe an address),
  * `status`, `check`, `docker-install` (register the runtime wrapper in Docker's daemon.json).
  */
+import { describePolicy } from '../runtime/core/policy';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -140,14 +141,15 @@ export function statusCommand(opts: { config?: string }): CommandResult {
       router: r.router.address,
       lastRa: r.member ? '-' : ago(lastRaAt(r)),
       dns: r.dns ? `${r.dns.name} (${r.dns.status})` : '-',
+      policy: describePolicy(r.policy),
       since: r.since,
     };
   });
-  const header = ['ID', 'NAME', 'IF', 'LINK', 'ADDRESS', 'STATE', 'VALID/PREFERRED', 'ROUTER', 'LAST-RA', 'DNS', 'SINCE'];
+  const header = ['ID', 'NAME', 'IF', 'LINK', 'ADDRESS', 'STATE', 'VALID/PREFERRED', 'ROUTER', 'LAST-RA', 'DNS', 'POLICY', 'SINCE'];
   // Every cell one line: a name (an annotation's) with a newline or tab must not split or shift a row.
   const table = [
     header,
-    ...rows.map((r) => [r.id.slice(0, 12), r.name, r.interface, r.link, r.addresses.join(','), r.states.join(','), r.lifetimes.join(','), r.router, r.lastRa, r.dns, r.since].map((c) => escapeControls(String(c)))),
+    ...rows.map((r) => [r.id.slice(0, 12), r.name, r.interface, r.link, r.addresses.join(','), r.states.join(','), r.lifetimes.join(','), r.router, r.lastRa, r.dns, r.policy, r.since].map((c) => escapeControls(String(c)))),
   ];
   const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
   const text = table.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');

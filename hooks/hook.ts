@@ -3,7 +3,8 @@
  * container (runtime/pipeline/attach.ts); poststop detaches it by container id from its ledger —
  * podman gives no pid there, and the netns may already be gone.
  */
-import { applyAnnotations, validateForAttach, type HookConfig } from '../runtime/core/config';
+import { ANNOTATION_PREFIX, applyAnnotations, validateForAttach, type HookConfig } from '../runtime/core/config';
+import { describePolicy, POLICY_KEYS, policyFor } from '../runtime/core/policy';
 import { InputError } from '../runtime/core/errors';
 import { loadConfigFile } from '../runtime/system/config-file';
 import { dockerFacts, stableName } from '../runtime/system/container-name';
@@ -97,6 +98,8 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
   else throw new InputError('OCI state has no pid: cannot find the container\'s network namespace');
 
   validateForAttach(cfg);
+  // Who may reach it: a bad value refuses the container here, before anything is made.
+  const policy = policyFor(cfg.policy, annotations);
   // resolv_conf = "ra": the file the container will see, checked before anything is made.
   const resolvConf = cfg.resolv_conf === 'ra' ? resolvConfTarget(state.bundle, oci) : undefined;
   // The agent's RA cache, asked early: one turn of the event loop connects and sends the request,
@@ -120,12 +123,13 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
       delete record.resolvConf;
       deps.store.write(record, { durable: true });
     }
+    if (POLICY_KEYS.some((k) => annotations[`${ANNOTATION_PREFIX}${k}`] !== undefined)) log.warn(`policy annotations of a pod member are not applied: the netns's firewall is ${owner.id}'s (${describePolicy(owner.policy)})`);
     log.info(`joined the network namespace of container ${owner.id} (a pod): ${owner.interface.name} ${owner.addresses.map((a) => `${a.address}/${a.prefixLength}`).join(' ')} (name "${owner.name}"; withdrawn when ${owner.id} stops)`);
     return;
   }
   // A Kubernetes pod's label is <pod>.<namespace>; the dns_name annotation still wins.
   const dnsLabel = annotations[DNS_NAME_ANNOTATION] === undefined ? name.dnsLabel : undefined;
-  const record = await attach({ id: state.id, name, netnsPath, config: cfg, annotations, secret: loadOrCreateHostSecret(), pid: state.pid, container: admission.container, ...(dnsLabel ? { dnsLabel } : {}) }, deps);
+  const record = await attach({ id: state.id, name, netnsPath, config: cfg, annotations, secret: loadOrCreateHostSecret(), pid: state.pid, container: admission.container, policy, ...(dnsLabel ? { dnsLabel } : {}) }, deps);
   if (resolvConf) await writeResolver(record, resolvConf, deps);
   // The agent looks after what it is told of (no agent: nothing to tell); optimistic DAD's rest is
   // its work when it answers, else a detached copy of ourselves does it.

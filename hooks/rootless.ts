@@ -6,6 +6,7 @@
  * the descriptor; the broker's answer is what it prints and exits with. Poststop asks the broker to
  * withdraw.
  */
+import { POLICY_KEYS } from '../runtime/core/policy';
 import * as fs from 'node:fs';
 import { ANNOTATION_PREFIX, type HookConfig } from '../runtime/core/config';
 import { InputError, isErrno } from '../runtime/core/errors';
@@ -94,6 +95,8 @@ export async function runRootlessStage(stage: HookStage, state: OciState, base: 
     const parent = annotations[`${ANNOTATION_PREFIX}parent`];
     const mode = annotations[`${ANNOTATION_PREFIX}mode`];
     if (parent !== undefined) request.parent = parent;
+    const policy = Object.fromEntries(POLICY_KEYS.flatMap((k) => (annotations[`${ANNOTATION_PREFIX}${k}`] === undefined ? [] : [[k, annotations[`${ANNOTATION_PREFIX}${k}`]]])));
+    if (Object.keys(policy).length > 0) request.policy = policy;
     if (mode === 'macvlan' || mode === 'ipvlan') request.mode = mode;
     else if (mode !== undefined) throw new InputError(`annotation ${ANNOTATION_PREFIX}mode must be "macvlan" or "ipvlan"`);
     const answer = await ask(base, request, fd === undefined ? [] : [fd]);

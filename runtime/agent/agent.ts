@@ -21,6 +21,7 @@
  * atomically, the per-container lock is released by the kernel, and a restarted agent rebuilds
  * its registry from the state store and solicits every parent at once.
  */
+import { Membership } from './membership';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
@@ -98,7 +99,11 @@ interface Watched {
   /** The record's netns path (the held handle's key). */
   netns: string;
   deadline: number | null;
+  /** Its addresses as registered (a change moves it in its networks' member sets). */
+  addresses: string;
 }
+
+const addressesOf = (r: ContainerRecord): string => r.addresses.map((a) => a.address).join(' ');
 
 /** The containers one RA on a parent set to work, until the last is done: one log line for all. */
 interface Wave {
@@ -159,6 +164,8 @@ export class Agent {
   private gcRunning: Promise<void> | undefined;
   private stopping = false;
   private secretCache: Buffer | undefined;
+  /** Logical networks' members in the restricted containers' firewalls (membership.ts). */
+  membership!: Membership;
   /** Parents whose NIC was missing: retried at every GC tick, logged once. */
   private readonly missingParents = new Set<string>();
 
@@ -208,9 +215,12 @@ export class Agent {
     } catch (err) {
       this.log.error(`agent: orphan sweep failed: ${(err as Error).message}`);
     }
+    this.membership = new Membership({ deps: () => this.deps, dns: () => this.cfg.dns, log: this.log });
     this.syncRegistry();
     this.reconcileListeners();
     this.armGc();
+    this.membership.arm();
+    this.membership.nudge();
     if (this.netnsCache) this.watchStateDir();
     this.reconcileBroker();
     this.log.info(`agent: started: ${this.containers.size} container(s); watching ${[...this.listeners.keys()].join(', ') || 'no parent'}`);
@@ -234,6 +244,7 @@ export class Agent {
     this.log.info(`agent: config reloaded: ${changed.length ? `changed ${changed.map((k) => (TABLES.includes(k) ? k : `${k}=${JSON.stringify(next[k])}`)).join(', ')}` : 'no change'}`);
     this.reconcileListeners();
     this.armGc();
+    this.membership.arm();
     this.reconcileBroker();
   }
 
@@ -281,6 +292,8 @@ export class Agent {
     this.ready = [];
     this.readySet.clear();
     this.waves.clear();
+    this.membership?.stop();
+    await this.membership?.idle();
     this.broker?.stop();
     this.broker = undefined;
     await this.server?.close();
@@ -349,7 +362,8 @@ export class Agent {
     }
     const was = known?.netns;
     if (was !== undefined && was !== record.netns.path && ![...this.containers].some(([id, c]) => id !== record.id && c.netns === was)) this.netnsCache?.drop(was);
-    this.containers.set(record.id, { parent: record.parent, netns: record.netns.path, deadline });
+    this.containers.set(record.id, { parent: record.parent, netns: record.netns.path, deadline, addresses: addressesOf(record) });
+    if (!known || known.addresses !== addressesOf(record)) this.membership?.nudge();
     if (!known) {
       this.counters.registered++;
       this.log.info(`${record.id.slice(0, 12)}: ${how}: on ${record.parent}${record.addresses.length ? ` with ${record.addresses.map((a) => a.address).join(' ')}` : ''}`);
@@ -365,6 +379,7 @@ export class Agent {
     if (![...this.containers.values()].some((o) => o.netns === c.netns)) this.netnsCache?.drop(c.netns);
     for (const w of this.waves.values()) if (w.left.delete(id)) this.waveStep(w);
     this.log.info(`${id.slice(0, 12)}: no longer looked after (${why})`);
+    this.membership?.nudge();
     this.armExpiry();
   }
 

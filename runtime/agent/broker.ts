@@ -28,6 +28,8 @@
  * the record's (the descriptor, when the hook still has one) or the container's process is gone
  * (podman's poststop: no pid, the netns already gone) — never by an id or a name alone.
  */
+import { ANNOTATION_PREFIX } from '../core/annotations';
+import { policyFor } from '../core/policy';
 import { rootlessModes, rootlessParents, quotaOf, type HookConfig } from '../core/config';
 import { oneLine } from '../core/errors';
 import { sameLiveNetns, sameNetnsId } from '../core/netns-id';
@@ -220,6 +222,8 @@ export class Broker {
     if (!modes.includes(mode)) throw new Error(`mode ${mode} is not one rootless containers may use (${modes.join(', ')})`);
     // The file's config, with the choices above; nothing else is the caller's.
     const cfg: HookConfig = { ...base, parent, mode, enable: true, iid: '', resolv_conf: 'keep' };
+    // The caller's policy; networks only those [rootless] networks lists. Its errors are the caller's to see.
+    const policy = policyFor(cfg.policy, Object.fromEntries(Object.entries(req.policy ?? {}).map(([k, v]) => [`${ANNOTATION_PREFIX}${k}`, v])), base.rootless.networks);
     // Errors about the caller's own name are theirs to see.
     const dnsLabel = cfg.dns ? `${labelFromContainerName(req.name)}.${explicitLabel(account.name, `user name ${account.name} (as a DNS label)`)}` : undefined;
 
@@ -235,7 +239,7 @@ export class Broker {
       return { ok: true, op: 'attach', interface: o.interface.name, addresses: o.addresses.map((a) => `${a.address}/${a.prefixLength}`), router: o.router.address, name: o.name, joined: o.id, ...(o.dns ? { dns: o.dns.name } : {}) };
     }
     const record = await attach(
-      { id: req.id, name: { name, source: 'podman' }, netnsPath, config: cfg, annotations: {}, secret: this.host.secret(), pid: req.pid, container: admission.container, rootless: owner, ...(dnsLabel ? { dnsLabel } : {}) },
+      { id: req.id, name: { name, source: 'podman' }, netnsPath, config: cfg, annotations: {}, secret: this.host.secret(), pid: req.pid, container: admission.container, rootless: owner, policy, ...(dnsLabel ? { dnsLabel } : {}) },
       deps,
     );
     this.counters.attached++;

@@ -9,13 +9,15 @@
  * address) are settable by annotation only to a value the operator lists in config.toml's
  * `[annotation_allow]` table (or to the value the file already sets); by default, to none.
  */
+import { ANNOTATION_PREFIX } from './annotations';
+import { parseNetworks, POLICY_DEFAULTS, POLICY_KEYS, policySection, type PolicyConfig } from './policy';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { InputError } from './errors';
 import { checkIfname, type IpvlanMode, type MacvlanMode } from './link-kinds';
 import type { DadMode } from './dad';
 
 export const DEFAULT_CONFIG_PATH = '/etc/oci-slaac-hook/config.toml';
-export const ANNOTATION_PREFIX = 'oci-slaac-hook.';
+export { ANNOTATION_PREFIX };
 
 export interface HookConfig {
   /** The physical NIC the container's interface hangs off. */
@@ -56,6 +58,8 @@ export interface HookConfig {
   rootless: RootlessConfig;
   /** [shim]: the runtime wrapper (oci-slaac-runtime) for Docker, containerd and Kubernetes. */
   shim: ShimConfig;
+  /** [policy]: who may reach a container (core/policy.ts): the defaults of its annotations. */
+  policy: PolicyConfig;
 }
 
 export interface ShimConfig {
@@ -77,9 +81,11 @@ export interface RootlessConfig {
   parents: string[];
   /** The link kinds ("macvlan", "ipvlan", with the file's macvlan_mode / ipvlan_mode) they may use, the first by default; empty: `mode` alone. */
   modes: ('macvlan' | 'ipvlan')[];
+  /** The logical networks (policy) a rootless container may join; empty: none — a network admits its members to every port. */
+  networks: string[];
 }
 
-export const ROOTLESS_DEFAULTS: RootlessConfig = { enable: false, quota: {}, parents: [], modes: [] };
+export const ROOTLESS_DEFAULTS: RootlessConfig = { enable: false, quota: {}, parents: [], modes: [], networks: [] };
 /** Most containers one quota entry may grant. */
 export const MAX_QUOTA = 4096;
 /** A user or group name as shadow's useradd accepts it (a trailing $ for machine accounts). */
@@ -129,9 +135,11 @@ export interface DnsConfig {
   /** true: a failed update fails the container. false: it starts, and the record is pending. */
   required: boolean;
   timeout_ms: number;
+  /** Where logical networks' members are published, `<network>.<networks_zone>`; empty = `_networks.<zone>`. */
+  networks_zone?: string;
 }
 
-export const DNS_DEFAULTS: DnsConfig = { server: '', zone: '', reverse_zone: '', key_file: '', ttl: 300, required: false, timeout_ms: 2000 };
+export const DNS_DEFAULTS: DnsConfig = { server: '', zone: '', reverse_zone: '', key_file: '', ttl: 300, required: false, timeout_ms: 2000, networks_zone: '' };
 
 export const DEFAULTS: HookConfig = {
   parent: '',
@@ -156,6 +164,7 @@ export const DEFAULTS: HookConfig = {
   annotation_allow: {},
   rootless: ROOTLESS_DEFAULTS,
   shim: SHIM_DEFAULTS,
+  policy: POLICY_DEFAULTS,
 };
 
 /**
@@ -163,8 +172,8 @@ export const DEFAULTS: HookConfig = {
  * the host's alone; HOST_CHOICE_KEYS only within [annotation_allow].
  */
 const ANNOTATABLE: readonly (keyof HookConfig)[] = ['parent', 'mode', 'macvlan_mode', 'ipvlan_mode', 'dad', 'dad_transmits', 'ra_timeout_ms', 'enable', 'iid', 'network_id', 'resolv_conf'];
-/** Annotations read elsewhere: the stable name (container-name.ts) and the DNS label (publish.ts). */
-const OTHER_ANNOTATIONS = ['name', 'dns_name'];
+/** Annotations read elsewhere: the stable name (container-name.ts), the DNS label (publish.ts), the policy (policy.ts). */
+const OTHER_ANNOTATIONS: readonly string[] = ['name', 'dns_name', ...POLICY_KEYS];
 
 const CHOICES: Partial<Record<keyof HookConfig, readonly string[]>> = {
   mode: ['macvlan', 'ipvlan'],
@@ -177,7 +186,7 @@ const CHOICES: Partial<Record<keyof HookConfig, readonly string[]>> = {
 type Raw = string | number | boolean;
 
 /** The tables of config.toml ([dns], [annotation_allow], [rootless]): never a plain key. */
-export const TABLES: readonly string[] = ['dns', 'annotation_allow', 'rootless', 'shim'];
+export const TABLES: readonly string[] = ['dns', 'annotation_allow', 'rootless', 'shim', 'policy'];
 
 /** Text as an error may show it without quotes: control characters escaped, at most 64 characters. */
 export function bare(text: string): string {
@@ -244,6 +253,10 @@ export function parseConfig(text: string, file: string): HookConfig {
       cfg.shim = shimSection(value, `config ${file} [shim]`);
       continue;
     }
+    if (key === 'policy' && isTable(value)) {
+      cfg.policy = policySection(value, `config ${file} [policy]`);
+      continue;
+    }
     if (key === 'rootless' && isTable(value)) {
       cfg.rootless = rootlessSection(value, `config ${file} [rootless]`);
       continue;
@@ -307,7 +320,7 @@ function ifname(name: string, where: string): void {
 }
 
 function rootlessSection(table: Record<string, unknown>, where: string): RootlessConfig {
-  const r: RootlessConfig = { ...ROOTLESS_DEFAULTS, quota: {}, parents: [], modes: [] };
+  const r: RootlessConfig = { ...ROOTLESS_DEFAULTS, quota: {}, parents: [], modes: [], networks: [] };
   for (const [key, value] of Object.entries(table)) {
     if (key === 'enable') {
       if (typeof value !== 'boolean') throw new InputError(`${where}: enable must be true or false, got ${shown(value)}`);
@@ -329,6 +342,8 @@ function rootlessSection(table: Record<string, unknown>, where: string): Rootles
         ifname(p, `${where}: parents`);
         r.parents.push(p);
       }
+    } else if (key === 'networks') {
+      r.networks = orThrowNetworks(value, `${where}: networks`);
     } else if (key === 'modes') {
       if (!Array.isArray(value) || value.length > 2) throw new InputError(`${where}: modes must be an array of "macvlan" and/or "ipvlan"`);
       for (const m of value) {
@@ -338,6 +353,12 @@ function rootlessSection(table: Record<string, unknown>, where: string): Rootles
     } else throw new InputError(`${where}: unknown key ${shown(key)}`);
   }
   return r;
+}
+
+function orThrowNetworks(value: unknown, where: string): string[] {
+  const p = parseNetworks(value, where);
+  if ('error' in p) throw new InputError(p.error);
+  return p.value;
 }
 
 /** The most containers `user` (in `groups`) may have at once: their own entry, else the largest of their groups', else 0. */

@@ -3,6 +3,7 @@
  */
 import type { Lifetime } from './lifetime';
 import type { Preference } from './nd-types';
+import type { Policy } from './policy';
 
 export const STATE_VERSION = 1;
 
@@ -78,7 +79,9 @@ export type Effect =
   /** host_link: the host route `ADDR/128 dev osh-<parent> src LINKLOCAL`. */
   | { kind: 'host-route'; via: number; linkLocal: string; address: string }
   /** The DNS records of `dns` (published or only planned: a delete of an absent record is a no-op). */
-  | { kind: 'dns'; name: string };
+  | { kind: 'dns'; name: string }
+  /** The container's nf_tables table (policy restricted), in its netns: `table inet TABLE`. */
+  | { kind: 'firewall'; table: string };
 
 export type EffectKind = Effect['kind'];
 
@@ -146,6 +149,10 @@ export interface ContainerRecord {
   /** When the RA was received (CLOCK_BOOTTIME ms, system/clock.ts): lifetimes count from here. */
   raAt: number;
   since: string;
+  /** Who may reach it (annotations, labels, [policy]); absent in older records: open, no networks. */
+  policy?: Policy;
+  /** policy restricted: the firewall table in its netns and the fingerprint it carries (check compares). */
+  firewall?: { table: string; tag: string };
   /** DNS publication, when [dns] is configured. */
   dns?: DnsState;
   /** resolv_conf = "ra": the file (real path) the container sees as /etc/resolv.conf, written from rdnss/dnssl (system/resolv-conf.ts writeResolvConf). */
@@ -193,6 +200,8 @@ export interface DnsState {
   reverseZone: string;
   /** The ip6.arpa zones a PTR may go to (the most specific covering the address); absent in older records: [reverseZone]. */
   reverseZones?: string[];
+  /** The logical networks' names (and the zone each is updated in) where the addresses are published too (policy networks). */
+  memberships?: { name: string; zone: string }[];
   records: DnsRecord[];
   error?: string;
 }

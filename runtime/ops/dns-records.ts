@@ -8,10 +8,10 @@
 import { reverseZonesOf, type DnsConfig } from '../core/config';
 import { explicitLabel, labelFromContainerName, normalizeZone, reverseName } from '../wire/dns/names';
 import { loadKeyFile } from '../wire/dns/keyfile';
-import { DnsUpdateError, parseServer, sendUpdate, type UpdateOp } from '../system/dns-client';
+import { DnsUpdateError, parseServer, queryRecords, sendUpdate, type UpdateOp } from '../system/dns-client';
 import { isSubdomain } from '../wire/dns/wire';
 import { oneLine } from '../core/errors';
-import { parseIPv6 } from '../core/ipv6';
+import { formatIPv6, parseIPv6 } from '../core/ipv6';
 import type { DnsRecord, DnsState, Effect } from '../core/record';
 import type { OpContext } from './context';
 
@@ -28,11 +28,23 @@ export function dnsLabel(stableName: string, annotations: Record<string, string>
 }
 
 /** What to publish for these addresses (nothing is sent yet), and the addresses no reverse zone covers (no PTR for them). */
-export function planDns(cfg: DnsConfig, label: string, addresses: string[]): { plan: DnsState; uncovered: string[] } {
+export function planDns(cfg: DnsConfig, label: string, addresses: string[], networks: string[] = []): { plan: DnsState; uncovered: string[] } {
   const zone = normalizeZone(cfg.zone, 'dns.zone');
   const reverseZones = reverseZonesOf(cfg).map((z) => normalizeZone(z, 'dns.reverse_zones'));
   const plan: DnsState = { label, name: `${label}.${zone}`, status: 'pending', server: cfg.server, keyFile: cfg.key_file, ttl: cfg.ttl, timeoutMs: cfg.timeout_ms, zone, reverseZone: reverseZones[0] ?? '', reverseZones, records: [] };
+  if (networks.length > 0) plan.memberships = networks.map((n) => membershipName(cfg, n));
   return withRecords(plan, addresses);
+}
+
+/**
+ * Where a logical network's members are published: `<network>.<networks_zone>` (default
+ * `_networks.<zone>`: an underscore label no container's name can take), updated in `zone` when
+ * the networks zone lies inside it, else in the networks zone itself.
+ */
+export function membershipName(cfg: Pick<DnsConfig, 'zone' | 'networks_zone'>, network: string): { name: string; zone: string } {
+  const zone = normalizeZone(cfg.zone, 'dns.zone');
+  const networksZone = cfg.networks_zone ? normalizeZone(cfg.networks_zone, 'dns.networks_zone') : `_networks.${zone}`;
+  return { name: `${network}.${networksZone}`, zone: isSubdomain(networksZone, zone) ? zone : networksZone };
 }
 
 /** The reverse zones a state may put PTRs in: its list, or (an older record) its one zone. */
@@ -48,6 +60,8 @@ export function coveringZone(owner: string, zones: string[]): string | undefined
 /** The plan's records for `addresses`: AAAA at its name, PTR in the most specific reverse zone covering it (none: no PTR, listed in `uncovered`). */
 function withRecords(plan: DnsState, addresses: string[]): { plan: DnsState; uncovered: string[] } {
   const records: DnsRecord[] = addresses.map((a) => ({ zone: plan.zone, name: plan.name, type: 'AAAA', data: a, published: false }));
+  // A member's addresses at each of its networks' names (an RRset of every member's, ours exact).
+  for (const m of plan.memberships ?? []) for (const a of addresses) records.push({ zone: m.zone, name: m.name, type: 'AAAA', data: a, published: false });
   const zones = reverseZonesOfState(plan);
   const uncovered: string[] = [];
   if (zones.length > 0) {
@@ -59,6 +73,23 @@ function withRecords(plan: DnsState, addresses: string[]): { plan: DnsState; unc
     }
   }
   return { plan: { ...plan, records }, uncovered };
+}
+
+/**
+ * Each network's members as DNS has them: the AAAA records at `<network>.<networks_zone>`, asked
+ * of the [dns] server itself (authoritative, signed with the key when there is one: no cache
+ * between us and a member's withdrawal). Throws DnsQueryError when the server cannot answer.
+ */
+export async function lookupMembers(cfg: DnsConfig, networks: string[]): Promise<Map<string, Set<string>>> {
+  const server = parseServer(cfg.server);
+  const key = cfg.key_file ? loadKeyFile(cfg.key_file) : undefined;
+  const answers = await Promise.all(
+    networks.map(async (n) => {
+      const r = await queryRecords({ server, name: membershipName(cfg, n).name, type: 'AAAA', key, timeoutMs: cfg.timeout_ms, retries: 1 });
+      return [n, new Set(r.records.flatMap((rr) => (rr.rdata.type === 'AAAA' ? [formatIPv6(rr.rdata.address)] : [])))] as const;
+    }),
+  );
+  return new Map(answers);
 }
 
 /** The one line for addresses no reverse zone covers. */
@@ -124,11 +155,11 @@ const intending = (state: DnsState): DnsState => ({ ...state, records: state.rec
  * throws — the pipeline then undoes everything, these records included; without, the container
  * starts and its record is pending (and withdrawn at stop if the update may have been applied).
  */
-export async function publish(ctx: OpContext, cfg: DnsConfig, label: () => string, addresses: string[]): Promise<void> {
+export async function publish(ctx: OpContext, cfg: DnsConfig, label: () => string, addresses: string[], networks: string[] = []): Promise<void> {
   const { ledger, log } = ctx;
   let plan: DnsState;
   try {
-    const planned = planDns(cfg, label(), addresses);
+    const planned = planDns(cfg, label(), addresses, networks);
     plan = planned.plan;
     if (planned.uncovered.length > 0) log.warn(`DNS: ${uncoveredLine(planned.uncovered, reverseZonesOfState(plan))}`);
   } catch (err) {

@@ -9,6 +9,7 @@ import type { Effect } from '../core/record';
 import { undoAddress } from './address';
 import type { OpContext } from './context';
 import { undoDns } from './dns-records';
+import { undoFirewall } from './firewall';
 import { undoHostRoute } from './host-link';
 import { undoReach, undoTable } from './l3-reach';
 import { undoLink } from './link';
@@ -31,6 +32,8 @@ function undoSync(ctx: OpContext, e: KernelEffect): void {
       return undoReach(ctx, e);
     case 'host-route':
       return undoHostRoute(ctx, e);
+    case 'firewall':
+      return undoFirewall(ctx, e);
   }
 }
 

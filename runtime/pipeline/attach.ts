@@ -16,7 +16,8 @@
  * parent are made and released under the parent's lock.
  */
 import { randomUUID } from 'node:crypto';
-import type { HookConfig } from '../core/config';
+import type { DnsConfig, HookConfig } from '../core/config';
+import type { Policy } from '../core/policy';
 import { claimAddress, type DadResult } from '../core/dad';
 import { InputError, oneLine, settleAll } from '../core/errors';
 import { IDGEN_RETRIES, stableMac } from '../core/iid';
@@ -33,7 +34,9 @@ import { firstUsableLinkLocal } from '../system/interface';
 import type { Link, NetKernel } from '../system/kernel';
 import type { NdPort, NdVantage } from '../system/nd/port';
 import { installAddress, type AddressPlace } from '../ops/address';
-import { dnsLabel, publish } from '../ops/dns-records';
+import { inside, type OpContext } from '../ops/context';
+import { installFirewall, localMembers, membersFor, mergeMembers } from '../ops/firewall';
+import { dnsLabel, lookupMembers, publish } from '../ops/dns-records';
 import { ensureCompanion } from '../ops/host-link';
 import { installTable, prepareParent, type L3Reach } from '../ops/l3-reach';
 import { Ledger } from '../ops/ledger';
@@ -59,9 +62,23 @@ export interface AttachRequest {
   dnsLabel?: string;
   /** Attached by the rootless broker for this user. */
   rootless?: RootlessOwner;
+  /** Who may reach it (core/policy.ts policyFor); absent: open, in no network. */
+  policy?: Policy;
 }
 
 const round = (ms: number): number => Math.round(ms * 10) / 10;
+
+/** Fill the firewall's member sets with DNS's members too; a DNS failure only delays them (logged). */
+async function addRemoteMembers(ctx: OpContext, dns: DnsConfig, record: ContainerRecord): Promise<void> {
+  const table = record.firewall?.table;
+  if (!table) return;
+  try {
+    const known = mergeMembers(localMembers(ctx.peers()), await lookupMembers(dns, record.policy?.networks ?? []));
+    for (const [network, addresses] of Object.entries(membersFor(record, known))) inside(ctx).setFirewallMembers(table, network, addresses);
+  } catch (err) {
+    ctx.log.warn(`network members from DNS: ${oneLine(err)}; the agent adds them later`);
+  }
+}
 
 export function slaveSpec(cfg: HookConfig): SlaveSpec {
   return cfg.mode === 'macvlan' ? { kind: 'macvlan', mode: cfg.macvlan_mode } : { kind: 'ipvlan', mode: cfg.ipvlan_mode };
@@ -173,6 +190,10 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     //    own DAD: we do both.
     for (const [key, value] of [['disable_ipv6', 0], ['accept_ra', 0], ['autoconf', 0], ['accept_dad', 0]] as const) container.writeSysctl(`net/ipv6/conf/${ifname}/${key}`, value);
     container.setLink(link.index, { addrGenMode: 'none' });
+    // A restricted container's firewall, before its first address: never reachable beyond its
+    // policy. Its networks' members: the host's own now, other hosts' (DNS) once published (11.).
+    if (req.policy) installFirewall(ctx, ifname, req.policy, localMembers(ctx.peers()));
+    failpoint('firewall');
     container.setLink(link.index, { up: true });
 
     // 3. Link-local address (RFC 7217 on fe80::/64), usable at once; its DAD runs alongside.
@@ -307,9 +328,12 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     // What the agent's refresh keeps between RAs (deadlines per address, router, route, DNS option).
     Object.assign(record, refreshFields(record, found.heard ?? [found], limitsOf(cfg), parent.mtu));
 
-    // 11. Publication (RFC 2136 + TSIG), when [dns] is configured.
-    if (cfg.dns) await publish(ctx, cfg.dns, () => req.dnsLabel ?? dnsLabel(req.name.name, req.annotations), addresses.map((a) => a.address));
+    // 11. Publication (RFC 2136 + TSIG), when [dns] is configured: at its name, and at its networks'.
+    const networks = req.policy?.networks ?? [];
+    if (cfg.dns) await publish(ctx, cfg.dns, () => req.dnsLabel ?? dnsLabel(req.name.name, req.annotations), addresses.map((a) => a.address), networks);
     failpoint('dns');
+    // The other hosts' members of its networks, as DNS has them now (the agent keeps them current).
+    if (cfg.dns && record.firewall && networks.length > 0) await addRemoteMembers(ctx, cfg.dns, record);
 
     record.timings.totalMs = round(performance.now() - t0);
     record.phase = 'attached';

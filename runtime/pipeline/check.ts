@@ -9,6 +9,7 @@
  * route. DNS: each record the state says published, asked of the server (a QUERY; a server that
  * does not answer is a difference, not a failure of the check).
  */
+import { describePolicy, guardRuleCount } from '../core/policy';
 import { InputError, oneLine } from '../core/errors';
 import { parseIPv6, parsePrefix } from '../core/ipv6';
 import { sameNetnsId } from '../core/netns-id';
@@ -29,9 +30,10 @@ export interface Difference {
    * missing: not there; gone: the link or netns (and all in it); replaced: the netns path opens
    * another netns; tentative/dadfailed: an address the kernel holds but cannot use; down: the
    * link; unanswered: the DNS server; failed: the DNS server's refusal or an unreadable key;
-   * unfinished: attach is at work or died; detached: the ledger is empty.
+   * unfinished: attach is at work or died; detached: the ledger is empty; changed: the firewall
+   * table is not the one the policy makes (a rule or set added, removed or altered).
    */
-  state: 'missing' | 'gone' | 'replaced' | 'tentative' | 'dadfailed' | 'down' | 'unanswered' | 'failed' | 'unfinished' | 'detached';
+  state: 'missing' | 'gone' | 'replaced' | 'tentative' | 'dadfailed' | 'down' | 'unanswered' | 'failed' | 'unfinished' | 'detached' | 'changed';
   /** One line, for people. */
   text: string;
 }
@@ -104,6 +106,8 @@ function checkContainer(record: ContainerRecord, container: NetKernel, deps: Che
     else if (found.flags & IFA_F_TENTATIVE && !(found.flags & IFA_F_OPTIMISTIC)) out.push({ kind: 'address', state: 'tentative', text: `${what} is tentative (not usable)` });
   }
 
+  for (const e of record.ledger.filter((x): x is Of<'firewall'> => x.kind === 'firewall')) out.push(...checkFirewall(record, container, e));
+
   const routeEffects = record.ledger.filter((x): x is Of<'route'> => x.kind === 'route');
   if (routeEffects.length > 0) {
     const routes = container.listRoutes(RT_TABLE_MAIN);
@@ -114,6 +118,28 @@ function checkContainer(record: ContainerRecord, container: NetKernel, deps: Che
         out.push({ kind: 'route', state: 'missing', text: `${routeText(e.destination, e.gateway, dev(index))} is missing` });
       }
     }
+  }
+  return out;
+}
+
+/**
+ * The firewall table against the policy the ledger holds: there, its chains, its rules (as many as
+ * the policy makes, the last carrying the policy's fingerprint) and a set per network. Members
+ * are not compared: the agent keeps them, from DNS, and they change without the ledger.
+ */
+function checkFirewall(record: ContainerRecord, container: NetKernel, e: Of<'firewall'>): Difference[] {
+  const what = `firewall table inet ${e.table}`;
+  const state = container.readFirewall(e.table);
+  if (!state) return [{ kind: 'firewall', state: 'missing', text: `${what} is missing: the container takes any inbound traffic` }];
+  const policy = record.policy;
+  const out: Difference[] = [];
+  for (const chain of ['input', 'guard']) if (!state.chains.includes(chain)) out.push({ kind: 'firewall', state: 'missing', text: `${what}: chain ${chain} is missing` });
+  const tag = record.firewall?.tag;
+  if (tag && !state.rules.some((r) => r.comment === tag)) out.push({ kind: 'firewall', state: 'changed', text: `${what}: no rule carries the policy's fingerprint "${tag}" (replaced by another policy, or by hand)` });
+  if (policy) {
+    const want = guardRuleCount(policy) + 1;
+    if (state.rules.length !== want) out.push({ kind: 'firewall', state: 'changed', text: `${what} has ${state.rules.length} rules where the policy (${describePolicy(policy)}) makes ${want}` });
+    for (const n of policy.networks) if (!(`net_${n}` in state.sets)) out.push({ kind: 'firewall', state: 'missing', text: `${what}: set net_${n} (network ${n}'s members) is missing` });
   }
   return out;
 }
@@ -225,7 +251,7 @@ export async function check(record: ContainerRecord, deps: CheckDeps): Promise<D
   if (record.phase === 'attaching') out.push({ kind: 'phase', state: 'unfinished', text: 'attach has not finished (still at work, or the hook died: poststop undoes it)' });
   // detach empties the ledger as it undoes it (then drops the record): nothing is ours to compare.
   if (ledger.length === 0) return out.length ? out : [{ kind: 'phase', state: 'detached', text: `container ${record.id} is detached: its ledger is empty` }];
-  const needsNetns = ledger.some((e) => e.kind === 'link' || e.kind === 'address' || e.kind === 'route');
+  const needsNetns = ledger.some((e) => e.kind === 'link' || e.kind === 'address' || e.kind === 'route' || e.kind === 'firewall');
   if (needsNetns) {
     const opened = openContainer(deps, record);
     if ('difference' in opened) out.push(opened.difference);

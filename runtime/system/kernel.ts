@@ -7,6 +7,8 @@
 import { InputError } from '../core/errors';
 import type { IPv6 } from '../core/ipv6';
 import type { SlaveSpec } from '../core/link-kinds';
+import type { Policy } from '../core/policy';
+import { NftHandle } from './nftables';
 import { NetnsHandle, readNetSysctl, writeNetSysctl } from './netns';
 import { addAddress, deleteAddress, listAddresses, replaceAddress, type AddressEntry, type AddressSpec } from './rtnetlink/addresses';
 import { createSlave, deleteLink, findLink, listLinks, setLink, type AddrGenMode, type Link } from './rtnetlink/links';
@@ -77,11 +79,38 @@ export interface NetKernel {
   writeSysctl(key: string, value: string | number): void;
   /** `sysctl net.…` inside this netns */
   readSysctl(key: string): string;
+  /** `nft -f FILE` with the whole table (replacing one of that name): one nf_tables transaction (system/nftables.ts) */
+  installFirewall(spec: FirewallSpec): void;
+  /** `nft flush set inet TABLE net_NETWORK; nft add element inet TABLE net_NETWORK { … }`, in one transaction */
+  setFirewallMembers(table: string, network: string, addresses: string[]): void;
+  /** `nft delete table inet TABLE` (false: there was none) */
+  deleteFirewall(table: string): boolean;
+  /** `nft list table inet TABLE` (undefined: there is none) */
+  readFirewall(table: string): FirewallState | undefined;
   close(): void;
+}
+
+/** A container's firewall table as made: the interface it guards, its policy, each network's members, and its fingerprint. */
+export interface FirewallSpec {
+  table: string;
+  ifname: string;
+  policy: Policy;
+  members: Record<string, string[]>;
+  tag: string;
+}
+
+/** A firewall table as the kernel lists it. */
+export interface FirewallState {
+  chains: string[];
+  rules: { chain: string; comment?: string; exprs: string[] }[];
+  /** Set name (`net_<network>`) → its elements. */
+  sets: Record<string, string[]>;
 }
 
 /** The real handle: one NETLINK_ROUTE socket opened inside the netns. */
 export class RtnlKernel implements NetKernel {
+  private nft: NftHandle | undefined;
+
   private constructor(
     readonly netns: NetnsHandle,
     readonly sock: RtnetlinkSocket,
@@ -129,8 +158,19 @@ export class RtnlKernel implements NetKernel {
   listProxies = (): { index: number; address: IPv6; protocol: number }[] => listProxyNeighbours(this.sock);
   writeSysctl = (key: string, value: string | number): void => writeNetSysctl(this.netns, key, value);
   readSysctl = (key: string): string => readNetSysctl(this.netns, key);
+  installFirewall = (spec: FirewallSpec): void => this.nftables().install(spec.table, spec.ifname, spec.policy, spec.members, spec.tag);
+  setFirewallMembers = (table: string, network: string, addresses: string[]): void => this.nftables().setMembers(table, network, addresses);
+  deleteFirewall = (table: string): boolean => this.nftables().deleteTable(table);
+  readFirewall = (table: string): FirewallState | undefined => this.nftables().read(table);
+
+  /** The NETLINK_NETFILTER socket, opened in this netns when first needed (most handles never need one). */
+  private nftables(): NftHandle {
+    this.nft ??= NftHandle.open(this.netns);
+    return this.nft;
+  }
 
   close(): void {
+    this.nft?.close();
     this.sock.close();
     if (this.ownsNetns) this.netns.close();
   }

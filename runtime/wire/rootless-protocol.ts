@@ -17,6 +17,7 @@
  *
  * Parsing never throws: it returns the request or a one-line reason.
  */
+import { POLICY_KEYS } from '../core/policy';
 import * as path from 'node:path';
 
 export const MAX_ROOTLESS_REQUEST_BYTES = 4096;
@@ -25,7 +26,7 @@ export const MAX_ROOTLESS_ANSWER_BYTES = 16384;
 export const rootlessSocketPath = (stateDir: string): string => path.join(stateDir, 'rootless.sock');
 
 export type RootlessRequest =
-  | { op: 'attach'; id: string; pid: number; name: string; parent?: string; mode?: 'macvlan' | 'ipvlan' }
+  | { op: 'attach'; id: string; pid: number; name: string; parent?: string; mode?: 'macvlan' | 'ipvlan'; policy?: Record<string, string> }
   | { op: 'detach'; id: string };
 
 export type RootlessAnswer =
@@ -63,7 +64,7 @@ function object(text: string): Parsed<Record<string, unknown>> {
   return { ok: true, value: v as Record<string, unknown> };
 }
 
-const KEYS: Record<RootlessRequest['op'], readonly string[]> = { attach: ['op', 'id', 'pid', 'name', 'parent', 'mode'], detach: ['op', 'id'] };
+const KEYS: Record<RootlessRequest['op'], readonly string[]> = { attach: ['op', 'id', 'pid', 'name', 'parent', 'mode', 'policy'], detach: ['op', 'id'] };
 
 /** One request message; never throws. */
 export function parseRootlessRequest(bytes: Uint8Array): Parsed<RootlessRequest> {
@@ -88,6 +89,15 @@ export function parseRootlessRequest(bytes: Uint8Array): Parsed<RootlessRequest>
   if (v.mode !== undefined) {
     if (v.mode !== 'macvlan' && v.mode !== 'ipvlan') return { ok: false, error: 'attach: "mode" must be "macvlan" or "ipvlan"' };
     request.mode = v.mode;
+  }
+  if (v.policy !== undefined) {
+    // The container's policy annotations, as text (core/policy.ts parses them, as for any container).
+    const p = v.policy;
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) return { ok: false, error: 'attach: "policy" must be an object of policy keys' };
+    const entries = Object.entries(p as Record<string, unknown>);
+    const bad = entries.find(([k, val]) => !POLICY_KEYS.includes(k as (typeof POLICY_KEYS)[number]) || typeof val !== 'string' || val.length > 1024);
+    if (bad) return { ok: false, error: `attach: "policy" takes ${POLICY_KEYS.join(', ')} as strings of at most 1024 characters, not ${JSON.stringify(bad[0]).slice(0, 40)}` };
+    request.policy = Object.fromEntries(entries) as Record<string, string>;
   }
   return { ok: true, value: request };
 }

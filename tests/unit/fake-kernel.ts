@@ -9,6 +9,7 @@
 // (ENODEV for a link, EADDRNOTAVAIL for an address, ESRCH for a route, ENOENT for a rule or a
 // proxy entry), which undo counts as "already gone".
 import { InputError } from '../../runtime/core/errors';
+import { guardRuleCount } from '../../runtime/core/policy';
 import { formatIPv6, formatMac, isLinkLocal, parseIPv6, type IPv6 } from '../../runtime/core/ipv6';
 import { INFINITE_LIFETIME } from '../../runtime/core/lifetime';
 import type { SlaveSpec } from '../../runtime/core/link-kinds';
@@ -16,7 +17,7 @@ import type { RouterAdvertisement } from '../../runtime/core/nd-types';
 import type { DadResult } from '../../runtime/core/dad';
 import { TimeoutError } from '../../runtime/core/errors';
 import type { ContainerRecord } from '../../runtime/core/record';
-import type { AddressEntry, AddressSpec, Link, LinkChange, NetKernel, NetnsRef, RouteEntry, RouteSpec, SourceRule } from '../../runtime/system/kernel';
+import type { AddressEntry, AddressSpec, FirewallSpec, FirewallState, Link, LinkChange, NetKernel, NetnsRef, RouteEntry, RouteSpec, SourceRule } from '../../runtime/system/kernel';
 import { Logger } from '../../runtime/system/log';
 import type { DiscoveredRouter, DiscoverOptions, NdPort, NdVantage } from '../../runtime/system/nd/port';
 import type { RecordStore } from '../../runtime/pipeline/deps';
@@ -80,6 +81,8 @@ export interface NetnsModel {
   rules: string[];
   proxies: string[];
   sysctls: string[];
+  /** Firewall tables (only when there is one): `TABLE iif IFNAME TAG sets net_X=[a,b]`. */
+  firewalls?: string[];
 }
 
 const CONF = /^net\/ipv6\/conf\/([^/]+)\/(.+)$/;
@@ -166,6 +169,8 @@ export class FakeKernel implements NetKernel {
   /** Global sysctls, and per link (by index: a rename keeps them, a deletion takes them). */
   readonly sysctls = new Map<string, string>();
   readonly linkSysctls = new Map<number, Map<string, string>>();
+  /** nf_tables tables by name: the spec made, its sets as they are now. */
+  readonly firewalls = new Map<string, { spec: FirewallSpec; sets: Map<string, string[]> }>();
   private nextIndex = 1;
   opened = 0;
   closed = 0;
@@ -473,6 +478,40 @@ export class FakeKernel implements NetKernel {
     this.net.mutate({ kind: 'set', ns: this.name, op: 'writeSysctl', text: `sysctl -w ${key.replace(/\//g, '.')}=${value}` }, () => this.storeSysctl(key, String(value)));
   }
 
+  installFirewall(spec: FirewallSpec): void {
+    this.net.mutate({ kind: 'make', ns: this.name, op: 'installFirewall', text: `nft add table inet ${spec.table} (iif ${spec.ifname})` }, () => {
+      this.firewalls.set(spec.table, { spec, sets: new Map(Object.entries(spec.members).map(([n, a]) => [`net_${n}`, [...a]])) });
+      return `firewall ${spec.table}`;
+    });
+  }
+
+  setFirewallMembers(table: string, network: string, addresses: string[]): void {
+    this.net.mutate({ kind: 'set', ns: this.name, op: 'setFirewallMembers', text: `nft flush set inet ${table} net_${network}; add element { ${addresses.join(', ')} }` }, () => {
+      const t = this.firewalls.get(table);
+      if (!t?.sets.has(`net_${network}`)) throw errno('ENOENT', `no set net_${network} in table ${table}`);
+      t.sets.set(`net_${network}`, [...addresses]);
+    });
+  }
+
+  deleteFirewall(table: string): boolean {
+    let had = false;
+    this.net.mutate({ kind: 'unmake', ns: this.name, op: 'deleteFirewall', text: `nft delete table inet ${table}` }, () => {
+      // The real handle says false; here, the kernel's ENOENT, so that the call log shows a miss.
+      if (!this.firewalls.has(table)) throw errno('ENOENT', `no table ${table}`);
+      had = this.firewalls.delete(table);
+      return `firewall ${table}`;
+    });
+    return had;
+  }
+
+  readFirewall = (table: string): FirewallState | undefined => {
+    const t = this.firewalls.get(table);
+    if (!t) return undefined;
+    const n = guardRuleCount(t.spec.policy);
+    const guard = Array.from({ length: n }, (_, i) => ({ chain: 'guard', ...(i === n - 1 ? { comment: t.spec.tag } : {}), exprs: [] as string[] }));
+    return { chains: ['input', 'guard'], rules: [{ chain: 'input', exprs: ['meta', 'cmp', 'immediate'] }, ...guard], sets: Object.fromEntries([...t.sets].map(([k, v]) => [k, [...v]])) };
+  };
+
   close(): void {
     this.closed++;
   }
@@ -493,6 +532,9 @@ export class FakeKernel implements NetKernel {
       routes: sorted(this.routes.map((r) => `${this.routeKey(r)} (dev ${linkName(r.oif)}) src ${r.prefsrc ? formatIPv6(r.prefsrc) : '-'} proto ${r.protocol} expires ${r.expires ?? '-'} pref ${r.preference ?? '-'}`)),
       rules: sorted(this.rules.map((r) => `${this.ruleKey(r)} proto ${r.protocol ?? 0}`)),
       proxies: sorted(this.proxies.map((p) => `${formatIPv6(p.address)} dev ${linkName(p.index)} proto ${p.protocol}`)),
+      ...(this.firewalls.size
+        ? { firewalls: sorted([...this.firewalls].map(([name, t]) => `${name} iif ${t.spec.ifname} ${t.spec.tag} sets ${[...t.sets].map(([k, v]) => `${k}=[${v.join(',')}]`).join(' ')}`)) }
+        : {}),
       sysctls: sorted([
         ...[...this.sysctls].map(([k, v]) => `${k}=${v}`),
         ...[...this.linkSysctls].flatMap(([i, per]) => [...per].map(([k, v]) => `net/ipv6/conf/${linkName(i)}/${k}=${v}`)),

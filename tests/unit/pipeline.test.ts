@@ -27,6 +27,8 @@ import type { PipelineDeps } from '../../runtime/pipeline/deps';
 import { detach } from '../../runtime/pipeline/detach';
 import { admit } from '../../runtime/pipeline/admit';
 import { completeOptimisticDad } from '../../runtime/pipeline/optimistic';
+import { check } from '../../runtime/pipeline/check';
+import type { Policy } from '../../runtime/core/policy';
 import { pio, raWith } from './helpers';
 import { discovered, FakeNet, fakeNd, MemoryLogger, MemoryStore, noRouter, recordingLock, type Call, type FakeKernel, type FakeNdOptions, type NetnsModel } from './fake-kernel';
 
@@ -246,6 +248,8 @@ function ledgerUnits(fx: Fixture, record: ContainerRecord, tableKeys: string[]):
         return [fx.host.routeKey({ table: 254, destination: parseIPv6(e.address), prefixLength: 128, gateway: undefined, oif: e.via, metric: HOST_LINK_METRIC })];
       case 'dns':
         return [];
+      case 'firewall':
+        return [`firewall ${e.table}`];
     }
   });
 }
@@ -554,12 +558,15 @@ function checkClean(t: Test, fx: Fixture, what: string, opts: { kept?: boolean; 
   t.strictSame(fx.log.lines.filter((l) => l.includes('cleanup after failure')), [], `${what}: undo reported no failure`);
 }
 
-const SWEEPS: { name: string; cfg: () => HookConfig; warm: boolean; kept: boolean }[] = [
+const RESTRICTED: Policy = { mode: 'restricted', expose: [{ proto: 'tcp', from: 8080, to: 8080 }], networks: ['blue'], allowFrom: [], echo: true };
+
+const SWEEPS: { name: string; cfg: () => HookConfig; warm: boolean; kept: boolean; policy?: Policy }[] = [
   { name: 'macvlan bridge', cfg: macvlan, warm: false, kept: false },
   { name: 'ipvlan l3 + host_link, first container of the parent', cfg: ipvlanL3, warm: false, kept: true },
   { name: 'ipvlan l3 + host_link, parent already prepared', cfg: ipvlanL3, warm: true, kept: false },
   { name: 'ipvlan l2', cfg: () => validateForAttach({ ...defaultConfig(), parent: PARENT, mode: 'ipvlan', ipvlan_mode: 'l2' }), warm: false, kept: false },
   { name: 'macvlan + host_link, companion already made', cfg: () => validateForAttach({ ...macvlan(), host_link: true }), warm: true, kept: false },
+  { name: 'macvlan, restricted policy', cfg: macvlan, warm: false, kept: false, policy: RESTRICTED },
 ];
 
 for (const sweep of SWEEPS) {
@@ -567,13 +574,13 @@ for (const sweep of SWEEPS) {
     const cfg = sweep.cfg();
     const ok = fixture(sweep.warm ? { warm: cfg } : {});
     const base = ok.net.mutationCount;
-    await attach(request('c1', cfg), ok.deps);
+    await attach({ ...request('c1', cfg), ...(sweep.policy ? { policy: sweep.policy } : {}) }, ok.deps);
     const total = ok.net.mutationCount - base;
     t.ok(total >= 15, `a successful attach makes ${total} mutating calls`);
     for (let n = 1; n <= total; n++) {
       const fx = fixture(sweep.warm ? { warm: cfg } : {});
       fx.net.failAt = fx.net.mutationCount + n;
-      const err = await rejection(attach(request('c1', cfg), fx.deps));
+      const err = await rejection(attach({ ...request('c1', cfg), ...(sweep.policy ? { policy: sweep.policy } : {}) }, fx.deps));
       const calls = [...fx.net.calls];
       const failing = calls.find((c) => c.n === fx.net.failAt);
       const what = `call ${n}/${total} (${failing?.ns}: ${failing?.text})`;
@@ -726,6 +733,31 @@ t.test('a failure at each named failpoint of attach leaves nothing', async (t) =
       checkClean(t, fx, `${cfg.mode}, failpoint ${point}`, { containerLo: point === 'dns' });
     }
   }
+});
+
+t.test('policy: a restricted container gets its firewall before its first address, with its local network peers; open gets none', async (t) => {
+  const fx = fixture();
+  const cfg = macvlan();
+  const open = await attach({ ...request('c2', cfg), policy: { ...RESTRICTED, mode: 'open' } }, fx.deps);
+  t.notOk(open.firewall, 'open: no firewall');
+  t.same(open.policy?.networks, ['blue'], 'open: still a member of blue');
+  t.notOk(fx.net.calls.some((c) => c.op === 'installFirewall'), 'open: no table made');
+  const from = fx.net.calls.length;
+  const record = await attach({ ...request('c1', cfg), policy: RESTRICTED }, fx.deps);
+  const calls = fx.net.calls.slice(from);
+  const fw = calls.findIndex((c) => c.op === 'installFirewall');
+  const firstAddress = calls.findIndex((c) => c.op === 'addAddress');
+  t.ok(fw >= 0 && fw < firstAddress, 'the table is made before the first address');
+  t.ok(fw < calls.findIndex((c) => c.op === 'setLink' && c.text.includes(' up')), 'and before the link is up');
+  t.match(record.ledger[1], { kind: 'firewall', table: 'oci_slaac_hook' });
+  t.match(record.firewall, { table: 'oci_slaac_hook', tag: /^oci-slaac-hook [0-9a-f]{16}$/ });
+  const c1 = fx.containers.c1 as FakeKernel;
+  t.same(c1.firewalls.get('oci_slaac_hook')?.sets.get('net_blue'), open.addresses.map((a) => a.address).sort(), "blue's set holds the open member's addresses");
+  t.same(await check(record, { ...fx.deps }), [], 'check: ok');
+  c1.firewalls.delete('oci_slaac_hook');
+  t.match(await check(record, { ...fx.deps }), [{ kind: 'firewall', state: 'missing' }], 'check: the table deleted by hand');
+  await detach(record, fx.deps);
+  t.equal(fx.store.records.size, 1, 'the restricted one is gone');
 });
 
 // ================================================================ (c) the shared l3 table

@@ -25,8 +25,8 @@ function refusal(t: Test, text: string, what: string): string {
 
 t.test('absent: disabled, no quota, no lists', async (t) => {
   const cfg = parseConfig('parent = "eth0"\n', FILE);
-  t.same(cfg.rootless, { enable: false, quota: {}, parents: [], modes: [] }, 'the defaults');
-  t.same(ROOTLESS_DEFAULTS, { enable: false, quota: {}, parents: [], modes: [] }, 'ROOTLESS_DEFAULTS itself');
+  t.same(cfg.rootless, { enable: false, quota: {}, parents: [], modes: [], networks: [] }, 'the defaults');
+  t.same(ROOTLESS_DEFAULTS, { enable: false, quota: {}, parents: [], modes: [], networks: [] }, 'ROOTLESS_DEFAULTS itself');
   t.same(DEFAULTS.rootless, ROOTLESS_DEFAULTS, 'DEFAULTS carries them');
   t.same(parseConfig('[rootless]\n', FILE).rootless, ROOTLESS_DEFAULTS, 'an empty table is the defaults too');
 });
@@ -36,7 +36,7 @@ t.test('enable, quota, parents and modes are parsed', async (t) => {
     ['parent = "eth0"', '[rootless]', 'enable = true', 'quota = { alice = 4, "@containers" = 2, "svc$" = 0, "a.b-c_d" = 4096 }', 'parents = ["eth1", "bond0.10"]', 'modes = ["ipvlan", "macvlan"]', ''].join('\n'),
     FILE,
   );
-  t.same(cfg.rootless, { enable: true, quota: { alice: 4, '@containers': 2, svc$: 0, 'a.b-c_d': 4096 }, parents: ['eth1', 'bond0.10'], modes: ['ipvlan', 'macvlan'] }, 'every key');
+  t.same(cfg.rootless, { enable: true, quota: { alice: 4, '@containers': 2, svc$: 0, 'a.b-c_d': 4096 }, parents: ['eth1', 'bond0.10'], modes: ['ipvlan', 'macvlan'], networks: [] }, 'every key');
   t.equal(cfg.parent, 'eth0', 'the rest of the file still applies');
   const sub = parseConfig('[rootless]\nenable = false\n[rootless.quota]\nbob = 1\n', FILE);
   t.same(sub.rootless.quota, { bob: 1 }, 'quota as a sub-table');
