@@ -44,7 +44,7 @@ t.test('the table: state, lifetimes and the last RA per container', async (t) =>
   );
   const out = statusCommand({ config: path.join(dir, 'c.toml') });
   const lines = out.text.split('\n');
-  t.match(lines[0], /^ID\s+NAME\s+IF\s+LINK\s+ADDRESS\s+STATE\s+VALID\/PREFERRED\s+ROUTER\s+LAST-RA\s+DNS\s+SINCE$/);
+  t.match(lines[0], /^ID\s+NAME\s+IF\s+LINK\s+ADDRESS\s+STATE\s+VALID\/PREFERRED\s+ROUTER\s+LAST-RA\s+DNS\s+POLICY\s+SINCE$/);
   const kept = lines.find((l) => l.startsWith('kept')) ?? '';
   t.match(kept, /preferred,deprecated \(dad\)\s+11[56]s\/5[56]s,(49|50)s\/0s\s+fe80::1\s+4s ago/, `refreshed: ${kept}`);
   const old = lines.find((l) => l.startsWith('old')) ?? '';
