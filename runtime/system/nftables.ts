@@ -14,6 +14,7 @@ import type { NetnsHandle } from './netns';
 import { RtnetlinkSocket, TransactionError } from './rtnetlink/socket';
 import { attrString } from '../wire/rtnetlink/codec';
 import {
+  attrPathAt,
   decodeChain,
   decodeRule,
   decodeSet,
@@ -165,6 +166,11 @@ export class NftHandle {
     return { chains, rules, sets };
   }
 
+  /** A handle over a socket already open (a NETLINK_NETFILTER one, or a scripted kernel in tests). */
+  static over(sock: RtnetlinkSocket): NftHandle {
+    return new NftHandle(sock);
+  }
+
   close(): void {
     this.sock.close();
   }
@@ -182,6 +188,16 @@ export class NftHandle {
 
   /** One nfnetlink batch: BATCH_BEGIN, `messages`, BATCH_END, every change acknowledged. */
   private batch(what: string, messages: NftMessage[]): void {
-    this.sock.transaction(what, framed(messages));
+    const all = framed(messages);
+    try {
+      this.sock.transaction(what, all);
+    } catch (err) {
+      // nf_tables mostly points at the offending attribute (NL_SET_BAD_ATTR) without words: name it.
+      const refused = err instanceof TransactionError && err.attrOffset !== undefined ? all[err.index] : undefined;
+      const path = refused && err instanceof TransactionError && err.attrOffset !== undefined ? attrPathAt(refused, err.attrOffset) : undefined;
+      if (!(err instanceof TransactionError) || !path) throw err;
+      const extack = `${err.extack ? `${err.extack}: ` : ''}${path}`;
+      throw new TransactionError(new NetlinkError(err.request, err.code, err.errno, extack), err.index, err.attrOffset);
+    }
   }
 }

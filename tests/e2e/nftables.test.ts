@@ -206,7 +206,7 @@ t.test('a refused batch changes nothing and names the failing message', async (t
   const e = caught as NetlinkError;
   t.match(e.message, /^install nf_tables table inet oci_bad: NEWSET net_x+: ERANGE/, `names the message: ${e.message.replace(/x{20,}/, 'x…')}`);
   t.equal(e.errno, 34);
-  t.ok(e.extack, `with the kernel's extended ack: ${e.extack}`);
+  t.match(e.extack, /NFTA_SET_NAME$/, `with the kernel's extended ack and the attribute it points at: ${e.extack}`);
   t.equal(nfh.read('oci_bad'), undefined, 'no table left behind (the batch was aborted)');
   t.throws(() => nft(C, 'list', 'table', 'inet', 'oci_bad'), 'nft sees none either');
 

@@ -3,8 +3,11 @@
 // decoders, decoders that never throw on truncated or random input, and the policy ruleset's
 // messages in the order the kernel needs them.
 import t from 'tap';
-import { decodeMessages, type NetlinkMessage } from '../../runtime/wire/rtnetlink/codec';
+import { decodeMessages, encodeAttrs, encodeMessage, type NetlinkMessage } from '../../runtime/wire/rtnetlink/codec';
+import { RtnetlinkSocket, type NetlinkDatagram, type NetlinkTransport } from '../../runtime/system/rtnetlink/socket';
+import { NftHandle } from '../../runtime/system/nftables';
 import {
+  attrPathAt,
   batchBegin,
   commentUserdata,
   counterExpr,
@@ -36,6 +39,9 @@ import {
   NFT_META_IIFNAME,
   NFT_MSG_NEWRULE,
   NFT_MSG_DELSETELEM,
+  NFT_MSG_DELTABLE,
+  NFT_MSG_DESTROYTABLE,
+  NFT_MSG_GETTABLE,
   NFT_MSG_NEWSETELEM,
   NFT_TYPE_IP6ADDR,
   NF_ACCEPT,
@@ -243,4 +249,139 @@ t.test('membersUpdate: a flush, then the members in chunks', async (t) => {
   t.equal(chunks.length, Math.ceil(2000 / SETELEM_CHUNK), 'split: an attribute length is a u16');
   t.ok(chunks.every((m) => m.payload.length < 0xffff));
   t.equal(chunks.reduce((n, m) => n + (decodeSetElems(asReply(m))?.keys.length ?? 0), 0), 2000);
+});
+
+// ---- NftHandle and RtnetlinkSocket.transaction against a scripted nf_tables ----
+
+const PORT = 0x4321;
+
+/** nf_tables in a box: batches answered per message as the kernel does (acks queued in sendmsg). */
+class ScriptedNftables implements NetlinkTransport {
+  readonly portId = PORT;
+  readonly batches: NetlinkMessage[][] = [];
+  readonly gets: NetlinkMessage[] = [];
+  private inbox: NetlinkDatagram[] = [];
+  tableExists = true;
+  destroySupported = true;
+  refuseBegin = false;
+  /** errno (and bad attribute offset) for a message, or 0. */
+  refuse: (m: NetlinkMessage) => { errno: number; offset?: number } | undefined = () => undefined;
+
+  send(datagram: Buffer): void {
+    const ms = decodeMessages(datagram);
+    const first = ms[0];
+    if (!first) return;
+    if (first.type !== 0x10) {
+      this.gets.push(first);
+      if ((first.type & 0xff) === NFT_MSG_GETTABLE && !this.tableExists) this.reply(first, 2);
+      else {
+        this.inbox.push({ data: encodeMessage({ type: nftType(0), flags: 0, seq: first.seq, pid: PORT }, newTable(1, 'T').payload), truncated: false, groups: 0 });
+        this.reply(first, 0);
+      }
+      return;
+    }
+    this.batches.push(ms);
+    if (this.refuseBegin) {
+      this.reply(first, 22); // nfnetlink_rcv_skb_batch: the whole datagram dropped, one error
+      return;
+    }
+    for (const m of ms.slice(1, -1)) {
+      let refusal = this.refuse(m);
+      if (!refusal && (m.type & 0xff) === NFT_MSG_DESTROYTABLE && !this.destroySupported) refusal = { errno: 22 };
+      if (refusal) this.reply(m, refusal.errno, refusal.offset);
+      else if (m.flags & 0x4) this.reply(m, 0);
+    }
+  }
+
+  private reply(req: NetlinkMessage, errno: number, offset?: number): void {
+    const err = Buffer.alloc(20);
+    err.writeInt32LE(-errno, 0);
+    encodeMessage({ type: req.type, flags: req.flags, seq: req.seq, pid: 0 }, Buffer.alloc(0)).copy(err, 4);
+    const offs = Buffer.alloc(4);
+    offs.writeUInt32LE(offset ?? 0);
+    const tlvs = offset === undefined ? Buffer.alloc(0) : encodeAttrs([{ type: 2, value: offs }]);
+    const data = encodeMessage({ type: 2, flags: offset === undefined ? 0x100 : 0x300, seq: req.seq, pid: PORT }, Buffer.concat([err, tlvs]));
+    this.inbox.push({ data, truncated: false, groups: 0 });
+  }
+
+  receive(): NetlinkDatagram | null {
+    return this.inbox.shift() ?? null;
+  }
+  get queued(): number {
+    return this.inbox.length;
+  }
+  watch(): () => void {
+    return () => undefined;
+  }
+  membership(): void {}
+  close(): void {}
+}
+
+const kinds = (ms: NetlinkMessage[] | undefined): number[] => (ms ?? []).map((m) => (m.type >> 8 === 10 ? m.type & 0xff : m.type));
+
+t.test('install: DESTROYTABLE first; GETTABLE + DELTABLE on kernels without it', async (t) => {
+  const k = new ScriptedNftables();
+  const h = NftHandle.over(RtnetlinkSocket.over(k, { timeoutMs: 50 }));
+  h.install('T', 'eth0', POLICY, {}, 'tag');
+  t.same(kinds(k.batches[0]).slice(0, 3), [0x10, NFT_MSG_DESTROYTABLE, 0], 'BEGIN, DESTROYTABLE, NEWTABLE');
+  t.equal(k.gets.length, 0, 'no GETTABLE needed');
+  t.ok(k.batches[0]?.slice(1, -1).every((m) => m.flags & 0x4), 'every change asks for an ack');
+
+  const old = new ScriptedNftables();
+  old.destroySupported = false;
+  const h2 = NftHandle.over(RtnetlinkSocket.over(old, { timeoutMs: 50 }));
+  h2.install('T', 'eth0', POLICY, {}, 'tag');
+  t.equal(old.batches.length, 2, 'refused once, then again without DESTROYTABLE');
+  t.same(kinds(old.batches[1]).slice(0, 3), [0x10, NFT_MSG_DELTABLE, 0], 'the table existed: DELTABLE, NEWTABLE');
+  old.tableExists = false;
+  h2.install('T', 'eth0', POLICY, {}, 'tag');
+  t.equal(old.batches.length, 3, 'DESTROYTABLE is not tried again');
+  t.same(kinds(old.batches[2]).slice(0, 2), [0x10, 0], 'no table: no DELTABLE (ENOENT would abort the batch)');
+});
+
+t.test('transaction: the first refusal named with its attribute, the rest drained', async (t) => {
+  const k = new ScriptedNftables();
+  const sock = RtnetlinkSocket.over(k, { timeoutMs: 50 });
+  const h = NftHandle.over(sock);
+  // refuse NEWSET's name (NFTA_SET_NAME is its second attribute: 16 + 4 + 8 bytes of "T\0" + pad)
+  k.refuse = (m) => ((m.type & 0xff) === 9 ? { errno: 34, offset: 16 + 4 + 8 } : undefined);
+  let caught: unknown;
+  try {
+    h.install('T', 'eth0', POLICY, { blue: [] }, 'tag');
+  } catch (err) {
+    caught = err;
+  }
+  t.match(caught, { name: 'TransactionError', code: 'ERANGE', errno: 34, index: 3, extack: 'NFTA_SET_NAME' });
+  t.match((caught as Error).message, /^install nf_tables table inet T: NEWSET net_blue: ERANGE: NFTA_SET_NAME$/);
+  t.equal(k.queued, 0, 'every later ack was read: the socket is clean');
+  k.refuse = () => undefined;
+  h.setMembers('T', 'blue', ['2001:db8::1']);
+  t.same(kinds(k.batches.at(-1)), [0x10, NFT_MSG_DELSETELEM, NFT_MSG_NEWSETELEM, 0x11], 'the next batch goes through');
+
+  k.refuse = (m) => ((m.type & 0xff) === NFT_MSG_DELSETELEM ? { errno: 2 } : undefined);
+  t.throws(() => h.setMembers('T', 'nosuch', []), { code: 'ENOENT', message: /DELSETELEM net_nosuch \(flush\): ENOENT$/ });
+
+  // The kernel refused the batch as a whole (BEGIN) and answers nothing else: no waiting for acks.
+  k.refuse = () => undefined;
+  k.refuseBegin = true;
+  const started = Date.now();
+  t.throws(() => h.setMembers('T', 'blue', []), { code: 'EINVAL', index: 0, message: /: BATCH_BEGIN: EINVAL$/ });
+  t.ok(Date.now() - started < 50, 'no wait for acks that will never come');
+  t.equal(k.queued, 0);
+  k.refuseBegin = false;
+  t.equal(h.deleteTable('T'), true);
+  k.refuse = (m) => ((m.type & 0xff) === NFT_MSG_DELTABLE ? { errno: 2 } : undefined);
+  t.equal(h.deleteTable('T'), false, 'ENOENT: there was none');
+  k.tableExists = false;
+  t.equal(h.read('T'), undefined, 'GETTABLE ENOENT: undefined');
+});
+
+t.test('attrPathAt names nested attributes and never throws', async (t) => {
+  const rule = newRule(1, 'T', 'c', [metaExpr(NFT_META_IIFNAME)]);
+  // EXPRESSIONS at 16 + 4 + 8 + 8 = 36; its LIST_ELEM at 40; NAME at 44; DATA at 56; DREG at 60
+  t.equal(attrPathAt(rule, 36), 'NFTA_RULE_EXPRESSIONS');
+  t.equal(attrPathAt(rule, 60), 'NFTA_RULE_EXPRESSIONS > 1 > 2 > 1');
+  t.equal(attrPathAt(rule, 61), undefined, 'inside a value, no attribute starts');
+  t.equal(attrPathAt(rule, 0), undefined);
+  t.equal(attrPathAt({ ...rule, payload: Buffer.alloc(2) }, 30), undefined);
 });

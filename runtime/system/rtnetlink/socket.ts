@@ -347,7 +347,7 @@ export class RtnetlinkSocket {
         pending.delete(m.seq);
         const msg = messages[at];
         const err = replyError(`${what}: ${msg?.what ?? `message ${at}`}`, m);
-        if (err && (!failed || at < failed.at)) failed = { at, error: new TransactionError(err, at) };
+        if (err && (!failed || at < failed.at)) failed = { at, error: new TransactionError(err, at, extackOffset(m)) };
       }
       if (failed && pending.size === 0) drained = true;
     }
@@ -761,6 +761,8 @@ export class TransactionError extends NetlinkError {
   constructor(
     cause: NetlinkError,
     readonly index: number,
+    /** NLMSGERR_ATTR_OFFS: where in the refused message (from its nlmsghdr) the offending attribute starts. */
+    readonly attrOffset?: number,
   ) {
     super(cause.request, cause.code, cause.errno, cause.extack);
   }
@@ -775,6 +777,16 @@ function replyError(what: string, m: NetlinkMessage): NetlinkError | undefined {
 
 function dumpInterrupted(what: string, attempts: number): NetlinkError {
   return new NetlinkError(what, 'EINTR', EINTR, `dump was interrupted by a concurrent change ${attempts} times in a row`);
+}
+
+/** NLMSGERR_ATTR_OFFS (linux/netlink.h): the offending attribute's offset in the request. */
+const NLMSGERR_ATTR_OFFS = 2;
+
+/** NLMSGERR_ATTR_OFFS from an error message, when the kernel attached one. */
+function extackOffset(m: NetlinkMessage): number | undefined {
+  if (!(m.flags & NLM_F_ACK_TLVS) || m.type !== NLMSG_ERROR) return undefined;
+  const offs = decodeAttrs(m.payload.subarray(4 + NLMSG_HDRLEN)).get(NLMSGERR_ATTR_OFFS);
+  return offs && offs.length >= 4 ? offs.readUInt32LE(0) : undefined;
 }
 
 /** NLMSGERR_ATTR_MSG from an error/done message, when the kernel attached one. */

@@ -581,3 +581,40 @@ export function decodeAll<T>(datagram: Buffer, decode: (m: NetlinkMessage) => T 
   }
   return out;
 }
+
+/** Top-level attribute names of the messages we send, for error reports (nf_tables.h enums). */
+const TOP_NAMES: Record<number, string[]> = {
+  [NFT_MSG_NEWTABLE]: ['', 'NFTA_TABLE_NAME', 'NFTA_TABLE_FLAGS'],
+  [NFT_MSG_DELTABLE]: ['', 'NFTA_TABLE_NAME'],
+  [NFT_MSG_DESTROYTABLE]: ['', 'NFTA_TABLE_NAME'],
+  [NFT_MSG_NEWCHAIN]: ['', 'NFTA_CHAIN_TABLE', 'NFTA_CHAIN_HANDLE', 'NFTA_CHAIN_NAME', 'NFTA_CHAIN_HOOK', 'NFTA_CHAIN_POLICY', 'NFTA_CHAIN_USE', 'NFTA_CHAIN_TYPE'],
+  [NFT_MSG_NEWRULE]: ['', 'NFTA_RULE_TABLE', 'NFTA_RULE_CHAIN', 'NFTA_RULE_HANDLE', 'NFTA_RULE_EXPRESSIONS', 'NFTA_RULE_COMPAT', 'NFTA_RULE_POSITION', 'NFTA_RULE_USERDATA'],
+  [NFT_MSG_NEWSET]: ['', 'NFTA_SET_TABLE', 'NFTA_SET_NAME', 'NFTA_SET_FLAGS', 'NFTA_SET_KEY_TYPE', 'NFTA_SET_KEY_LEN', 'NFTA_SET_DATA_TYPE', 'NFTA_SET_DATA_LEN', 'NFTA_SET_POLICY', 'NFTA_SET_DESC', 'NFTA_SET_ID'],
+  [NFT_MSG_NEWSETELEM]: ['', 'NFTA_SET_ELEM_LIST_TABLE', 'NFTA_SET_ELEM_LIST_SET', 'NFTA_SET_ELEM_LIST_ELEMENTS', 'NFTA_SET_ELEM_LIST_SET_ID'],
+  [NFT_MSG_DELSETELEM]: ['', 'NFTA_SET_ELEM_LIST_TABLE', 'NFTA_SET_ELEM_LIST_SET', 'NFTA_SET_ELEM_LIST_ELEMENTS', 'NFTA_SET_ELEM_LIST_SET_ID'],
+};
+
+/**
+ * The attribute of `m` that starts at `offset` (counted from its nlmsghdr, as the kernel's
+ * NLMSGERR_ATTR_OFFS is), as a path of types ("NFTA_RULE_EXPRESSIONS > 1 > 2 > 3"); undefined
+ * when no attribute starts there. Never throws.
+ */
+export function attrPathAt(m: NftMessage, offset: number): string | undefined {
+  const names = TOP_NAMES[m.type & 0xff] ?? [];
+  const walk = (buf: Buffer, base: number, depth: number): string[] | undefined => {
+    let off = 0;
+    for (const a of attrList(buf)) {
+      const start = base + off;
+      const end = start + 4 + a.value.length;
+      off += (4 + a.value.length + 3) & ~3;
+      if (offset < start || offset >= end) continue;
+      const name = depth === 0 ? names[a.type] || String(a.type) : String(a.type);
+      if (offset === start) return [name];
+      const inner = a.nested ? walk(a.value, start + 4, depth + 1) : undefined;
+      return inner ? [name, ...inner] : undefined;
+    }
+    return undefined;
+  };
+  if (offset < 16 + NFGENMSG_LEN || m.payload.length < NFGENMSG_LEN) return undefined;
+  return walk(m.payload.subarray(NFGENMSG_LEN), 16 + NFGENMSG_LEN, 0)?.join(' > ');
+}
