@@ -69,7 +69,8 @@ export class NftHandle {
 
   /**
    * A NETLINK_NETFILTER socket inside `netns` (the current namespace when omitted). `timeoutMs`
-   * bounds every wait for the kernel (default 5 s).
+   * bounds every wait for the kernel (default 5 s). Equivalent to: what `ip netns exec NS nft …`
+   * opens, without entering the namespace (the addon's socketat does the setns around socket()).
    */
   static open(netns?: NetnsHandle, opts: { timeoutMs?: number } = {}): NftHandle {
     return new NftHandle(RtnetlinkSocket.open(netns, { ...opts, protocol: NETLINK_NETFILTER }));
