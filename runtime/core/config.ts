@@ -135,7 +135,7 @@ export interface DnsConfig {
   /** true: a failed update fails the container. false: it starts, and the record is pending. */
   required: boolean;
   timeout_ms: number;
-  /** Where logical networks' members are published, `<network>.<networks_zone>`; empty = `_networks.<zone>`. */
+  /** Where logical networks' members are published, `<network>.<networks_zone>`; empty = `networks.<zone>`. */
   networks_zone?: string;
 }
 

@@ -38,12 +38,13 @@ export function planDns(cfg: DnsConfig, label: string, addresses: string[], netw
 
 /**
  * Where a logical network's members are published: `<network>.<networks_zone>` (default
- * `_networks.<zone>`: an underscore label no container's name can take), updated in `zone` when
- * the networks zone lies inside it, else in the networks zone itself.
+ * `networks.<zone>`: a container's own name is one label under the zone, so never one of these;
+ * no underscore, which BIND's check-names refuses in an AAAA owner), updated in `zone` when the
+ * networks zone lies inside it, else in the networks zone itself.
  */
 export function membershipName(cfg: Pick<DnsConfig, 'zone' | 'networks_zone'>, network: string): { name: string; zone: string } {
   const zone = normalizeZone(cfg.zone, 'dns.zone');
-  const networksZone = cfg.networks_zone ? normalizeZone(cfg.networks_zone, 'dns.networks_zone') : `_networks.${zone}`;
+  const networksZone = cfg.networks_zone ? normalizeZone(cfg.networks_zone, 'dns.networks_zone') : `networks.${zone}`;
   return { name: `${network}.${networksZone}`, zone: isSubdomain(networksZone, zone) ? zone : networksZone };
 }
 
