@@ -29,6 +29,8 @@ import { parseRuntimeArgs } from '../runtime/wire/oci/runtime-args';
 import { parseRequest } from '../runtime/agent/server';
 import { decodeCachedRa, parseAnswer } from '../runtime/system/agent-client';
 import { parseRootlessAnswer, parseRootlessRequest } from '../runtime/wire/rootless-protocol';
+import { guardRuleCount, MAX_ALLOW_FROM, MAX_EXPOSE, MAX_NETWORKS, POLICY_DEFAULTS, POLICY_KEYS, policyFor, policyTag, type Policy } from '../runtime/core/policy';
+import { policyRuleset } from '../runtime/wire/nftables/ruleset';
 
 // ------------------------------------------------------------------ randomness
 
@@ -245,6 +247,9 @@ const TOML_SEEDS = [
 
 const ANNOTATION_KEYS = ['parent', 'mode', 'macvlan_mode', 'ipvlan_mode', 'dad', 'dad_transmits', 'ra_timeout_ms', 'enable', 'iid', 'network_id', 'name', 'dns_name', 'state_dir', 'host_link', 'l3_table', 'max_prefixes', 'nosuch', ''];
 const ANNOTATION_VALUES = ['eth0', 'eth1', 'eth2', 'wlan0', 'macvlan', 'ipvlan', 'bridge', 'passthru', 'l2', 'l3', 'l3s', 'strict', 'optimistic', '1', '10', '11', '0', '100', '30000', '2147483647', '-1', '1e3', 'true', 'false', '::53', '::1234', 'lan', '', 'a/b', 'x'.repeat(16)];
+
+const POLICY_VALUES = ['open', 'restricted', 'tcp:80', 'tcp:80,udp:53', 'tcp:8000-8099', 'tcp:0', 'tcp:65536', 'udp:53-52', 'blue', 'blue,payments', 'Blue', '2001:db8::/32', '2001:db8::1/32', '::/0', 'fe80::/10', '/', 'true', 'false', '', ',', 'x'.repeat(70)];
+const POLICY_SEEDS = ['tcp:80,tcp:443,udp:53', 'blue,payments', '2001:db8:ffff::/48', 'restricted', 'sctp:1-65535'];
 
 const ANNOTATION_SEEDS = [
   { 'oci-slaac-hook.name': 'web1', 'oci-slaac-hook.dad': 'optimistic', 'oci-slaac-hook.ra_timeout_ms': '8000' },
@@ -639,6 +644,36 @@ export const TARGETS: Target[] = [
         invariant(err instanceof Error && !err.message.includes('\n') && err.message.length <= 200, 'a refused request: one short line');
         return 'refused';
       }
+    },
+  },
+  {
+    // The policy annotations (core/policy.ts), then the nf_tables messages of what was accepted
+    // (wire/nftables/ruleset.ts): any value refused in one line naming it, or accepted within
+    // bounds and encodable.
+    name: 'policy',
+    seeds: POLICY_SEEDS.map((x) => Buffer.from(x)),
+    text: true,
+    refusals: [InputError],
+    run(input, r) {
+      const annotations: Record<string, string> = {};
+      const n = 1 + int(r, 4);
+      for (let i = 0; i < n; i++) {
+        const key = pick(r, POLICY_KEYS);
+        annotations[`oci-slaac-hook.${key}`] = r() < 0.5 ? s(input) : pick(r, POLICY_VALUES);
+      }
+      let p: Policy;
+      try {
+        p = policyFor(POLICY_DEFAULTS, annotations, r() < 0.3 ? ['blue'] : undefined);
+      } catch (err) {
+        invariant(!(err as Error).message.includes('\n'), 'a refusal is one line');
+        throw err;
+      }
+      invariant(p.expose.length <= MAX_EXPOSE && p.networks.length <= MAX_NETWORKS && p.allowFrom.length <= MAX_ALLOW_FROM, 'bounded');
+      invariant(p.expose.every((e) => e.from >= 1 && e.to <= 65535 && e.from <= e.to), 'ports in range');
+      invariant(p.networks.every((x) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(x)), 'networks are labels');
+      invariant(p.allowFrom.every((a) => a.length >= 0 && a.length <= 128), 'prefix lengths');
+      const messages = policyRuleset('oci_slaac_hook', 'eth0', { ...p, mode: 'restricted' }, Object.fromEntries(p.networks.map((x) => [x, ['2001:db8::1']])), policyTag(p));
+      invariant(messages.length >= guardRuleCount(p), 'every rule encoded');
     },
   },
   {
