@@ -265,6 +265,15 @@ t.test('network blue across two hosts: members reach each other, others do not; 
   const leaveMs = await until(async () => !(await members(a1.c.netns, 'blue')).includes(b1.address), (TTL + 5) * 1000);
   t.ok(leaveMs !== undefined && leaveMs <= (TTL + 2) * 1000, `A no longer admits B's address ${leaveMs} ms after B's poststop began (bound: TTL ${TTL} s + a query)`);
   t.comment(`convergence: join ${joinMs} ms, leave ${Math.round(performance.now() - stopAt)} ms (set changed at ${leaveMs} ms), TTL ${TTL} s`);
+
+  // A member whose poststop never comes: B's agent collects it, and its member record goes too.
+  const lost = await startContainer(B(), 'lost-b', restricted);
+  t.ok((await dig(lab, blueName, 'AAAA')).includes(lost.address), 'a second member on B');
+  t.ok((await until(async () => (await members(a1.c.netns, 'blue')).includes(lost.address), (TTL + 3) * 1000)) !== undefined, "A admits it");
+  await lost.c.remove();
+  const collected = await until(async () => !(await dig(lab, blueName, 'AAAA')).includes(lost.address), 15_000);
+  t.ok(collected !== undefined, `its netns deleted without poststop: B's agent withdrew its member record (${collected} ms)`);
+  t.ok((await until(async () => !(await members(a1.c.netns, 'blue')).includes(lost.address), (TTL + 3) * 1000)) !== undefined, 'and A no longer admits it');
   for (const [h, x] of [[A(), a1], [A(), other], [B(), otherB]] as const) t.equal((await stopContainer(h, x.c)).code, 0);
   t.same(await dig(lab, blueName, 'AAAA'), [], 'no member record is left');
 });

@@ -27,6 +27,23 @@ t.test('a well-formed attach and detach parse to exactly their fields', async (t
   t.same(parseRootlessRequest(bytes({ ...attach, name: 'a'.repeat(63) })).ok, true, 'a 63-char name');
   t.same(parseRootlessRequest(bytes({ ...attach, parent: 'a'.repeat(15) })).ok, true, 'a 15-char parent');
   t.same(parseRootlessRequest(bytes({ ...attach, id: 'a.b+c_d-e' })).ok, true, 'an id with . + _ -');
+  const policy = { policy: 'restricted', expose: 'tcp:8080', networks: 'blue', allow_from: '2001:db8::/32', echo: 'false' };
+  t.same(parseRootlessRequest(bytes({ ...attach, policy })), { ok: true, value: { ...attach, policy } }, 'the policy annotations, as text (the broker parses them)');
+});
+
+t.test('the policy field: only policy keys, as strings of at most 1024', async (t) => {
+  for (const [what, policy] of [
+    ['an array', ['restricted']],
+    ['a string', 'restricted'],
+    ['another key', { parent: 'eth1' }],
+    ['a number', { echo: 1 }],
+    ['too long', { expose: 'x'.repeat(1025) }],
+    ['__proto__', JSON.parse('{"__proto__": "x"}') as unknown],
+  ] as const) {
+    const got = parseRootlessRequest(bytes(JSON.stringify({ ...attach, policy })));
+    t.equal(got.ok, false, `${what}: refused`);
+    if (!got.ok) t.notMatch(got.error, /\n/, `${what}: one line`);
+  }
 });
 
 t.test('each bad field is refused in one line naming it', async (t) => {
