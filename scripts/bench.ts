@@ -14,10 +14,12 @@
 // Bundled to dist/bench.js by scripts/bundle.js; `npm run bench` bundles and runs it.
 // With --agent-scale N, only the agent at scale instead (scripts/bench-scale.ts): N containers on
 // one parent, one RA, time until all are refreshed and the agent's peak RSS.
+// With --policy, only the inbound firewall's data-path cost instead (scripts/bench-policy.ts):
+// throughput and connection rate router → container, restricted against open.
 // OSH_BENCH_LAB names the lab (default oshbench; its netns are named after it), OSH_BENCH_PREFIX its
 // /64 (default 2001:db8:1::/64); OSH_BENCH_AGENT_CLI another build of the executable for the agent
 // at scale (a before/after comparison).
-// usage: node dist/bench.js [--iterations N] [--json] [--warmup N] [--cni-gateway] [--max-seconds S] [--agent-scale N]
+// usage: node dist/bench.js [--iterations N] [--json] [--warmup N] [--cni-gateway] [--max-seconds S] [--agent-scale N] [--shim] [--policy]
 // Exit: 0 every sample succeeded; 1 not built, not root, setup failed, time limit, or any sample
 // failed (listed under the table); 2 bad usage; 130/143 interrupted (after cleaning up).
 import { spawn } from 'node:child_process';
@@ -29,6 +31,7 @@ import type { ContainerRecord } from '../runtime/core/record';
 import { LAB_SH, type Lab, labUp } from '../vm/lab/lab';
 import { agentScale, askAgent, deleteScaleNetns, printScale, type ScaleEnv } from './bench-scale';
 import { printShim, shimBench } from './bench-shim';
+import { policyBench, policyTeardown, printPolicy } from './bench-policy';
 import { REPO_ROOT, type RunResult, run as runProgram } from '../vm/lab/run';
 
 const ROOT = REPO_ROOT;
@@ -54,10 +57,12 @@ interface Options {
   agentScale: number;
   /** --shim: the runtime wrapper's bench (scripts/bench-shim.ts) instead. */
   shim: boolean;
+  /** --policy: the inbound firewall's data-path bench (scripts/bench-policy.ts) instead. */
+  policy: boolean;
   agentRas: number;
 }
 
-const USAGE = 'usage: node dist/bench.js [--iterations N] [--warmup N] [--json] [--cni-gateway] [--max-seconds S] [--agent-scale N] [--shim]';
+const USAGE = 'usage: node dist/bench.js [--iterations N] [--warmup N] [--json] [--cni-gateway] [--max-seconds S] [--agent-scale N] [--shim] [--policy]';
 
 function parseOptions(): Options {
   try {
@@ -71,13 +76,14 @@ function parseOptions(): Options {
         'agent-scale': { type: 'string' },
         'agent-ras': { type: 'string' },
         shim: { type: 'boolean' },
+        policy: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
     });
     if (values.help) {
       process.stdout.write(`${USAGE}
-  --iterations N   samples per series (default 10)
+  --iterations N   samples per series (default 10; rounds with --policy, default 5)
   --warmup N       discarded rounds before measuring (default 1)
   --json           print one JSON object instead of the table
   --cni-gateway    also measure the CNI plugin with "gateway" (the router's link-local) set:
@@ -90,6 +96,8 @@ function parseOptions(): Options {
                    measured in the kernel and read back (default 3)
   --shim           instead: the runtime wrapper — docker run with it against runc (a private
                    dockerd), and a pass-through command (state) through it against runc directly
+  --policy         instead: the inbound firewall — TCP throughput and connection rate router →
+                   container :8080, restricted (a realistic ruleset) against open, as ratios
 `);
       process.exit(0);
     }
@@ -98,7 +106,7 @@ function parseOptions(): Options {
       if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`${what} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
       return Number(v);
     };
-    const iterations = int(values.iterations, 10, 1, '--iterations');
+    const iterations = int(values.iterations, values.policy ? 5 : 10, 1, '--iterations');
     const agentScale = int(values['agent-scale'], 0, 1, '--agent-scale');
     const agentRas = int(values['agent-ras'], 3, 1, '--agent-ras');
     return {
@@ -106,10 +114,11 @@ function parseOptions(): Options {
       warmup: int(values.warmup, 1, 0, '--warmup'),
       json: Boolean(values.json),
       cniGateway: Boolean(values['cni-gateway']),
-      maxSeconds: int(values['max-seconds'], agentScale ? 300 + Math.ceil(agentScale / 5) : 120 + 45 * iterations, 10, '--max-seconds'),
+      maxSeconds: int(values['max-seconds'], agentScale ? 300 + Math.ceil(agentScale / 5) : values.policy ? 60 + 12 * iterations : 120 + 45 * iterations, 10, '--max-seconds'),
       agentScale,
       agentRas,
       shim: Boolean(values.shim),
+      policy: Boolean(values.policy),
     };
   } catch (err) {
     process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
@@ -135,7 +144,7 @@ function preflight(): void {
     process.stderr.write('bench: must run as root (network namespaces, macvlan, the lab)\n');
     process.exit(1);
   }
-  for (const p of opts.agentScale ? [] : [path.join(CNI_DIR, 'macvlan'), path.join(CNI_DIR, 'static')]) {
+  for (const p of opts.agentScale || opts.policy ? [] : [path.join(CNI_DIR, 'macvlan'), path.join(CNI_DIR, 'static')]) {
     if (!fs.existsSync(p)) {
       process.stderr.write(`bench: ${p} missing (the peer: apt-get install containernetworking-plugins)\n`);
       process.exit(1);
@@ -660,6 +669,7 @@ function cleanup(): Promise<void> {
       }
     }
     if (scaleEnv) await deleteScaleNetns(scaleEnv);
+    await policyTeardown();
     const t = Date.now();
     while (running && Date.now() - t < 3000) await sleep(20);
     for (const name of [...netnsMade]) await netnsDel(name, true);
@@ -744,6 +754,19 @@ async function mainShim(): Promise<void> {
   else process.stdout.write(`oci-slaac-hook bench, node ${process.version}, kernel ${os.release()}, ${os.cpus().length} CPUs\n${printShim(r)}\n`);
 }
 
+async function mainPolicy(): Promise<void> {
+  const watchdog = setTimeout(() => {
+    note(`time limit of ${opts.maxSeconds} s reached: stopping and cleaning up`);
+    void cleanup().finally(() => process.exit(1));
+  }, opts.maxSeconds * 1000);
+  const r = await policyBench({ rounds: opts.iterations, warmup: opts.warmup, note: opts.json ? () => undefined : note });
+  clearTimeout(watchdog);
+  const left = fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns').filter((x) => x.startsWith('bpo-')) : [];
+  if (opts.json) process.stdout.write(`${JSON.stringify({ node: process.version, kernel: os.release(), cpus: os.cpus().length, ...r, netnsLeft: left.length }, null, 2)}\n`);
+  else process.stdout.write(`oci-slaac-hook bench, node ${process.version}, kernel ${os.release()}, ${os.cpus().length} CPUs\n${printPolicy(r)}\n  teardown: ${left.length ? `${left.length} netns left!` : 'every netns deleted'}\n`);
+  process.exitCode = r.restricted.enforced && !left.length ? 0 : 1;
+}
+
 async function main(): Promise<void> {
   preflight();
   process.on('SIGINT', () => onSignal('SIGINT'));
@@ -751,6 +774,7 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => onSignal('SIGHUP'));
   if (opts.agentScale) return mainScale();
   if (opts.shim) return mainShim();
+  if (opts.policy) return mainPolicy();
   const watchdog = setTimeout(() => {
     note(`time limit of ${opts.maxSeconds} s reached: stopping and cleaning up`);
     void cleanup().finally(() => process.exit(1));
