@@ -101,6 +101,8 @@ interface Watched {
   deadline: number | null;
   /** Its addresses as registered (a change moves it in its networks' member sets). */
   addresses: string;
+  /** In a logical network (policy networks): its coming, going and renumbering concern the member sets. */
+  member: boolean;
 }
 
 const addressesOf = (r: ContainerRecord): string => r.addresses.map((a) => a.address).join(' ');
@@ -362,8 +364,10 @@ export class Agent {
     }
     const was = known?.netns;
     if (was !== undefined && was !== record.netns.path && ![...this.containers].some(([id, c]) => id !== record.id && c.netns === was)) this.netnsCache?.drop(was);
-    this.containers.set(record.id, { parent: record.parent, netns: record.netns.path, deadline, addresses: addressesOf(record) });
-    if (!known || known.addresses !== addressesOf(record)) this.membership?.nudge();
+    // Only a network member's coming or renumbering changes anyone's member sets.
+    const member = (record.policy?.networks.length ?? 0) > 0;
+    this.containers.set(record.id, { parent: record.parent, netns: record.netns.path, deadline, addresses: addressesOf(record), member });
+    if (member && (!known || known.addresses !== addressesOf(record))) this.membership?.nudge();
     if (!known) {
       this.counters.registered++;
       this.log.info(`${record.id.slice(0, 12)}: ${how}: on ${record.parent}${record.addresses.length ? ` with ${record.addresses.map((a) => a.address).join(' ')}` : ''}`);
@@ -379,7 +383,7 @@ export class Agent {
     if (![...this.containers.values()].some((o) => o.netns === c.netns)) this.netnsCache?.drop(c.netns);
     for (const w of this.waves.values()) if (w.left.delete(id)) this.waveStep(w);
     this.log.info(`${id.slice(0, 12)}: no longer looked after (${why})`);
-    this.membership?.nudge();
+    if (c.member) this.membership?.nudge();
     this.armExpiry();
   }
 

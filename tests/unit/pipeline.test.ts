@@ -60,6 +60,7 @@ const RA: RouterAdvertisement = raWith(
 
 // ---------------------------------------------------------------- configs
 
+const RESTRICTED: Policy = { mode: 'restricted', expose: [{ proto: 'tcp', from: 8080, to: 8080 }], networks: ['blue'], allowFrom: [], echo: true };
 const macvlan = (): HookConfig => validateForAttach({ ...defaultConfig(), parent: PARENT });
 const ipvlanL3 = (over: Partial<HookConfig> = {}): HookConfig => validateForAttach({ ...defaultConfig(), parent: PARENT, mode: 'ipvlan', ipvlan_mode: 'l3', host_link: true, ...over });
 
@@ -558,8 +559,6 @@ function checkClean(t: Test, fx: Fixture, what: string, opts: { kept?: boolean; 
   t.strictSame(fx.log.lines.filter((l) => l.includes('cleanup after failure')), [], `${what}: undo reported no failure`);
 }
 
-const RESTRICTED: Policy = { mode: 'restricted', expose: [{ proto: 'tcp', from: 8080, to: 8080 }], networks: ['blue'], allowFrom: [], echo: true };
-
 const SWEEPS: { name: string; cfg: () => HookConfig; warm: boolean; kept: boolean; policy?: Policy }[] = [
   { name: 'macvlan bridge', cfg: macvlan, warm: false, kept: false },
   { name: 'ipvlan l3 + host_link, first container of the parent', cfg: ipvlanL3, warm: false, kept: true },
@@ -720,7 +719,7 @@ t.test('DNS withdrawal fails: the kernel is undone all the same, the DNS effect 
 
 t.test('a failure at each named failpoint of attach leaves nothing', async (t) => {
   for (const cfgOf of [macvlan, ipvlanL3]) {
-    for (const point of ['link', 'rs', 'dad', 'address', 'dns']) {
+    for (const point of ['link', 'firewall', 'rs', 'dad', 'address', 'dns']) {
       const cfg = cfgOf();
       const fx = fixture({ warm: cfg });
       const hit: string[] = [];
@@ -728,7 +727,7 @@ t.test('a failure at each named failpoint of attach leaves nothing', async (t) =
         hit.push(name);
         if (name === point) throw new Error(`failpoint ${name}`);
       };
-      await t.rejects(attach(request('c1', cfg), fx.deps), new RegExp(`failpoint ${point}`));
+      await t.rejects(attach({ ...request('c1', cfg), policy: RESTRICTED }, fx.deps), new RegExp(`failpoint ${point}`));
       t.equal(hit.at(-1), point);
       checkClean(t, fx, `${cfg.mode}, failpoint ${point}`, { containerLo: point === 'dns' });
     }
