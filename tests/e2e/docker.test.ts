@@ -9,6 +9,9 @@
 // - a user-defined bridge network (with and without IPv6): Docker's eth0 keeps its addresses,
 //   ours is a second interface with the RA's address.
 // - `--label oci-slaac-hook.enable=false`, or the default runtime (runc): untouched.
+// - `--label oci-slaac-hook.policy=restricted --label oci-slaac-hook.expose=tcp:8080` (labels act
+//   as annotations): the router reaches 8080, not 8081; nft lists our table in the container's
+//   netns. A bad value (`expose=tcp:99999`) fails `docker run`, naming it, with nothing left.
 // - `run --rm`, `stop`, `kill`, and a dockerd restart (live-restore off) with a container running:
 //   nothing left (no poststop agent or GC runs here: the runtime's own poststop must do it).
 // - containerd directly (`ctr run --runc-binary <wrapper>`) gets an address too.
@@ -120,6 +123,17 @@ async function addressesOf(name: string): Promise<string[]> {
     .split('\n')
     .map((l) => /inet6 (\S+)\//.exec(l)?.[1] ?? '')
     .filter((a) => a.startsWith(PREFIX));
+}
+
+/**
+ * Connect to [addr]:port from a netns — a named one, or a process's (`{ pid }`, through nsenter):
+ * 'open', 'timeout' (after timeoutMs), or the error code.
+ */
+async function connect(from: string | { pid: string }, addr: string, port: number, timeoutMs = 800): Promise<string> {
+  const code = `const s=require('net').connect({host:${JSON.stringify(addr)},port:${port}});s.setTimeout(${timeoutMs},()=>{console.log('timeout');process.exit(0)});s.on('connect',()=>{console.log('open');process.exit(0)});s.on('error',e=>{console.log(e.code);process.exit(0)})`;
+  const node = ['env', '-u', 'NODE_OPTIONS', process.execPath, '-e', code];
+  const r = typeof from === 'string' ? await run('ip', ['netns', 'exec', from, ...node], { timeoutMs: 10_000 }) : await run('nsenter', [`--net=/proc/${from.pid}/ns/net`, ...node], { timeoutMs: 10_000 });
+  return r.stdout.trim();
 }
 
 async function idOf(name: string): Promise<string> {
@@ -264,6 +278,62 @@ t.test('untouched: --label oci-slaac-hook.enable=false, and the default runtime'
     t.same(await ourLinks(), [], `${name}: no link on ${lab.hostIf}`);
     t.equal((await docker(['rm', '-f', name])).code, 0, `rm -f ${name}`);
   }
+});
+
+t.test('labels policy=restricted, expose=tcp:8080: the router reaches 8080, not 8081; nft lists our table; a bad value refuses the run', async (t) => {
+  if (skip || !d) return t.pass(`skipped: ${skip}`);
+  t.setTimeout(120_000);
+  const name = 'dkpol';
+  const labels = ['--label', 'oci-slaac-hook.policy=restricted', '--label', 'oci-slaac-hook.expose=tcp:8080'];
+  // busybox httpd on both ports of the address: 8081 in the background, 8080 in the foreground.
+  const serveTwo = [
+    '/bin/sh', '-c',
+    `a=$(ip -6 -o addr show scope global | grep -v tentative | grep ' ${PREFIX}' | awk '{print $4}' | cut -d/ -f1 | head -n1)
+if [ -z "$a" ]; then echo "no address"; ip -o addr; exit 1; fi
+mkdir -p /tmp/www; echo "hello $(hostname)" > /tmp/www/index.html
+httpd -p "[$a]:8081" -h /tmp/www && echo "addr=$a"
+exec httpd -f -p "[$a]:8080" -h /tmp/www`,
+  ];
+  const r = await docker(['run', '-d', '--runtime', 'slaac', '--network', 'none', ...labels, '--name', name, IMAGE, ...serveTwo]);
+  t.equal(r.code, 0, `docker run: ${r.stderr.trim()}${logTail(r.code)}`);
+  if (r.code === 0) {
+    const logs = await logsMatching(name, /addr=|no address/);
+    const addr = /addr=(\S+)/.exec(logs)?.[1] ?? '';
+    t.match(addr, PREFIX, `the first process has the address and serves on it: ${logs.trim()}`);
+    const recs = records();
+    t.equal(recs.length, 1, 'one state record');
+    t.match(recs[0], { name, policy: { mode: 'restricted', expose: [{ proto: 'tcp', from: 8080, to: 8080 }] }, firewall: { table: 'oci_slaac_hook' } }, 'the record has the policy of the labels');
+
+    const pid = (await docker(['inspect', '-f', '{{.State.Pid}}', name], 10_000)).stdout.trim();
+    t.match(pid, /^[1-9]\d*$/, "the container's pid");
+    // Both are served (listeners on 8080 and 8081). Not shown by connecting from inside: Docker
+    // sets disable_ipv6 on lo for --network none, so the container cannot reach its own address.
+    const ss = await run('nsenter', [`--net=/proc/${pid}/ns/net`, 'ss', '-Hltn'], { timeoutMs: 10_000 });
+    for (const port of [8080, 8081]) t.match(ss.stdout, `[${addr}]:${port} `, `listening on ${port}: ${ss.stdout.trim()}`);
+    let open = '';
+    for (let i = 0; i < 10 && open !== 'open'; i++) {
+      open = await connect(lab.routerNetns, addr, 8080);
+      if (open !== 'open') await sleep(100);
+    }
+    t.equal(open, 'open', 'router → 8080: open');
+    t.equal(await connect(lab.routerNetns, addr, 8081), 'timeout', 'router → 8081: dropped');
+
+    const listed = await run('nsenter', [`--net=/proc/${pid}/ns/net`, 'nft', 'list', 'table', 'inet', 'oci_slaac_hook'], { timeoutMs: 10_000 });
+    t.equal(listed.code, 0, `nft list table in the container's netns (pid ${pid}): ${listed.stderr.trim()}`);
+    t.match(listed.stdout, /table inet oci_slaac_hook \{/, 'our table is there');
+    t.match(listed.stdout, /(tcp|th) dport 8080 accept/, `the exposed port:\n${listed.stdout}`);
+    t.notMatch(listed.stdout, /dport 8081/, 'and not 8081');
+    t.match(listed.stdout, /counter packets [1-9]\d* bytes \d+ drop/, "its drop counted the router's SYNs to 8081");
+  }
+  t.equal((await docker(['rm', '-f', name])).code, 0, 'rm -f');
+  await nothingLeft(t, `after rm -f ${name}`);
+
+  const bad = await docker(['run', '-d', '--runtime', 'slaac', '--network', 'none', '--label', 'oci-slaac-hook.policy=restricted', '--label', 'oci-slaac-hook.expose=tcp:99999', '--name', 'dkpolbad', IMAGE, ...SLEEP]);
+  t.not(bad.code, 0, 'expose=tcp:99999: docker run fails');
+  t.match(bad.stderr, /oci-slaac-hook\.expose: "tcp:99999": port 99999 is not in 1\.\.65535/, `naming the value: ${bad.stderr.trim()}`);
+  await nothingLeft(t, 'after the refused run');
+  t.equal((await docker(['rm', '-f', 'dkpolbad'])).code, 0, 'rm -f the created container');
+  await nothingLeft(t, 'after rm -f dkpolbad');
 });
 
 t.test('run --rm, stop, kill: nothing left after each', async (t) => {
