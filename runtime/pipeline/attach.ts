@@ -314,8 +314,13 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     }
 
     // 10. lo up, last of the kernel steps: a failure before this point leaves the netns as it was.
+    //     IPv6 on lo too: the kernel delivers to the container's own addresses through lo, and
+    //     Docker's `--network none` turns IPv6 off there — the container could not reach itself.
     const lo = container.findLink('lo');
-    if (lo) container.setLink(lo.index, { up: true });
+    if (lo) {
+      if (container.readSysctl('net/ipv6/conf/lo/disable_ipv6').trim() !== '0') container.writeSysctl('net/ipv6/conf/lo/disable_ipv6', 0);
+      container.setLink(lo.index, { up: true });
+    }
 
     Object.assign(record, {
       retransMs: plan.retransMs,
