@@ -1,7 +1,7 @@
 // `npm run demo`: a self-made lab (router with radvd, BIND9, two hosts), the hook attached to one
 // container each under runc, crun and podman on host A and one on host B, what each got and how
 // fast, every name in DNS, the router reaching each, containers on the two hosts finding each
-// other by name, then stop — and nothing left. Bundled to dist/demo.js by scripts/bundle.js.
+// other by name, a restricted container's firewall, then stop — and nothing left. Bundled to dist/demo.js by scripts/bundle.js.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -127,12 +127,33 @@ async function main(): Promise<void> {
     const back = await run('ip', ['netns', 'exec', bNetns, 'curl', '-s', '-m', '3', `http://[${webRunc}]/`]);
     console.log(`web-b (host B) → web-runc.${lab.dnsZone} = ${webRunc} : ${back.stdout.trim() || 'nothing'}`);
 
+    say('Policy: a restricted container exposing tcp:80 alone (annotations; nf_tables in its own netns, made by the hook)');
+    const guardedStart = await startContainer('runc', {
+      id: 'web-guarded',
+      rootfs,
+      args: ['/bin/sh', '/probe.sh'],
+      annotations: { 'oci-slaac-hook.policy': 'restricted', 'oci-slaac-hook.expose': 'tcp:80' },
+      hooks: { createRuntime: [hook('createRuntime')], poststop: [hook('poststop')] },
+    });
+    if (guardedStart.code !== 0 || !guardedStart.container) throw new Error(`web-guarded: ${guardedStart.stderr.trim()}`);
+    containers.push(guardedStart.container);
+    const guarded = (JSON.parse((await cli('status', '--json')).stdout) as ContainerRecord[]).find((x) => x.name === 'web-guarded');
+    const guardedAddr = guarded?.addresses[0]?.address ?? '';
+    console.log((await run('nsenter', [`--net=${guarded?.netns.path ?? ''}`, 'nft', 'list', 'table', 'inet', 'oci_slaac_hook'])).stdout.trim());
+    for (let i = 0; i < 30 && (await run('ip', ['netns', 'exec', labRef.routerNetns, 'curl', '-s', '-m', '1', `http://[${guardedAddr}]/`])).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    for (const [what, a] of [['web-runc (open)', webRunc], ['web-guarded (restricted)', guardedAddr]] as const) {
+      const page = await run('ip', ['netns', 'exec', labRef.routerNetns, 'curl', '-s', '-m', '2', `http://[${a}]/`]);
+      const other = await run('ip', ['netns', 'exec', labRef.routerNetns, 'curl', '-s', '-m', '2', `http://[${a}]:81/`]);
+      const fate = other.code === 7 ? 'refused (nothing listens there)' : other.code === 28 ? 'dropped (no answer in 2 s)' : `curl exit ${other.code}`;
+      console.log(`router → ${what.padEnd(25)} :80 ${page.code === 0 ? 'page' : 'nothing'}; :81 ${fate}`);
+    }
+
     say('Stopping them');
     for (const c of containers.splice(0)) await c.stop();
     await run('pkill', ['-f', `busybox httpd -p \\[${addrB}\\]:80`]);
     await hookB('poststop', 'stopped');
     await run('ip', ['netns', 'del', bNetns]);
-    const names = (await Promise.all(['web-runc', 'web-crun', 'web-podman', 'web-b', 'client-a'].map((n) => dig(lab as Lab, `${n}.${lab?.dnsZone ?? ''}`, 'AAAA')))).flat();
+    const names = (await Promise.all(['web-runc', 'web-crun', 'web-podman', 'web-b', 'client-a', 'web-guarded'].map((n) => dig(lab as Lab, `${n}.${lab?.dnsZone ?? ''}`, 'AAAA')))).flat();
     console.log(`DNS records left: ${names.length}`);
     const left = (await cli('status', '--json')).stdout.trim();
     const links = (await run('ip', ['-o', '-d', 'link', 'show'])).stdout.split('\n').filter((l) => l.includes('macvlan')).length;
