@@ -6,9 +6,9 @@
  * the descriptor; the broker's answer is what it prints and exits with. Poststop asks the broker to
  * withdraw.
  */
-import { POLICY_KEYS } from '../runtime/core/policy';
 import * as fs from 'node:fs';
 import { ANNOTATION_PREFIX, type HookConfig } from '../runtime/core/config';
+import { POLICY_KEYS } from '../runtime/core/policy';
 import { InputError, isErrno } from '../runtime/core/errors';
 import { stableName } from '../runtime/system/container-name';
 import type { Logger } from '../runtime/system/log';

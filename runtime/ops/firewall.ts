@@ -4,9 +4,12 @@
  * container is never reachable beyond its policy, not even for a moment — and the members of its
  * logical networks as named sets, replaced in place as members come and go.
  */
+import type { DnsConfig } from '../core/config';
+import { oneLine } from '../core/errors';
 import { enforced, policyTag, type Policy } from '../core/policy';
 import type { ContainerRecord, Effect } from '../core/record';
 import { inside, type OpContext } from './context';
+import { lookupMembers } from './dns-records';
 
 type FirewallEffect = Extract<Effect, { kind: 'firewall' }>;
 
@@ -26,6 +29,19 @@ export function installFirewall(ctx: OpContext, ifname: string, policy: Policy, 
   ctx.ledger.intend<FirewallEffect>({ kind: 'firewall', table: FIREWALL_TABLE });
   record.firewall = { table: FIREWALL_TABLE, tag };
   inside(ctx).installFirewall({ table: FIREWALL_TABLE, ifname, policy, members, tag });
+}
+
+/** Fill the member sets with DNS's members too (after publication); a DNS failure only delays them (logged: the agent adds them). */
+export async function addRemoteMembers(ctx: OpContext, dns: DnsConfig): Promise<void> {
+  const { record } = ctx.ledger;
+  const table = record.firewall?.table;
+  if (!table) return;
+  try {
+    const known = mergeMembers(localMembers(ctx.peers()), await lookupMembers(dns, record.policy?.networks ?? []));
+    for (const [network, addresses] of Object.entries(membersFor(record, known))) inside(ctx).setFirewallMembers(table, network, addresses);
+  } catch (err) {
+    ctx.log.warn(`network members from DNS: ${oneLine(err)}; the agent adds them later`);
+  }
 }
 
 /** Delete the table; one already gone (with its netns, or by hand) counts as undone. */

@@ -16,7 +16,7 @@
  * parent are made and released under the parent's lock.
  */
 import { randomUUID } from 'node:crypto';
-import type { DnsConfig, HookConfig } from '../core/config';
+import type { HookConfig } from '../core/config';
 import type { Policy } from '../core/policy';
 import { claimAddress, type DadResult } from '../core/dad';
 import { InputError, oneLine, settleAll } from '../core/errors';
@@ -34,9 +34,8 @@ import { firstUsableLinkLocal } from '../system/interface';
 import type { Link, NetKernel } from '../system/kernel';
 import type { NdPort, NdVantage } from '../system/nd/port';
 import { installAddress, type AddressPlace } from '../ops/address';
-import { inside, type OpContext } from '../ops/context';
-import { installFirewall, localMembers, membersFor, mergeMembers } from '../ops/firewall';
-import { dnsLabel, lookupMembers, publish } from '../ops/dns-records';
+import { addRemoteMembers, installFirewall, localMembers } from '../ops/firewall';
+import { dnsLabel, publish } from '../ops/dns-records';
 import { ensureCompanion } from '../ops/host-link';
 import { installTable, prepareParent, type L3Reach } from '../ops/l3-reach';
 import { Ledger } from '../ops/ledger';
@@ -67,18 +66,6 @@ export interface AttachRequest {
 }
 
 const round = (ms: number): number => Math.round(ms * 10) / 10;
-
-/** Fill the firewall's member sets with DNS's members too; a DNS failure only delays them (logged). */
-async function addRemoteMembers(ctx: OpContext, dns: DnsConfig, record: ContainerRecord): Promise<void> {
-  const table = record.firewall?.table;
-  if (!table) return;
-  try {
-    const known = mergeMembers(localMembers(ctx.peers()), await lookupMembers(dns, record.policy?.networks ?? []));
-    for (const [network, addresses] of Object.entries(membersFor(record, known))) inside(ctx).setFirewallMembers(table, network, addresses);
-  } catch (err) {
-    ctx.log.warn(`network members from DNS: ${oneLine(err)}; the agent adds them later`);
-  }
-}
 
 export function slaveSpec(cfg: HookConfig): SlaveSpec {
   return cfg.mode === 'macvlan' ? { kind: 'macvlan', mode: cfg.macvlan_mode } : { kind: 'ipvlan', mode: cfg.ipvlan_mode };
@@ -338,7 +325,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     if (cfg.dns) await publish(ctx, cfg.dns, () => req.dnsLabel ?? dnsLabel(req.name.name, req.annotations), addresses.map((a) => a.address), networks);
     failpoint('dns');
     // The other hosts' members of its networks, as DNS has them now (the agent keeps them current).
-    if (cfg.dns && record.firewall && networks.length > 0) await addRemoteMembers(ctx, cfg.dns, record);
+    if (cfg.dns && record.firewall && networks.length > 0) await addRemoteMembers(ctx, cfg.dns);
 
     record.timings.totalMs = round(performance.now() - t0);
     record.phase = 'attached';
