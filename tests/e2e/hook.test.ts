@@ -145,8 +145,8 @@ t.test('attach by netns path: usable address, routes, MTU, state; poststop leave
   const status = await run(process.execPath, [CLI, 'status', '--config', configFile, '--json']);
   t.ok((JSON.parse(status.stdout) as ContainerRecord[]).some((x) => x.id === 'attach1'), 'status lists it');
   const table = await run(process.execPath, [CLI, 'status', '--config', configFile]);
-  t.match(table.stdout, /^ID\s+NAME\s+IF\s+LINK\s+ADDRESS\s+STATE\s+VALID\/PREFERRED\s+ROUTER\s+LAST-RA\s+DNS\s+SINCE$/m);
-  t.match(table.stdout, new RegExp(`^attach1\\s+web1\\s+eth0\\s+macvlan bridge\\s+${address}/64\\s+preferred\\s+\\d+s/\\d+s\\s+fe80::\\S+\\s+\\d+s ago\\s+-\\s+20`, 'm'));
+  t.match(table.stdout, /^ID\s+NAME\s+IF\s+LINK\s+ADDRESS\s+STATE\s+VALID\/PREFERRED\s+ROUTER\s+LAST-RA\s+DNS\s+POLICY\s+SINCE$/m);
+  t.match(table.stdout, new RegExp(`^attach1\\s+web1\\s+eth0\\s+macvlan bridge\\s+${address}/64\\s+preferred\\s+\\d+s/\\d+s\\s+fe80::\\S+\\s+\\d+s ago\\s+-\\s+open\\s+20`, 'm'));
 
   t.ok(syslog.read().some((l) => /^<30>oci-slaac-hook\[\d+\]: attach1: eth0 2001:db8:5:/.test(l)), 'syslog line, daemon.info, prefixed with the id');
 
