@@ -12,7 +12,7 @@
 import { ANNOTATION_PREFIX } from './annotations';
 import { parseNetworks, POLICY_DEFAULTS, POLICY_KEYS, policySection, type PolicyConfig } from './policy';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { InputError } from './errors';
+import { InputError, shown } from './errors';
 import { checkIfname, type IpvlanMode, type MacvlanMode } from './link-kinds';
 import type { DadMode } from './dad';
 
@@ -192,17 +192,6 @@ export const TABLES: readonly string[] = ['dns', 'annotation_allow', 'rootless',
 export function bare(text: string): string {
   const escaped = JSON.stringify(text).slice(1, -1);
   return escaped.length > 64 ? `${escaped.slice(0, 60)}…(${text.length} chars)` : escaped;
-}
-
-/** A value as an error may show it: JSON-quoted, control characters escaped, at most 64 characters. */
-export function shown(value: unknown): string {
-  let text: string;
-  try {
-    text = typeof value === 'bigint' ? `${value}` : value instanceof Date ? value.toISOString() : (JSON.stringify(value) ?? String(value));
-  } catch {
-    text = Object.prototype.toString.call(value);
-  }
-  return text.length > 64 ? `${text.slice(0, 60)}…(${text.length} chars)` : text;
 }
 
 function setKey<T extends object>(cfg: T, defaults: T, key: string, value: unknown, where: string): void {

@@ -5,6 +5,17 @@
  * kernel's extended-ack text where there is one.
  */
 
+/** A value as an error may show it: JSON-quoted, control characters escaped, at most 64 characters. */
+export function shown(value: unknown): string {
+  let text: string;
+  try {
+    text = typeof value === 'bigint' ? `${value}` : value instanceof Date ? value.toISOString() : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length > 64 ? `${text.slice(0, 60)}…(${text.length} chars)` : text;
+}
+
 /** Bad input from a user, a runtime or a config file: the message names what was wrong. */
 export class InputError extends Error {
   override name = 'InputError';

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ANNOTATION_PREFIX } from './annotations';
-import { InputError } from './errors';
+import { InputError, shown } from './errors';
 import { formatIPv6, formatPrefix, maskPrefix, parseIPv6, type IPv6 } from './ipv6';
 
 export type PolicyMode = 'open' | 'restricted';
@@ -59,12 +59,6 @@ export const MAX_ALLOW_FROM = 64;
 const PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
 const NETWORK = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
-/** JSON-quoted, at most 64 characters, for errors. */
-function q(value: string): string {
-  const s = JSON.stringify(value);
-  return s.length > 64 ? `${s.slice(0, 60)}…"` : s;
-}
-
 /** A comma-separated list (or a TOML array of strings), each entry trimmed; empty entries refused. */
 function entries(value: unknown, where: string, max: number): { list: string[] } | { error: string } {
   let list: unknown[];
@@ -76,7 +70,7 @@ function entries(value: unknown, where: string, max: number): { list: string[] }
   for (const e of list) {
     if (typeof e !== 'string') return { error: `${where}: entries must be strings` };
     const t = e.trim();
-    if (t === '') return { error: `${where}: an empty entry in ${q(String(value))}` };
+    if (t === '') return { error: `${where}: an empty entry in ${shown(String(value))}` };
     out.push(t);
   }
   return { list: out };
@@ -92,11 +86,11 @@ export function parseExpose(value: unknown, where: string): Parsed<PortRange[]> 
   for (const e of got.list) {
     const m = /^([a-z]+):(\d{1,5})(?:-(\d{1,5}))?$/.exec(e.toLowerCase());
     const proto = m?.[1] as PortRange['proto'] | undefined;
-    if (!m || !proto || !PROTOCOLS.includes(proto)) return { error: `${where}: ${q(e)} is not PROTO:PORT or PROTO:FROM-TO (PROTO tcp, udp or sctp)` };
+    if (!m || !proto || !PROTOCOLS.includes(proto)) return { error: `${where}: ${shown(e)} is not PROTO:PORT or PROTO:FROM-TO (PROTO tcp, udp or sctp)` };
     const from = Number(m[2]);
     const to = m[3] === undefined ? from : Number(m[3]);
-    for (const p of [from, to]) if (p < 1 || p > 65535) return { error: `${where}: ${q(e)}: port ${p} is not in 1..65535` };
-    if (to < from) return { error: `${where}: ${q(e)}: the range runs backwards` };
+    for (const p of [from, to]) if (p < 1 || p > 65535) return { error: `${where}: ${shown(e)}: port ${p} is not in 1..65535` };
+    if (to < from) return { error: `${where}: ${shown(e)}: the range runs backwards` };
     if (!out.some((r) => r.proto === proto && r.from === from && r.to === to)) out.push({ proto, from, to });
   }
   return { value: out };
@@ -108,7 +102,7 @@ export function parseNetworks(value: unknown, where: string): Parsed<string[]> {
   if ('error' in got) return got;
   const out: string[] = [];
   for (const e of got.list) {
-    if (!NETWORK.test(e)) return { error: `${where}: ${q(e)} is not a network name (lower case letters, digits and '-', at most 63, as a DNS label)` };
+    if (!NETWORK.test(e)) return { error: `${where}: ${shown(e)} is not a network name (lower case letters, digits and '-', at most 63, as a DNS label)` };
     if (!out.includes(e)) out.push(e);
   }
   return { value: out };
@@ -128,9 +122,9 @@ export function parseAllowFrom(value: unknown, where: string): Parsed<AllowedPre
     } catch {
       address = undefined;
     }
-    if (!m || !address) return { error: `${where}: ${q(e)} is not an IPv6 prefix (ADDRESS/LENGTH, LENGTH 0..128)` };
+    if (!m || !address) return { error: `${where}: ${shown(e)} is not an IPv6 prefix (ADDRESS/LENGTH, LENGTH 0..128)` };
     const masked = maskPrefix(address, length);
-    if (!masked.equals(address)) return { error: `${where}: ${q(e)} has bits set past /${length} (did you mean ${formatPrefix(masked, length)}?)` };
+    if (!masked.equals(address)) return { error: `${where}: ${shown(e)} has bits set past /${length} (did you mean ${formatPrefix(masked, length)}?)` };
     const prefix = formatIPv6(masked);
     if (!out.some((p) => p.prefix === prefix && p.length === length)) out.push({ prefix, length });
   }
@@ -138,12 +132,12 @@ export function parseAllowFrom(value: unknown, where: string): Parsed<AllowedPre
 }
 
 function parseMode(value: unknown, where: string): Parsed<PolicyMode> {
-  return value === 'open' || value === 'restricted' ? { value } : { error: `${where}: must be open or restricted, got ${typeof value === 'string' ? q(value) : typeof value}` };
+  return value === 'open' || value === 'restricted' ? { value } : { error: `${where}: must be open or restricted, got ${typeof value === 'string' ? shown(value) : typeof value}` };
 }
 
 function parseEcho(value: unknown, where: string): Parsed<boolean> {
   const b = value === 'true' ? true : value === 'false' ? false : value;
-  return typeof b === 'boolean' ? { value: b } : { error: `${where}: must be true or false, got ${typeof value === 'string' ? q(value) : typeof value}` };
+  return typeof b === 'boolean' ? { value: b } : { error: `${where}: must be true or false, got ${typeof value === 'string' ? shown(value) : typeof value}` };
 }
 
 function orThrow<T>(p: Parsed<T>): T {
@@ -162,7 +156,7 @@ export function policySection(table: Record<string, unknown>, where: string): Po
     else if (key === 'allow_from') cfg.allow_from = orThrow(parseAllowFrom(value, at));
     else if (key === 'echo') cfg.echo = orThrow(parseEcho(value, at));
     else if (key === 'networks_allowed') cfg.networks_allowed = orThrow(parseNetworks(value, at));
-    else throw new InputError(`${where}: unknown key ${q(key)}`);
+    else throw new InputError(`${where}: unknown key ${shown(key)}`);
   }
   return cfg;
 }
@@ -189,19 +183,12 @@ export function policyFor(cfg: PolicyConfig, annotations: Record<string, string>
   };
   const allowed = onlyNetworks ?? (cfg.networks_allowed.length ? cfg.networks_allowed : undefined);
   const outside = allowed && policy.networks.find((n) => !allowed.includes(n));
-  if (outside) throw new InputError(`${raw.networks === undefined ? 'config [policy] networks' : at('networks')}: network ${q(outside)} is not one this host lets containers join (${allowed.length ? allowed.join(', ') : 'none'})`);
+  if (outside) throw new InputError(`${raw.networks === undefined ? 'config [policy] networks' : at('networks')}: network ${shown(outside)} is not one this host lets containers join (${allowed.length ? allowed.join(', ') : 'none'})`);
   return policy;
 }
 
 /** Whether the policy makes a firewall (restricted) — an open container only belongs to networks. */
 export const enforced = (p: Policy | undefined): boolean => p?.mode === 'restricted';
-
-/**
- * The rules a restricted policy makes in its guard chain (wire/nftables/ruleset.ts makes them):
- * conntrack's replies, three ICMPv6 ranges, echo when allowed, one per allowed prefix, network
- * and exposed range, and the final drop. The input chain holds one more (the jump).
- */
-export const guardRuleCount = (p: Policy): number => 1 + 3 + (p.echo ? 1 : 0) + p.allowFrom.length + p.networks.length + p.expose.length + 1;
 
 /** A short fingerprint of what the firewall enforces, kept in the record and in the table (check compares the two). */
 export function policyTag(p: Policy): string {

@@ -17,14 +17,16 @@ type FirewallEffect = Extract<Effect, { kind: 'firewall' }>;
 export const FIREWALL_TABLE = 'oci_slaac_hook';
 
 /**
- * Make the table (recorded first, so that undo deletes it whatever happens next). An open policy
- * makes nothing. `known`: each network's member addresses known now (the agent keeps them current).
+ * Make the table (recorded first, so that undo deletes it whatever happens next), its member sets
+ * holding the host's own members of its networks (DNS's come after publication, addRemoteMembers;
+ * the agent keeps them current). An open policy makes nothing.
  */
-export function installFirewall(ctx: OpContext, ifname: string, policy: Policy, known: ReadonlyMap<string, ReadonlySet<string>>): void {
+export function installFirewall(ctx: OpContext, ifname: string, policy: Policy): void {
   const { record } = ctx.ledger;
   record.policy = policy;
   if (!enforced(policy)) return;
-  const members = membersFor(record, known);
+  // The other records are read only for a restricted container in a network.
+  const members = membersFor(record, policy.networks.length > 0 ? localMembers(ctx.peers()) : new Map());
   const tag = policyTag(policy);
   ctx.ledger.intend<FirewallEffect>({ kind: 'firewall', table: FIREWALL_TABLE });
   record.firewall = { table: FIREWALL_TABLE, tag };

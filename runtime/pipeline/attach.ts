@@ -34,7 +34,7 @@ import { firstUsableLinkLocal } from '../system/interface';
 import type { Link, NetKernel } from '../system/kernel';
 import type { NdPort, NdVantage } from '../system/nd/port';
 import { installAddress, type AddressPlace } from '../ops/address';
-import { addRemoteMembers, installFirewall, localMembers } from '../ops/firewall';
+import { addRemoteMembers, installFirewall } from '../ops/firewall';
 import { dnsLabel, publish } from '../ops/dns-records';
 import { ensureCompanion } from '../ops/host-link';
 import { installTable, prepareParent, type L3Reach } from '../ops/l3-reach';
@@ -179,7 +179,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     container.setLink(link.index, { addrGenMode: 'none' });
     // A restricted container's firewall, before its first address: never reachable beyond its
     // policy. Its networks' members: the host's own now, other hosts' (DNS) once published (11.).
-    if (req.policy) installFirewall(ctx, ifname, req.policy, localMembers(ctx.peers()));
+    if (req.policy) installFirewall(ctx, ifname, req.policy);
     failpoint('firewall');
     container.setLink(link.index, { up: true });
 

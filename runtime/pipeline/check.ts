@@ -9,7 +9,8 @@
  * route. DNS: each record the state says published, asked of the server (a QUERY; a server that
  * does not answer is a difference, not a failure of the check).
  */
-import { describePolicy, guardRuleCount } from '../core/policy';
+import { describePolicy } from '../core/policy';
+import { ruleCount } from '../wire/nftables/ruleset';
 import { InputError, oneLine } from '../core/errors';
 import { parseIPv6, parsePrefix } from '../core/ipv6';
 import { sameNetnsId } from '../core/netns-id';
@@ -137,7 +138,7 @@ function checkFirewall(record: ContainerRecord, container: NetKernel, e: Of<'fir
   const tag = record.firewall?.tag;
   if (tag && !state.rules.some((r) => r.comment === tag)) out.push({ kind: 'firewall', state: 'changed', text: `${what}: no rule carries the policy's fingerprint "${tag}" (replaced by another policy, or by hand)` });
   if (policy) {
-    const want = guardRuleCount(policy) + 1;
+    const want = ruleCount(policy);
     if (state.rules.length !== want) out.push({ kind: 'firewall', state: 'changed', text: `${what} has ${state.rules.length} rules where the policy (${describePolicy(policy)}) makes ${want}` });
     for (const n of policy.networks) if (!(`net_${n}` in state.sets)) out.push({ kind: 'firewall', state: 'missing', text: `${what}: set net_${n} (network ${n}'s members) is missing` });
   }

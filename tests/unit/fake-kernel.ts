@@ -9,7 +9,7 @@
 // (ENODEV for a link, EADDRNOTAVAIL for an address, ESRCH for a route, ENOENT for a rule or a
 // proxy entry), which undo counts as "already gone".
 import { InputError } from '../../runtime/core/errors';
-import { guardRuleCount } from '../../runtime/core/policy';
+import { ruleCount } from '../../runtime/wire/nftables/ruleset';
 import { formatIPv6, formatMac, isLinkLocal, parseIPv6, type IPv6 } from '../../runtime/core/ipv6';
 import { INFINITE_LIFETIME } from '../../runtime/core/lifetime';
 import type { SlaveSpec } from '../../runtime/core/link-kinds';
@@ -507,7 +507,7 @@ export class FakeKernel implements NetKernel {
   readFirewall = (table: string): FirewallState | undefined => {
     const t = this.firewalls.get(table);
     if (!t) return undefined;
-    const n = guardRuleCount(t.spec.policy);
+    const n = ruleCount(t.spec.policy) - 1; // the input chain holds the other
     const guard = Array.from({ length: n }, (_, i) => ({ chain: 'guard', ...(i === n - 1 ? { comment: t.spec.tag } : {}), exprs: [] as string[] }));
     return { chains: ['input', 'guard'], rules: [{ chain: 'input', exprs: ['meta', 'cmp', 'immediate'] }, ...guard], sets: Object.fromEntries([...t.sets].map(([k, v]) => [k, [...v]])) };
   };

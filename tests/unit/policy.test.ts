@@ -1,7 +1,8 @@
 // The policy annotations and [policy]: what each accepts, and one line naming the bad value.
 import t from 'tap';
 import { parseConfig } from '../../runtime/core/config';
-import { describePolicy, guardRuleCount, parseAllowFrom, parseExpose, parseNetworks, policyFor, policyTag, POLICY_DEFAULTS } from '../../runtime/core/policy';
+import { ruleCount } from '../../runtime/wire/nftables/ruleset';
+import { describePolicy, parseAllowFrom, parseExpose, parseNetworks, policyFor, policyTag, POLICY_DEFAULTS } from '../../runtime/core/policy';
 
 const A = (o: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(o).map(([k, v]) => [`oci-slaac-hook.${k}`, v]));
 
@@ -51,7 +52,7 @@ t.test('policyFor: annotations over [policy]; each bad value named', async (t) =
   t.same(policyFor(cfg, {}), { mode: 'open', expose: [{ proto: 'tcp', from: 22, to: 22 }], networks: [], allowFrom: [], echo: true });
   const p = policyFor(cfg, A({ policy: 'restricted', expose: 'tcp:8080', networks: 'blue', allow_from: '2001:db8:ffff::/48', echo: 'false' }));
   t.same(p, { mode: 'restricted', expose: [{ proto: 'tcp', from: 8080, to: 8080 }], networks: ['blue'], allowFrom: [{ prefix: '2001:db8:ffff::', length: 48 }], echo: false });
-  t.equal(guardRuleCount(p), 1 + 3 + 0 + 1 + 1 + 1 + 1);
+  t.equal(ruleCount(p) - 1, 1 + 3 + 0 + 1 + 1 + 1 + 1, 'the guard chain: ct, 3 ICMPv6, no echo, a prefix, a network, a port, the drop');
   t.equal(describePolicy(p), 'restricted; expose tcp:8080; allow 2001:db8:ffff::/48; no echo; networks blue');
   t.not(policyTag(p), policyTag({ ...p, echo: true }), 'the fingerprint follows the policy');
   t.throws(() => policyFor(cfg, A({ policy: 'locked' })), /^annotation oci-slaac-hook\.policy: must be open or restricted, got "locked"$/);

@@ -42,6 +42,7 @@ import {
   newSet,
   newSetElems,
   newTable,
+  nftType,
   payloadExpr,
   verdictExpr,
   type Expr,
@@ -63,6 +64,7 @@ import {
   NFT_META_IIFNAME,
   NFT_META_L4PROTO,
   NFT_META_NFPROTO,
+  NFT_MSG_NEWRULE,
   NFT_PAYLOAD_NETWORK_HEADER,
   NFT_PAYLOAD_TRANSPORT_HEADER,
   NFT_TYPE_IP6ADDR,
@@ -169,6 +171,11 @@ export function policyRuleset(table: string, ifname: string, policy: Policy, mem
   }
   guard(`counter drop comment "${tag}"`, [counterExpr(), verdictExpr(NF_DROP)], tag);
   return out;
+}
+
+/** How many rules policyRuleset makes for `policy`, in both chains: what `check` expects to find. */
+export function ruleCount(policy: Policy): number {
+  return policyRuleset('t', 'lo', policy, {}, '').filter((m) => m.type === nftType(NFT_MSG_NEWRULE)).length;
 }
 
 /** Addresses as set keys, duplicates dropped (the kernel would refuse none, but why send them). */
