@@ -39,7 +39,7 @@ import { netnsIdOfFd } from '../system/netns';
 import { namespaceOwner, ownUserNamespace } from '../system/ns-owner';
 import { SeqpacketServer, type SeqpacketMessage, type SocketPeer } from '../system/seqpacket';
 import { accountOf, type Account } from '../system/users';
-import { admit, isLive } from '../pipeline/admit';
+import { admit, hostNetnsOf, isLive } from '../pipeline/admit';
 import { attach } from '../pipeline/attach';
 import type { PipelineDeps } from '../pipeline/deps';
 import { detach } from '../pipeline/detach';
@@ -183,7 +183,7 @@ export class Broker {
     if (fd === undefined) throw new Refused('no network namespace descriptor came with the request (the hook could not open it)');
     const netnsId = netnsIdOfFd(fd);
     if (!netnsId) throw new Refused('the descriptor is not a network namespace');
-    const hostNs = this.host.deps.hostNamespaces().find((h) => sameLiveNetns(h.id, netnsId));
+    const hostNs = hostNetnsOf(netnsId, this.host.deps);
     if (hostNs) throw new Refused(`the network namespace is the host's (${hostNs.what})`);
     const owner = namespaceOwner(fd, this.ourUserns);
     if (!owner.ok) throw new Refused(`the network namespace is not ${account.name}'s: ${owner.why}`);
@@ -228,15 +228,12 @@ export class Broker {
     const dnsLabel = cfg.dns ? `${labelFromContainerName(req.name)}.${explicitLabel(account.name, `user name ${account.name} (as a DNS label)`)}` : undefined;
 
     const admission = await admit({ id: req.id, name, netnsPath, pid: req.pid, expectNetnsId: netnsId, rootless: owner }, deps);
-    if (admission.kind === 'attached') {
-      const r = admission.record;
-      return { ok: true, op: 'attach', interface: r.interface.name, addresses: r.addresses.map((a) => `${a.address}/${a.prefixLength}`), router: r.router.address, name: r.name, ...(r.dns ? { dns: r.dns.name } : {}) };
-    }
+    if (admission.kind === 'attached') return attachAnswer(admission.record);
     if (admission.kind === 'joined') {
       this.counters.joined++;
       const o = admission.owner;
       this.host.log.info(`broker: ${req.id.slice(0, 12)} of ${account.name} joined the network namespace of ${o.id.slice(0, 12)}`);
-      return { ok: true, op: 'attach', interface: o.interface.name, addresses: o.addresses.map((a) => `${a.address}/${a.prefixLength}`), router: o.router.address, name: o.name, joined: o.id, ...(o.dns ? { dns: o.dns.name } : {}) };
+      return attachAnswer(o, o.id);
     }
     const record = await attach(
       { id: req.id, name: { name, source: 'podman' }, netnsPath, config: cfg, annotations: {}, secret: this.host.secret(), pid: req.pid, container: admission.container, rootless: owner, policy, ...(dnsLabel ? { dnsLabel } : {}) },
@@ -244,9 +241,9 @@ export class Broker {
     );
     this.counters.attached++;
     this.host.adopt(record);
-    const addresses = record.addresses.map((a) => `${a.address}/${a.prefixLength}`);
-    this.host.log.info(`broker: ${req.id.slice(0, 12)} of ${account.name}: ${record.interface.name} ${addresses.join(' ')} on ${parent} (name "${name}"${record.dns ? `, ${record.dns.name}` : ''}, ${record.timings.totalMs} ms)`);
-    return { ok: true, op: 'attach', interface: record.interface.name, addresses, router: record.router.address, name, ...(record.dns ? { dns: record.dns.name } : {}) };
+    const answer = attachAnswer(record);
+    this.host.log.info(`broker: ${req.id.slice(0, 12)} of ${account.name}: ${record.interface.name} ${answer.addresses.join(' ')} on ${parent} (name "${name}"${record.dns ? `, ${record.dns.name}` : ''}, ${record.timings.totalMs} ms)`);
+    return answer;
   }
 
   private async detach(req: Extract<RootlessRequest, { op: 'detach' }>, fds: number[], peer: SocketPeer): Promise<RootlessAnswer> {
@@ -273,6 +270,11 @@ export class Broker {
     this.host.log.info(`broker: ${req.id.slice(0, 12)} of ${record.rootless.user}: withdrawn ${withdrawn.join(' ')}`);
     return { ok: true, op: 'detach', withdrawn };
   }
+}
+
+/** The answer to an attach: the container's attachment (`joined`: the pod's owner whose netns it joined). */
+function attachAnswer(r: ContainerRecord, joined?: string): Extract<RootlessAnswer, { op: 'attach' }> {
+  return { ok: true, op: 'attach', interface: r.interface.name, addresses: r.addresses.map((a) => `${a.address}/${a.prefixLength}`), router: r.router.address, name: r.name, ...(joined ? { joined } : {}), ...(r.dns ? { dns: r.dns.name } : {}) };
 }
 
 /** /proc/<pid>/ns/net is the netns `netnsId` names (same nsfs device and inode). */

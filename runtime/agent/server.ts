@@ -9,26 +9,19 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { native, SOL_SOCKET } from '../system/native';
-import { socketThere } from '../system/seqpacket';
+import { socketPeer, socketThere, type SocketPeer } from '../system/seqpacket';
 import { MAX_REQUEST_BYTES, type AgentAnswer, type AgentRequest } from '../wire/agent-protocol';
 
-const SO_PEERCRED = 17;
 /** A client that sends nothing (or no newline) is dropped after this long. */
 const REQUEST_TIMEOUT_MS = 2000;
 
-export interface PeerCred {
-  pid: number;
-  uid: number;
-  gid: number;
-}
+export type PeerCred = SocketPeer;
 
-/** SO_PEERCRED of a connected Unix socket (struct ucred: pid, uid, gid as 32-bit ints). */
+/** SO_PEERCRED of a connected Unix socket (Node's net.Socket: its fd). */
 export function peerCred(socket: net.Socket): PeerCred {
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) throw new Error('the connection has no file descriptor');
-  const b = native().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, 12);
-  return { pid: b.readInt32LE(0), uid: b.readUInt32LE(4), gid: b.readUInt32LE(8) };
+  return socketPeer(fd);
 }
 
 /** Parse one request line; throws a one-line error naming what is wrong. */

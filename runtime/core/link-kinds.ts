@@ -16,7 +16,9 @@ export const needsHostReach = (kind: 'macvlan' | 'ipvlan', mode: string): boolea
 /** IFNAMSIZ-1 characters the kernel's dev_valid_name() accepts (and none a path could misuse). */
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
+export const isIfname = (name: string): boolean => IFNAME.test(name) && name !== '.' && name !== '..';
+
 export function checkIfname(name: string): string {
-  if (!IFNAME.test(name) || name === '.' || name === '..') throw new InputError(`invalid interface name: ${JSON.stringify(name)}`);
+  if (!isIfname(name)) throw new InputError(`invalid interface name: ${JSON.stringify(name)}`);
   return name;
 }

@@ -248,18 +248,31 @@ static napi_value js_getsockopt(napi_env env, napi_callback_info info) {
   return make_buffer(env, buf, len);
 }
 
-/* bind(fd, sockaddr: Buffer) — the sockaddr bytes are built by the caller. */
-static napi_value js_bind(napi_env env, napi_callback_info info) {
+/*
+ * bind(fd, sockaddr) and connect(fd, sockaddr): the sockaddr bytes are built by the caller. A
+ * connect's EINPROGRESS/EAGAIN is thrown like any error (Unix sockets connect at once or fail).
+ */
+static napi_value sockaddr_call(napi_env env, napi_callback_info info, const char *usage, const char *name,
+                                int (*fn)(int, const struct sockaddr *, socklen_t)) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd;
   void *addr;
   size_t len;
-  if (argc < 2 || !get_i32(env, argv[0], &fd) || !get_bytes(env, argv[1], &addr, &len) || addr == NULL)
-    return throw_type(env, "bind(fd, sockaddr: Buffer)");
-  if (bind(fd, (struct sockaddr *)addr, (socklen_t)len) < 0) return throw_errno(env, "bind", errno);
+  if (argc < 2 || !get_i32(env, argv[0], &fd) || !get_bytes(env, argv[1], &addr, &len) || addr == NULL) return throw_type(env, usage);
+  int r;
+  do r = fn(fd, (const struct sockaddr *)addr, (socklen_t)len); while (r < 0 && errno == EINTR);
+  if (r < 0) return throw_errno(env, name, errno);
   return NULL;
+}
+
+static napi_value js_bind(napi_env env, napi_callback_info info) {
+  return sockaddr_call(env, info, "bind(fd, sockaddr: Buffer)", "bind", bind);
+}
+
+static napi_value js_connect(napi_env env, napi_callback_info info) {
+  return sockaddr_call(env, info, "connect(fd, sockaddr: Buffer)", "connect", connect);
 }
 
 /* A byte count, or the errno as an exception. */
@@ -445,18 +458,33 @@ static napi_value js_fstatfs(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* nsType(fd) -> the CLONE_NEW* type of a namespace file (ioctl NS_GET_NSTYPE; ENOTTY if not one). */
-static napi_value js_ns_type(napi_env env, napi_callback_info info) {
+/* One namespace file in, an ioctl on it, its int result out (or the errno as an exception). */
+static napi_value ns_ioctl(napi_env env, napi_callback_info info, unsigned long request, const char *usage, const char *name) {
   size_t argc = 1;
   napi_value argv[1];
   int32_t fd;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !get_i32(env, argv[0], &fd)) return throw_type(env, "nsType(fd)");
-  int type = ioctl(fd, NS_GET_NSTYPE);
-  if (type < 0) return throw_errno(env, "ioctl(NS_GET_NSTYPE)", errno);
+  if (argc < 1 || !get_i32(env, argv[0], &fd)) return throw_type(env, usage);
+  int r = ioctl(fd, request);
+  if (r < 0) return throw_errno(env, name, errno);
   napi_value out;
-  CHECK(napi_create_int32(env, type, &out));
+  CHECK(napi_create_int32(env, r, &out));
   return out;
+}
+
+/* nsType(fd) -> the CLONE_NEW* type of a namespace file (ioctl NS_GET_NSTYPE; ENOTTY if not one). */
+static napi_value js_ns_type(napi_env env, napi_callback_info info) {
+  return ns_ioctl(env, info, NS_GET_NSTYPE, "nsType(fd)", "ioctl(NS_GET_NSTYPE)");
+}
+
+/* nsUserns(fd) -> a new fd (close-on-exec, as the kernel opens it) for the user namespace owning namespace `fd`. */
+static napi_value js_ns_userns(napi_env env, napi_callback_info info) {
+  return ns_ioctl(env, info, NS_GET_USERNS, "nsUserns(fd)", "ioctl(NS_GET_USERNS)");
+}
+
+/* nsParent(fd) -> a new fd for the parent of user (or pid) namespace `fd`; EPERM past the caller's own user namespace. */
+static napi_value js_ns_parent(napi_env env, napi_callback_info info) {
+  return ns_ioctl(env, info, NS_GET_PARENT, "nsParent(fd)", "ioctl(NS_GET_PARENT)");
 }
 
 /* getsockname(fd) -> the socket's own sockaddr bytes (for netlink: the port id at offset 4). */
@@ -590,40 +618,6 @@ static napi_value js_accept(napi_env env, napi_callback_info info) {
   if (c < 0) return null_or_throw(env, "accept4", errno);
   napi_value out;
   CHECK(napi_create_int32(env, c, &out));
-  return out;
-}
-
-/* connect(fd, sockaddr): EINPROGRESS/EAGAIN are thrown like any error (Unix sockets connect at once or fail). */
-static napi_value js_connect(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t fd;
-  void *addr;
-  size_t len;
-  if (argc < 2 || !get_i32(env, argv[0], &fd) || !get_bytes(env, argv[1], &addr, &len)) return throw_type(env, "connect(fd, sockaddr)");
-  int r;
-  do r = connect(fd, (struct sockaddr *)addr, (socklen_t)len); while (r < 0 && errno == EINTR);
-  if (r < 0) return throw_errno(env, "connect", errno);
-  return NULL;
-}
-
-/*
- * nsRelated(fd, which) -> a new fd (close-on-exec, as the kernel opens it) for a namespace related
- * to the namespace file `fd`: which 0 = its owning user namespace (NS_GET_USERNS), 1 = its parent
- * (NS_GET_PARENT: user and pid namespaces; EPERM past the caller's own user namespace).
- */
-static napi_value js_ns_related(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t fd, which;
-  if (argc < 2 || !get_i32(env, argv[0], &fd) || !get_i32(env, argv[1], &which) || which < 0 || which > 1)
-    return throw_type(env, "nsRelated(fd, which): which is 0 (owning user namespace) or 1 (parent)");
-  int r = ioctl(fd, which == 0 ? NS_GET_USERNS : NS_GET_PARENT);
-  if (r < 0) return throw_errno(env, which == 0 ? "ioctl(NS_GET_USERNS)" : "ioctl(NS_GET_PARENT)", errno);
-  napi_value out;
-  CHECK(napi_create_int32(env, r, &out));
   return out;
 }
 
@@ -768,7 +762,8 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "execve", js_execve);
   export_fn(env, exports, "accept", js_accept);
   export_fn(env, exports, "connect", js_connect);
-  export_fn(env, exports, "nsRelated", js_ns_related);
+  export_fn(env, exports, "nsUserns", js_ns_userns);
+  export_fn(env, exports, "nsParent", js_ns_parent);
   export_fn(env, exports, "nsOwnerUid", js_ns_owner_uid);
   napi_value c;
   napi_create_object(env, &c);

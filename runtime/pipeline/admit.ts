@@ -19,6 +19,7 @@ import { InputError } from '../core/errors';
 import { sameLiveNetns, sameNetnsId } from '../core/netns-id';
 import type { ContainerRecord, RootlessOwner } from '../core/record';
 import type { NetKernel, NetnsRef } from '../system/kernel';
+import type { NamedNetns } from '../system/netns';
 import { findMarkedLink } from '../ops/link';
 import type { PipelineDeps } from './deps';
 import { detach, legacyLedger, reopenNetns } from './detach';
@@ -44,9 +45,14 @@ export interface AdmitRequest {
   rootless?: RootlessOwner;
 }
 
+/** The host's netns (which of them) that `netnsId` is, if it is one. */
+export function hostNetnsOf(netnsId: string, deps: Pick<PipelineDeps, 'hostNamespaces'>): NamedNetns | undefined {
+  return deps.hostNamespaces().find((h) => sameLiveNetns(h.id, netnsId));
+}
+
 /** Refuse a netns that is one of the host's, named however (a pid, /proc/self/ns/net, /proc/1/ns/net). */
 export function refuseHostNetns(netns: NetnsRef, path: string, deps: Pick<PipelineDeps, 'hostNamespaces'>): void {
-  const host = deps.hostNamespaces().find((h) => sameLiveNetns(h.id, netns.id));
+  const host = hostNetnsOf(netns.id, deps);
   if (host) throw new InputError(`network namespace ${path} is the host's (${host.what}), not a container's: refused`);
 }
 

@@ -56,8 +56,10 @@ export interface NativeAddon {
   /** accept4(fd, SOCK_NONBLOCK | SOCK_CLOEXEC): the new fd, or null when none waits. */
   accept(fd: number): number | null;
   connect(fd: number, sockaddr: Uint8Array): void;
-  /** A namespace related to namespace file `fd`, as a new close-on-exec fd: 0 its owning user namespace (NS_GET_USERNS), 1 its parent (NS_GET_PARENT). */
-  nsRelated(fd: number, which: 0 | 1): number;
+  /** The user namespace owning namespace file `fd`, as a new close-on-exec fd (ioctl NS_GET_USERNS). */
+  nsUserns(fd: number): number;
+  /** The parent of user namespace `fd`, as a new close-on-exec fd (ioctl NS_GET_PARENT; EPERM past our own). */
+  nsParent(fd: number): number;
   /** ioctl(NS_GET_OWNER_UID): the uid (in our user namespace) owning user namespace `fd`. */
   nsOwnerUid(fd: number): number;
   constants: {
@@ -82,6 +84,9 @@ export const SOL_SOCKET = 1;
 export const SO_RCVBUF = 8;
 export const SO_BINDTODEVICE = 25;
 export const SO_RCVTIMEO = 20;
+export const SO_SNDTIMEO = 21;
+export const SO_PEERCRED = 17;
+export const SOCK_SEQPACKET = 5;
 export const IPPROTO_IPV6 = 41;
 export const IPPROTO_ICMPV6 = 58;
 
@@ -99,4 +104,12 @@ export function native(): NativeAddon {
     loaded = mod.exports;
   }
   return loaded;
+}
+
+/** struct timeval for SO_RCVTIMEO / SO_SNDTIMEO: `ms` as seconds and microseconds. */
+export function timeval(ms: number): Buffer {
+  const tv = Buffer.alloc(16);
+  tv.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
+  tv.writeBigInt64LE(BigInt((ms % 1000) * 1000), 8);
+  return tv;
 }

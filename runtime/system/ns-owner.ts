@@ -31,7 +31,7 @@ export function namespaceOwner(fd: number, ours = ownUserNamespace()): Namespace
   try {
     let user: number;
     try {
-      user = addon.nsRelated(fd, 0);
+      user = addon.nsUserns(fd);
     } catch (err) {
       return { ok: false, why: `its owning user namespace cannot be read (${(err as Error).message})` };
     }
@@ -40,7 +40,7 @@ export function namespaceOwner(fd: number, ours = ownUserNamespace()): Namespace
     for (let depth = 1; depth <= MAX_DEPTH; depth++) {
       let parent: number;
       try {
-        parent = addon.nsRelated(user, 1);
+        parent = addon.nsParent(user);
       } catch (err) {
         if (isErrno(err, 'EPERM')) return { ok: false, why: 'its user namespace is outside ours' };
         throw err;

@@ -10,13 +10,12 @@
  * close-on-exec (MSG_CMSG_CLOEXEC) and always closed once the handler has settled.
  */
 import * as fs from 'node:fs';
-import { AF_UNIX, native, SOL_SOCKET, type WatchHandle } from './native';
+import { AF_UNIX, native, SOCK_SEQPACKET, SO_PEERCRED, SO_SNDTIMEO, SOL_SOCKET, timeval, type ReceivedMessage, type WatchHandle } from './native';
+import { isErrno } from '../core/errors';
 
-export const SOCK_SEQPACKET = 5;
-const SO_PEERCRED = 17;
-const SO_SNDTIMEO = 21;
+export { SOCK_SEQPACKET };
 /** SOL_SOCKET control message type carrying descriptors (linux/socket.h). */
-export const SCM_RIGHTS = 1;
+const SCM_RIGHTS = 1;
 /** sun_path is 108 bytes, NUL included. */
 const SUN_PATH_MAX = 107;
 
@@ -210,7 +209,7 @@ export class SeqpacketServer {
   private readable(c: Connection): void {
     if (c.busy || !this.open.has(c)) return;
     const addon = native();
-    let got;
+    let got: ReceivedMessage | null;
     try {
       got = addon.recvmsg(c.fd, this.opts.maxMessageBytes + 1, addon.constants.MSG_DONTWAIT | addon.constants.MSG_CMSG_CLOEXEC);
     } catch {
@@ -275,15 +274,19 @@ function send(fd: number, data: Buffer): void {
   }
 }
 
-/** Does something accept connections at `file`? (a blocking connect to a Unix socket is immediate) */
+/**
+ * Does something accept connections at `file`? A non-blocking connect to a Unix socket answers at
+ * once: connected, or EAGAIN when a live server's backlog is full (alive all the same), or
+ * ECONNREFUSED/ENOENT when nobody listens.
+ */
 function answers(file: string): boolean {
   const addon = native();
   const fd = addon.socketat(-1, AF_UNIX, SOCK_SEQPACKET | addon.constants.SOCK_NONBLOCK, 0);
   try {
     addon.connect(fd, unixAddress(file));
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    return isErrno(err, 'EAGAIN');
   } finally {
     addon.close(fd);
   }
@@ -298,10 +301,7 @@ export function seqpacketRequest(file: string, data: Buffer, fds: number[], opts
   const fd = addon.socketat(-1, AF_UNIX, SOCK_SEQPACKET, 0);
   try {
     // connect and sendmsg block at most this long (a broker whose backlog is full).
-    const tv = Buffer.alloc(16);
-    tv.writeBigInt64LE(BigInt(Math.floor(opts.timeoutMs / 1000)), 0);
-    tv.writeBigInt64LE(BigInt((opts.timeoutMs % 1000) * 1000), 8);
-    addon.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tv);
+    addon.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, timeval(opts.timeoutMs));
     addon.connect(fd, unixAddress(file));
     const control = fds.length ? [{ level: SOL_SOCKET, type: SCM_RIGHTS, data: Buffer.from(new Int32Array(fds).buffer) }] : null;
     addon.sendmsg(fd, data, null, control, 0);
@@ -321,7 +321,7 @@ export function seqpacketRequest(file: string, data: Buffer, fds: number[], opts
     };
     const timer = setTimeout(() => done(new Error(`no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
     watch = addon.watch(fd, addon.constants.UV_READABLE, () => {
-      let got;
+      let got: ReceivedMessage | null;
       try {
         got = addon.recvmsg(fd, opts.maxAnswerBytes + 1, addon.constants.MSG_DONTWAIT | addon.constants.MSG_CMSG_CLOEXEC);
       } catch (err) {

@@ -17,6 +17,8 @@
  *
  * Parsing never throws: it returns the request or a one-line reason.
  */
+import { isIfname } from '../core/link-kinds';
+import { isContainerId } from './oci/spec';
 import { POLICY_KEYS } from '../core/policy';
 import * as path from 'node:path';
 
@@ -42,25 +44,23 @@ export type RootlessAnswer =
  */
 export const refusal = (id: string): string => `container ${id}: refused by the rootless broker (not yours, not allowed, or not there; the host's log says which)`;
 
-/** runc's container id rule, as the OCI state's (wire/oci/spec.ts), bounded at 128 here: rootless podman's are 64 hex. */
-const ID = /^[\w+.-]{1,128}$/;
+/** runc's container id rule (wire/oci/spec.ts), bounded at 128 here: rootless podman's are 64 hex. */
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length <= 128 && isContainerId(v);
 /** A stable name: podman's name rule ([a-zA-Z0-9][a-zA-Z0-9_.-]*), or an annotation's, bounded. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-/** An interface name (IFNAMSIZ - 1, no '/', no whitespace, not "." or ".."). */
-const IFNAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
 
 const PID_MAX = 4194304; // PID_MAX_LIMIT on 64-bit
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
-function object(text: string): Parsed<Record<string, unknown>> {
+function object(text: string, what: 'request' | 'answer'): Parsed<Record<string, unknown>> {
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch {
-    return { ok: false, error: 'request is not valid JSON' };
+    return { ok: false, error: `${what} is not valid JSON` };
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, error: 'request is not a JSON object' };
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, error: `${what} is not a JSON object` };
   return { ok: true, value: v as Record<string, unknown> };
 }
 
@@ -69,21 +69,21 @@ const KEYS: Record<RootlessRequest['op'], readonly string[]> = { attach: ['op', 
 /** One request message; never throws. */
 export function parseRootlessRequest(bytes: Uint8Array): Parsed<RootlessRequest> {
   if (bytes.length > MAX_ROOTLESS_REQUEST_BYTES) return { ok: false, error: `request longer than ${MAX_ROOTLESS_REQUEST_BYTES} bytes` };
-  const o = object(Buffer.from(bytes).toString('utf8'));
+  const o = object(Buffer.from(bytes).toString('utf8'), 'request');
   if (!o.ok) return o;
   const v = o.value;
   const op = v.op;
   if (op !== 'attach' && op !== 'detach') return { ok: false, error: `unknown request op ${JSON.stringify(String(op)).slice(0, 40)}` };
   const extra = Object.keys(v).find((k) => !KEYS[op].includes(k));
   if (extra !== undefined) return { ok: false, error: `${op}: unknown key ${JSON.stringify(extra).slice(0, 40)}` };
-  if (typeof v.id !== 'string' || !ID.test(v.id) || v.id === '.' || v.id === '..') return { ok: false, error: `${op}: "id" must be a container id (1-128 of A-Z a-z 0-9 _ + . -)` };
+  if (!isId(v.id)) return { ok: false, error: `${op}: "id" must be a container id (1-128 of A-Z a-z 0-9 _ + . -)` };
   if (op === 'detach') return { ok: true, value: { op, id: v.id } };
   // pid 1 is well-formed (and refused by the broker like any netns not the caller's: the same words).
   if (typeof v.pid !== 'number' || !Number.isInteger(v.pid) || v.pid < 1 || v.pid > PID_MAX) return { ok: false, error: 'attach: "pid" must be the container\'s process id (a positive integer)' };
   if (typeof v.name !== 'string' || !NAME.test(v.name)) return { ok: false, error: 'attach: "name" must be 1-63 of A-Z a-z 0-9 _ . - starting with a letter or digit' };
   const request: RootlessRequest = { op, id: v.id, pid: v.pid, name: v.name };
   if (v.parent !== undefined) {
-    if (typeof v.parent !== 'string' || !IFNAME.test(v.parent) || v.parent === '.' || v.parent === '..') return { ok: false, error: 'attach: "parent" must be an interface name' };
+    if (typeof v.parent !== 'string' || !isIfname(v.parent)) return { ok: false, error: 'attach: "parent" must be an interface name' };
     request.parent = v.parent;
   }
   if (v.mode !== undefined) {
@@ -105,8 +105,8 @@ export function parseRootlessRequest(bytes: Uint8Array): Parsed<RootlessRequest>
 /** One answer message (the hook's side); never throws. */
 export function parseRootlessAnswer(bytes: Uint8Array): Parsed<RootlessAnswer> {
   if (bytes.length > MAX_ROOTLESS_ANSWER_BYTES) return { ok: false, error: `answer longer than ${MAX_ROOTLESS_ANSWER_BYTES} bytes` };
-  const o = object(Buffer.from(bytes).toString('utf8'));
-  if (!o.ok) return { ok: false, error: o.error.replace('request', 'answer') };
+  const o = object(Buffer.from(bytes).toString('utf8'), 'answer');
+  if (!o.ok) return o;
   const v = o.value;
   const str = (x: unknown, max = 512): x is string => typeof x === 'string' && x.length <= max && !/[\0-\x1f]/.test(x);
   const strs = (x: unknown): x is string[] => Array.isArray(x) && x.length <= 64 && x.every((s) => str(s, 64));

@@ -17,7 +17,7 @@
  */
 import * as os from 'node:os';
 import { NetlinkError, TimeoutError, isErrno } from '../../core/errors';
-import { AF_NETLINK, SOCK_RAW, SOL_SOCKET, SO_RCVBUF, SO_RCVTIMEO, native } from '../native';
+import { AF_NETLINK, SOCK_RAW, SOL_SOCKET, SO_RCVBUF, SO_RCVTIMEO, native, timeval } from '../native';
 import type { NetnsHandle } from '../netns';
 import { decodeAttrs, decodeMessages, encodeMessage, type NetlinkMessage } from '../../wire/rtnetlink/codec';
 import {
@@ -231,11 +231,7 @@ export class RtnetlinkSocket {
         }
       }
       addon.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, 1 << 20);
-      const tv = Buffer.alloc(16);
-      const ms = opts.timeoutMs ?? 5000;
-      tv.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
-      tv.writeBigInt64LE(BigInt((ms % 1000) * 1000), 8);
-      addon.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv);
+      addon.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeval(opts.timeoutMs ?? 5000));
       addon.bind(fd, sockaddrNl());
     } catch (err) {
       addon.close(fd);
