@@ -2,10 +2,8 @@
  * Operator commands: `ra` (solicit and show the router's advertisement), `dad` (probe an address),
  * `status`, `check`, `docker-install` (register the runtime wrapper in Docker's daemon.json).
  */
+import { replaceFile } from '../runtime/system/atomic-file';
 import { describePolicy } from '../runtime/core/policy';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { loadConfigFile } from '../runtime/system/config-file';
 import { DEFAULT_RETRANS_MS } from '../runtime/core/dad';
 import { detectDuplicate } from '../runtime/system/nd/dad-probe';
@@ -176,9 +174,9 @@ export async function checkCommand(opts: { id: string; config?: string }): Promi
   return { exitCode: ok ? 0 : 1, text: ok ? 'ok' : differences.map((d) => escapeControls(d.text)).join('\n'), json: { id: record.id, ok, differences } };
 }
 
-export const DOCKER_DAEMON_JSON = '/etc/docker/daemon.json';
-export const DOCKER_RUNTIME_NAME = 'slaac';
-export const DOCKER_RUNTIME_PATH = '/usr/local/bin/oci-slaac-runtime';
+const DOCKER_DAEMON_JSON = '/etc/docker/daemon.json';
+const DOCKER_RUNTIME_NAME = 'slaac';
+const DOCKER_RUNTIME_PATH = '/usr/local/bin/oci-slaac-runtime';
 const MAX_DAEMON_JSON_BYTES = 1024 * 1024;
 
 /**
@@ -190,7 +188,7 @@ export function dockerInstallCommand(opts: { daemonJson?: string; name?: string;
   const file = opts.daemonJson ?? DOCKER_DAEMON_JSON;
   const before = readRegularFile(file, { what: file, maxBytes: MAX_DAEMON_JSON_BYTES, missingOk: true });
   const r = addDockerRuntime(before, { name: opts.name ?? DOCKER_RUNTIME_NAME, path: opts.runtimePath ?? DOCKER_RUNTIME_PATH, makeDefault: opts.makeDefault ?? false });
-  if (r.changed.length) writeFileAtomically(file, r.text);
+  if (r.changed.length) replaceFile(file, r.text, { fsync: true });
   // dockerd's reload (SIGHUP) takes `runtimes` and `default-runtime` (moby daemon/reload_unix.go): no restart needed.
   const lines = r.changed.length
     ? [...r.changed.map((c) => `${file}: ${c}`), 'dockerd reloads runtimes on SIGHUP: systemctl reload docker (or kill -HUP the dockerd pid)']
@@ -199,39 +197,3 @@ export function dockerInstallCommand(opts: { daemonJson?: string; name?: string;
   return { exitCode: 0, text: lines.map(escapeControls).join('\n'), json: { file, changed: r.changed, written: r.changed.length > 0 } };
 }
 
-/**
- * Replace `file` by a temp file in its directory and a rename: readers see the old text or the new,
- * never a part. A symbolic link is kept (its target is replaced), and the file's mode and owner;
- * a new file is 0644 (dockerd's own files are world-readable) in a directory made if missing.
- */
-function writeFileAtomically(file: string, text: string): void {
-  let target = path.resolve(file);
-  let mode = 0o644;
-  let owner: { uid: number; gid: number } | undefined;
-  try {
-    target = fs.realpathSync(file);
-    const st = fs.statSync(target);
-    mode = st.mode & 0o7777;
-    owner = { uid: st.uid, gid: st.gid };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
-  }
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-  const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-  try {
-    try {
-      // fchmod, not open's mode: the umask must not narrow what the operator's file had.
-      fs.fchmodSync(fd, mode);
-      if (owner && (owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.())) fs.fchownSync(fd, owner.uid, owner.gid);
-      fs.writeSync(fd, text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(temp, target);
-  } catch (err) {
-    fs.rmSync(temp, { force: true });
-    throw err;
-  }
-}

@@ -108,7 +108,7 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
     agent.prefetchRas(cfg.parent);
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  const name = stableName(state.id, state.bundle, annotations, oci.hostname, docker);
+  const name = stableName(state.id, state.bundle, annotations, oci.hostname, docker?.name);
   const admission = await admit({ id: state.id, name: name.name, netnsPath, pid: state.pid }, deps);
   if (admission.kind === 'attached') {
     log.info('already attached (both createRuntime and prestart configured?): nothing to do');

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// oci-slaac-hook: the executable's entry. It runs the bundle (oci-slaac-hook.main.js) compiled with
+// The entry of dist/<name>.js (oci-slaac-hook, oci-slaac-runtime): it runs <name>.main.js compiled with
 // the V8 code cache made beside it at build time (scripts/bundle.js): a hook is a short process
 // that starts for every container, and compiling the bundle was a fifth of its own time. A cache
 // this node's V8 does not accept (another node version) is ignored: the bundle is compiled as usual.

@@ -13,23 +13,20 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { DEFAULT_CONFIG_PATH } from '../runtime/core/config';
-import { oneLine } from '../runtime/core/errors';
+import { InputError, oneLine } from '../runtime/core/errors';
 import { loadConfigFile } from '../runtime/system/config-file';
+import { replaceFile } from '../runtime/system/atomic-file';
 import { native } from '../runtime/system/native';
 import { addHooks, type OciHook } from '../runtime/wire/oci/add-hooks';
-import { readRegularFile } from '../runtime/wire/oci/files';
+import { MAX_CONFIG_JSON_BYTES, readRegularFile } from '../runtime/wire/oci/files';
 import { parseRuntimeArgs } from '../runtime/wire/oci/runtime-args';
 
 const SELF = 'oci-slaac-runtime';
-/** config.json as engines write it: tens of kB; a bound against a file that is not one. */
-const MAX_CONFIG_JSON_BYTES = 4 * 1024 * 1024;
 /** runc gives a hook nothing but its `env`. */
 const HOOK_PATH = 'PATH=/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-class ShimError extends Error {}
 
 /** `name` looked up in PATH (as execvp would), or an absolute path as it is; never this wrapper. */
 export function resolveRuntime(name: string, envPath = process.env.PATH ?? DEFAULT_PATH, self = process.argv[1]): string {
@@ -50,7 +47,7 @@ export function resolveRuntime(name: string, envPath = process.env.PATH ?? DEFAU
       }
     }
   }
-  if (!found) throw new ShimError(`the runtime "${name}" ([shim] runtime) is not in PATH (${envPath})`);
+  if (!found) throw new InputError(`the runtime "${name}" ([shim] runtime) is not in PATH (${envPath})`);
   const real = (p: string): string => {
     try {
       return fs.realpathSync(p);
@@ -58,7 +55,9 @@ export function resolveRuntime(name: string, envPath = process.env.PATH ?? DEFAU
       return p;
     }
   };
-  if (self && real(found) === real(self)) throw new ShimError(`[shim] runtime names ${SELF} itself (${found}): it must be the real runtime (runc, crun)`);
+  // Ourselves by path, or by name: install.sh's $PREFIX/bin/oci-slaac-runtime is a script that
+  // runs this bundle, whose real path is not ours — exec'ing it would loop for ever.
+  if ((self && real(found) === real(self)) || path.basename(real(found)) === SELF) throw new InputError(`[shim] runtime names ${SELF} itself (${found}): it must be the real runtime (runc, crun)`);
   return found;
 }
 
@@ -71,28 +70,13 @@ export function ourHooks(configPath: string, env: NodeJS.ProcessEnv = process.en
   return { createRuntime: hook('createRuntime'), poststop: hook('poststop') };
 }
 
-/** Add our hooks to `<bundle>/config.json`, replaced atomically (same mode) only when it changes. */
+/** Add our hooks to `<bundle>/config.json`, replaced atomically (same mode and owner) only when it changes. */
 export function addHooksToBundle(bundle: string, configPath: string): boolean {
   const file = path.join(bundle, 'config.json');
   const text = readRegularFile(file, { what: file, maxBytes: MAX_CONFIG_JSON_BYTES, noFollow: true }) ?? '';
   const out = addHooks(text, ourHooks(configPath), file);
-  if (!out.changed) return false;
-  const mode = fs.statSync(file).mode & 0o7777;
-  const temp = path.join(bundle, `.config.json.${SELF}-${randomBytes(6).toString('hex')}`);
-  const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
-  try {
-    fs.writeSync(fd, out.text);
-    fs.fchmodSync(fd, mode);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
-    fs.renameSync(temp, file);
-  } catch (err) {
-    fs.rmSync(temp, { force: true });
-    throw err;
-  }
-  return true;
+  if (out.changed) replaceFile(file, out.text);
+  return out.changed;
 }
 
 /** Our stdio, and the fds an engine hands the runtime with `--preserve-fds N` (3 … 3+N-1). */
@@ -107,8 +91,8 @@ export function runShim(args: string[]): void {
   let runtime: string;
   try {
     const configPath = path.resolve(parsed.slaacConfig ?? process.env.OCI_SLAAC_HOOK_CONFIG ?? DEFAULT_CONFIG_PATH);
-    if (parsed.problem) throw new ShimError(`bad arguments: ${parsed.problem}`);
-    const cfg = loadConfigFile(parsed.slaacConfig ?? process.env.OCI_SLAAC_HOOK_CONFIG);
+    if (parsed.problem) throw new InputError(`bad arguments: ${parsed.problem}`);
+    const cfg = loadConfigFile(parsed.slaacConfig);
     runtime = resolveRuntime(cfg.shim.runtime);
     if (parsed.command === 'create' || parsed.command === 'run') addHooksToBundle(path.resolve(parsed.bundle ?? '.'), configPath);
   } catch (err) {

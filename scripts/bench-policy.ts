@@ -24,7 +24,7 @@ import { NetnsHandle } from '../runtime/system/netns';
 import { NftHandle } from '../runtime/system/nftables';
 import { fakeContainer, runHook, type FakeContainer } from '../vm/lab/fake-container';
 import { labUp, type Lab } from '../vm/lab/lab';
-import { run, type RunResult } from '../vm/lab/run';
+import { median, run, succeeded, type RunResult } from '../vm/lab/run';
 
 const LAB_ENV: Record<string, string> = {
   LAB_NAME: 'bpo',
@@ -198,17 +198,8 @@ export function policyTeardown(): Promise<void> {
 
 // ------------------------------------------------------------------ helpers
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 const oneLine = (s: string): string => s.trim().split('\n').filter(Boolean).pop() ?? '';
 
-function ok(what: string, r: RunResult): RunResult {
-  if (r.code !== 0) throw new Error(`${what} failed (${r.code}${r.timedOut ? ', timed out' : ''}): ${oneLine(r.stderr || r.stdout)}`);
-  return r;
-}
 
 /** `node -e CODE ARGS` in `netns` (tap's or a caller's NODE_OPTIONS removed), PATH only. */
 function nodeIn(netns: string, code: string, args: (string | number)[], timeoutMs: number, onLine?: (l: string) => void): Promise<RunResult> {
@@ -269,7 +260,7 @@ export async function policyBench(o: PolicyBenchOptions): Promise<PolicyReport> 
     fs.writeFileSync(config, `parent = ${JSON.stringify(lab.hostIf)}\nstate_dir = ${JSON.stringify(stateDir)}\n`);
     hook = { config, env: { OCI_SLAAC_HOOK_STATE_LIB: lib, OCI_SLAAC_HOOK_SYSLOG: path.join(work, 'no-syslog.sock') }, hostNetns: lab.hostNetns };
     // Thousands of client connections a round, closed by the client: let it reuse TIME_WAIT ports.
-    ok('tcp_tw_reuse in the router netns', await run('ip', ['netns', 'exec', lab.routerNetns, 'sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1'], { baseEnv: { PATH: SYS_PATH } }));
+    succeeded('tcp_tw_reuse in the router netns', await run('ip', ['netns', 'exec', lab.routerNetns, 'sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1'], { baseEnv: { PATH: SYS_PATH } }));
 
     const attach = async (kind: Target['kind'], annotations: Record<string, string>): Promise<Target> => {
       const id = `bpo-${process.pid}-${kind}`;

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { labUp } from '../vm/lab/lab';
 import { makeRootfs } from '../vm/lab/containers';
 import { dockerImport, startDockerd } from '../vm/lab/docker';
-import { run, type RunResult } from '../vm/lab/run';
+import { median, run, succeeded, type RunResult } from '../vm/lab/run';
 
 const ROOT = path.join(__dirname, '..');
 const SHIM = path.join(ROOT, 'dist', 'oci-slaac-runtime.js');
@@ -31,15 +31,6 @@ export interface ShimReport {
 }
 
 const ms = (r: RunResult): number => Number(r.exitNs - r.startNs) / 1e6;
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-function ok(what: string, r: RunResult): RunResult {
-  if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
-  return r;
-}
 
 export async function shimBench(o: ShimBenchOptions): Promise<ShimReport> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'osh-bsh-'));
@@ -65,9 +56,9 @@ export async function shimBench(o: ShimBenchOptions): Promise<ShimReport> {
     const series = { runc: [] as number[], slaacOptimistic: [] as number[], slaacStrict: [] as number[] };
     // One warm-up round, then interleaved rounds.
     for (let i = -1; i < o.iterations; i++) {
-      const a = ms(ok('docker run --runtime runc', await dockerRun('runc')));
-      const b = ms(ok('docker run --runtime slaac (optimistic)', await dockerRun('slaac-optimistic')));
-      const c = ms(ok('docker run --runtime slaac (strict)', await dockerRun('slaac-strict')));
+      const a = ms(succeeded('docker run --runtime runc', await dockerRun('runc')));
+      const b = ms(succeeded('docker run --runtime slaac (optimistic)', await dockerRun('slaac-optimistic')));
+      const c = ms(succeeded('docker run --runtime slaac (strict)', await dockerRun('slaac-strict')));
       if (i < 0) continue;
       series.runc.push(a);
       series.slaacOptimistic.push(b);
@@ -77,7 +68,7 @@ export async function shimBench(o: ShimBenchOptions): Promise<ShimReport> {
     // A created (never started) container for `state`.
     const bundle = path.join(work, 'bundle');
     fs.mkdirSync(bundle);
-    ok('runc spec', await run('runc', ['spec', '--bundle', bundle]));
+    succeeded('runc spec', await run('runc', ['spec', '--bundle', bundle]));
     const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { root: { path: string }; process: { args: string[]; terminal: boolean; rlimits?: unknown } };
     spec.root.path = rootfs;
     spec.process.args = ['sleep', '600'];
@@ -91,9 +82,9 @@ export async function shimBench(o: ShimBenchOptions): Promise<ShimReport> {
     const pass = { runc: [] as number[], shim: [] as number[], nodeBaseline: [] as number[] };
     const env = { ...hookEnv, OCI_SLAAC_HOOK_CONFIG: configs.optimistic, NODE_OPTIONS: undefined };
     for (let i = -1; i < o.iterations * 3; i++) {
-      const a = ms(ok('runc state', await run('runc', ['--root', runcRoot, 'state', 'bsh-state'], { env })));
-      const b = ms(ok('oci-slaac-runtime state', await run(SHIM, ['--root', runcRoot, 'state', 'bsh-state'], { env })));
-      const c = ms(ok('node -e 0', await run(process.execPath, ['-e', '0'], { env })));
+      const a = ms(succeeded('runc state', await run('runc', ['--root', runcRoot, 'state', 'bsh-state'], { env })));
+      const b = ms(succeeded('oci-slaac-runtime state', await run(SHIM, ['--root', runcRoot, 'state', 'bsh-state'], { env })));
+      const c = ms(succeeded('node -e 0', await run(process.execPath, ['-e', '0'], { env })));
       if (i < 0) continue;
       pass.runc.push(a);
       pass.shim.push(b);

@@ -24,7 +24,7 @@ import * as path from 'node:path';
 import { InputError } from '../core/errors';
 import { readRegularFile } from '../wire/oci/files';
 import { labelFromContainerName } from '../wire/dns/names';
-import { ANNOTATION_PREFIX } from '../core/config';
+import { ANNOTATION_PREFIX } from '../core/annotations';
 
 /** c/storage's containers.json: some 500 bytes a container. */
 const MAX_CONTAINERS_JSON_BYTES = 64 * 1024 * 1024;
@@ -93,10 +93,10 @@ function kubernetesName(annotations: Record<string, string>): StableName | undef
 const INFRA_NAME = /^[0-9a-f]{12}-infra$/;
 
 /**
- * `hostname`: config.json's (podman sets a pod's infra container's to the pod's name). `docker`:
- * dockerFacts, when the container is Docker's (its labels already merged into `annotations`).
+ * `hostname`: config.json's (podman sets a pod's infra container's to the pod's name). `dockerName`:
+ * dockerFacts' name, when the container is Docker's (its labels already merged into `annotations`).
  */
-export function stableName(id: string, bundle: string, annotations: Record<string, string>, hostname = '', docker?: DockerFacts): StableName {
+export function stableName(id: string, bundle: string, annotations: Record<string, string>, hostname = '', dockerName?: string): StableName {
   const annotated = annotations[NAME_ANNOTATION];
   if (annotated !== undefined) {
     if (annotated.length === 0 || annotated.length > 255) throw new InputError(`annotation ${NAME_ANNOTATION} must be 1 to 255 characters`);
@@ -106,7 +106,7 @@ export function stableName(id: string, bundle: string, annotations: Record<strin
   if (kubernetes) return kubernetes;
   const nerdctl = annotations['nerdctl/name'];
   if (nerdctl && nerdctl.length <= 255) return { name: nerdctl, source: 'nerdctl' };
-  if (docker?.name && docker.name.length <= 255) return { name: docker.name, source: 'docker' };
+  if (dockerName && dockerName.length <= 255) return { name: dockerName, source: 'docker' };
   const podman = podmanName(id, bundle);
   if (podman && INFRA_NAME.test(podman) && hostname) return { name: hostname, source: 'pod' };
   return podman ? { name: podman, source: 'podman' } : { name: id, source: 'id' };

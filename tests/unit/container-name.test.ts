@@ -26,8 +26,8 @@ t.test('Docker: name and oci-slaac-hook.* labels from config.v2.json beside the 
   const source = dockerRoot({ ID, Name: '/web1', Config: { Labels: { 'oci-slaac-hook.enable': 'false', 'com.example': 'x', 'oci-slaac-hook.n': 3 } } });
   const facts = dockerFacts(ID, source);
   t.same(facts, { name: 'web1', labels: { 'oci-slaac-hook.enable': 'false' } }, 'the name without its slash; only our string labels');
-  t.same(stableName(ID, '/nowhere', {}, '', facts), { name: 'web1', source: 'docker' });
-  t.same(stableName(ID, '/nowhere', { 'oci-slaac-hook.name': 'mine' }, '', facts), { name: 'mine', source: 'annotation' }, 'our annotation wins');
+  t.same(stableName(ID, '/nowhere', {}, '', facts?.name), { name: 'web1', source: 'docker' });
+  t.same(stableName(ID, '/nowhere', { 'oci-slaac-hook.name': 'mine' }, '', facts?.name), { name: 'mine', source: 'annotation' }, 'our annotation wins');
   // config.json as Docker writes it: the hostname mount is how the files are found.
   const oci = parseConfigJson(JSON.stringify({ ociVersion: '1.0.2', mounts: [{ destination: '/etc/hostname', type: 'bind', source, options: ['rbind'] }] }), 'config.json');
   t.equal(oci.hostnameSource, source, 'config.json names the source');

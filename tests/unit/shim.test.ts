@@ -65,6 +65,9 @@ t.test('resolveRuntime: never this wrapper itself (directly or through a symlink
   t.throws(() => resolveRuntime('oci-slaac-runtime', dir, self), /\[shim\] runtime names oci-slaac-runtime itself .*it must be the real runtime \(runc, crun\)/);
   t.throws(() => resolveRuntime('runc', dir, self), /names oci-slaac-runtime itself \(.*\/selfdir\/runc\)/, 'runc a symlink to us');
   t.throws(() => resolveRuntime(self, '', self), /itself/, 'an absolute path to us');
+  // install.sh's launcher script: another file than the bundle we run from, but ourselves by name.
+  const launcher = executable(path.join(tmp, 'prefix-bin', 'oci-slaac-runtime'));
+  t.throws(() => resolveRuntime('oci-slaac-runtime', path.dirname(launcher), '/usr/local/lib/oci-slaac-hook/dist/oci-slaac-runtime.js'), /names oci-slaac-runtime itself/, 'the installed launcher, by name');
   // self given through a symlink, the runtime the real file.
   const link = path.join(tmp, 'self-link');
   fs.symlinkSync(self, link);

@@ -148,3 +148,16 @@ export function run(cmd: string, args: readonly string[] = [], opts: RunOptions 
 export function failure(what: string, r: RunResult): Error {
   return new Error(`${what} failed (code ${r.code}${r.timedOut ? ', timed out' : ''})\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`);
 }
+
+/** The median of `xs` (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** `r` when it exited 0, else an Error naming `what`, the exit and stderr's last line. */
+export function succeeded(what: string, r: RunResult): RunResult {
+  if (r.code !== 0) throw new Error(`${what} failed (${r.code}${r.timedOut ? ', timed out' : ''}): ${r.stderr.trim().split('\n').filter(Boolean).pop() ?? r.stdout.trim()}`);
+  return r;
+}

@@ -7,6 +7,7 @@
  * the whole document would round every integer past 2^53 (a uint64 limit or swappiness in
  * linux.resources) through a double and hand the runtime other numbers than its engine wrote.
  */
+import { parseJsonText } from './files';
 import { InputError } from '../../core/errors';
 
 export interface OciHook {
@@ -92,12 +93,7 @@ export function addHooks(text: string, ours: OurHooks, file: string): { text: st
 }
 
 function addHooksTo(text: string, ours: OurHooks, file: string): { text: string; changed: boolean } {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new InputError(`${file} is not valid JSON`);
-  }
+  const doc = parseJsonText(text, file);
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new InputError(`${file} must be a JSON object`);
   const current = (doc as { hooks?: unknown }).hooks;
   if (current !== undefined && (typeof current !== 'object' || current === null || Array.isArray(current))) throw new InputError(`${file}: "hooks" must be an object`);

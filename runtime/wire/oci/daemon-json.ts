@@ -26,7 +26,7 @@ const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !==
 const kind = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
 
 /** A value as a change line shows it: a string quoted, anything else by its kind (it may be huge, or nested past JSON.stringify's stack). */
-const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : kind(v));
+const quotedOrKind = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : kind(v));
 
 /** Own properties only: a runtime named "constructor" is not Object.prototype's. */
 const own = (o: JsonObject, key: string): unknown => (Object.hasOwn(o, key) ? o[key] : undefined);
@@ -58,7 +58,7 @@ export function addDockerRuntime(text: string | undefined, opts: DockerRuntimeOp
   } else {
     const was = own(entry, 'path');
     if (was !== opts.path) {
-      changed.push(was === undefined ? `runtimes.${opts.name}.path: set to ${opts.path}` : `runtimes.${opts.name}.path: ${shown(was)} -> ${opts.path}`);
+      changed.push(was === undefined ? `runtimes.${opts.name}.path: set to ${opts.path}` : `runtimes.${opts.name}.path: ${quotedOrKind(was)} -> ${opts.path}`);
       entry.path = opts.path;
     }
     // dockerd refuses a runtime with both a path and a runtimeType (a containerd shim) and its
@@ -73,7 +73,7 @@ export function addDockerRuntime(text: string | undefined, opts: DockerRuntimeOp
   if (opts.makeDefault && own(doc, 'default-runtime') !== opts.name) {
     const was = own(doc, 'default-runtime');
     doc['default-runtime'] = opts.name;
-    changed.push(was === undefined ? `default-runtime: set to ${JSON.stringify(opts.name)} (was dockerd's default, "runc")` : `default-runtime: ${shown(was)} -> ${JSON.stringify(opts.name)}`);
+    changed.push(was === undefined ? `default-runtime: set to ${JSON.stringify(opts.name)} (was dockerd's default, "runc")` : `default-runtime: ${quotedOrKind(was)} -> ${JSON.stringify(opts.name)}`);
   }
 
   let out: string;

@@ -26,7 +26,7 @@ export interface RuntimeArgs {
   preserveFds?: number;
   /** `--slaac-config PATH`, if given (the last one wins). */
   slaacConfig?: string;
-  /** A value flag with nothing after it, or `--slaac-config` empty: the line is handed on as it is. */
+  /** A value flag with nothing after it, or `--slaac-config` empty: the wrapper refuses the line (one line on stderr, exit 1). */
   problem?: string;
 }
 
