@@ -185,8 +185,16 @@ const CHOICES: Partial<Record<keyof HookConfig, readonly string[]>> = {
 
 type Raw = string | number | boolean;
 
-/** The tables of config.toml ([dns], [annotation_allow], [rootless]): never a plain key. */
-export const TABLES: readonly string[] = ['dns', 'annotation_allow', 'rootless', 'shim', 'policy'];
+/** The tables of config.toml, each read by its own section parser (into the config): never a plain key. */
+type Section = (cfg: HookConfig, table: Record<string, unknown>, where: string) => void;
+const SECTIONS: Readonly<Record<string, Section>> = {
+  dns: (cfg, t, where) => void (cfg.dns = dnsSection(t, where)),
+  annotation_allow: (cfg, t, where) => void (cfg.annotation_allow = allowSection(t, where)),
+  rootless: (cfg, t, where) => void (cfg.rootless = rootlessSection(t, where)),
+  shim: (cfg, t, where) => void (cfg.shim = shimSection(t, where)),
+  policy: (cfg, t, where) => void (cfg.policy = policySection(t, where)),
+};
+export const TABLES: readonly string[] = Object.keys(SECTIONS);
 
 /** Text as an error may show it without quotes: control characters escaped, at most 64 characters. */
 export function bare(text: string): string {
@@ -230,24 +238,9 @@ export function parseConfig(text: string, file: string): HookConfig {
     throw new InputError(`config ${file}: not valid TOML${tomlWhere(err)}`);
   }
   for (const [key, value] of Object.entries(table)) {
-    if (key === 'dns' && isTable(value)) {
-      cfg.dns = dnsSection(value, `config ${file} [dns]`);
-      continue;
-    }
-    if (key === 'annotation_allow' && isTable(value)) {
-      cfg.annotation_allow = allowSection(value, `config ${file} [annotation_allow]`);
-      continue;
-    }
-    if (key === 'shim' && isTable(value)) {
-      cfg.shim = shimSection(value, `config ${file} [shim]`);
-      continue;
-    }
-    if (key === 'policy' && isTable(value)) {
-      cfg.policy = policySection(value, `config ${file} [policy]`);
-      continue;
-    }
-    if (key === 'rootless' && isTable(value)) {
-      cfg.rootless = rootlessSection(value, `config ${file} [rootless]`);
+    const section = Object.hasOwn(SECTIONS, key) ? SECTIONS[key] : undefined;
+    if (section && isTable(value)) {
+      section(cfg, value, `config ${file} [${key}]`);
       continue;
     }
     if (TABLES.includes(key)) throw new InputError(`config ${file}: ${key} must be a table ([${key}])`);
