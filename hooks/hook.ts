@@ -8,10 +8,9 @@ import { describePolicy, POLICY_KEYS, policyFor } from '../runtime/core/policy';
 import { InputError } from '../runtime/core/errors';
 import { loadConfigFile } from '../runtime/system/config-file';
 import { dockerFacts, stableName } from '../runtime/system/container-name';
-import { DNS_NAME_ANNOTATION } from '../runtime/ops/dns-records';
 import { loadOrCreateHostSecret } from '../runtime/system/host-secret';
 import type { Logger } from '../runtime/system/log';
-import { parseState, readConfig, type HookStage, type OciState } from '../runtime/wire/oci/spec';
+import { containerNetnsPath, parseState, readConfig, type HookStage, type OciState } from '../runtime/wire/oci/spec';
 import { admit } from '../runtime/pipeline/admit';
 import { attach } from '../runtime/pipeline/attach';
 import { hookAgent, systemDeps, type PipelineDeps } from '../runtime/pipeline/deps';
@@ -88,14 +87,11 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
     log.info('not enabled for this container (oci-slaac-hook.enable=false)');
     return;
   }
-  if (oci.network.kind === 'host') {
+  const netnsPath = containerNetnsPath(oci.network, state.pid);
+  if (netnsPath === undefined) {
     log.info('container shares the host network namespace: nothing to do');
     return;
   }
-  let netnsPath: string;
-  if (oci.network.kind === 'path') netnsPath = oci.network.path;
-  else if (state.pid) netnsPath = `/proc/${state.pid}/ns/net`;
-  else throw new InputError('OCI state has no pid: cannot find the container\'s network namespace');
 
   validateForAttach(cfg);
   // Who may reach it: a bad value refuses the container here, before anything is made.
@@ -127,9 +123,7 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
     log.info(`joined the network namespace of container ${owner.id} (a pod): ${owner.interface.name} ${owner.addresses.map((a) => `${a.address}/${a.prefixLength}`).join(' ')} (name "${owner.name}"; withdrawn when ${owner.id} stops)`);
     return;
   }
-  // A Kubernetes pod's label is <pod>.<namespace>; the dns_name annotation still wins.
-  const dnsLabel = annotations[DNS_NAME_ANNOTATION] === undefined ? name.dnsLabel : undefined;
-  const record = await attach({ id: state.id, name, netnsPath, config: cfg, annotations, secret: loadOrCreateHostSecret(), pid: state.pid, container: admission.container, policy, ...(dnsLabel ? { dnsLabel } : {}) }, deps);
+  const record = await attach({ id: state.id, name, netnsPath, config: cfg, annotations, secret: loadOrCreateHostSecret(), pid: state.pid, container: admission.container, policy }, deps);
   if (resolvConf) await writeResolver(record, resolvConf, deps);
   // The agent looks after what it is told of (no agent: nothing to tell); optimistic DAD's rest is
   // its work when it answers, else a detached copy of ourselves does it.

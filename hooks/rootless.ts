@@ -13,7 +13,7 @@ import { InputError, isErrno } from '../runtime/core/errors';
 import { stableName } from '../runtime/system/container-name';
 import type { Logger } from '../runtime/system/log';
 import { seqpacketRequest } from '../runtime/system/seqpacket';
-import { readConfig, type HookStage, type OciState } from '../runtime/wire/oci/spec';
+import { containerNetnsPath, NO_PID, readConfig, type HookStage, type OciState } from '../runtime/wire/oci/spec';
 import {
   encodeRootless,
   MAX_ROOTLESS_ANSWER_BYTES,
@@ -75,12 +75,13 @@ export async function runRootlessStage(stage: HookStage, state: OciState, base: 
     log.info('not enabled for this container (oci-slaac-hook.enable)');
     return;
   }
-  if (oci.network.kind === 'host') {
+  const netnsPath = containerNetnsPath(oci.network, state.pid);
+  if (netnsPath === undefined) {
     log.info('container shares the host network namespace: nothing to do');
     return;
   }
-  if (!state.pid) throw new InputError("OCI state has no pid: cannot find the container's network namespace");
-  const netnsPath = oci.network.kind === 'path' ? oci.network.path : `/proc/${state.pid}/ns/net`;
+  // The broker checks the container's process against the netns: it needs the pid even for a path.
+  if (!state.pid) throw new InputError(NO_PID);
   // A netns this user cannot open (another user's process, root's, pid 1, none) goes to the broker
   // as no descriptor at all: its answer — a refusal, or "quota" — is the one every other case gets.
   let fd: number | undefined;

@@ -35,7 +35,7 @@ import { oneLine } from '../core/errors';
 import { sameLiveNetns, sameNetnsId } from '../core/netns-id';
 import type { ContainerRecord, RootlessOwner } from '../core/record';
 import type { Logger } from '../system/log';
-import { netnsIdOfFd } from '../system/netns';
+import { netnsIdOfFd, nsInodeId } from '../system/netns';
 import { namespaceOwner, ownUserNamespace } from '../system/ns-owner';
 import { SeqpacketServer, type SeqpacketMessage, type SocketPeer } from '../system/seqpacket';
 import { accountOf, type Account } from '../system/users';
@@ -281,7 +281,7 @@ function attachAnswer(r: ContainerRecord, joined?: string): Extract<RootlessAnsw
 function pidInNetns(pid: number, netnsId: string): boolean {
   try {
     const st = fs.statSync(`/proc/${pid}/ns/net`);
-    return sameLiveNetns(`${st.dev}:${st.ino}`, netnsId);
+    return sameLiveNetns(nsInodeId(st), netnsId);
   } catch {
     return false;
   }

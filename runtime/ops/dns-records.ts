@@ -13,6 +13,7 @@ import { isSubdomain } from '../wire/dns/wire';
 import { oneLine } from '../core/errors';
 import { formatIPv6, parseIPv6 } from '../core/ipv6';
 import type { DnsRecord, DnsState, Effect } from '../core/record';
+import type { StableName } from '../system/container-name';
 import type { OpContext } from './context';
 
 type DnsEffect = Extract<Effect, { kind: 'dns' }>;
@@ -21,10 +22,14 @@ export type { DnsRecord, DnsState };
 
 export const DNS_NAME_ANNOTATION = 'oci-slaac-hook.dns_name';
 
-/** The label: the dns_name annotation as given, else the container's name made into a label. */
-export function dnsLabel(stableName: string, annotations: Record<string, string>): string {
+/**
+ * The label: the dns_name annotation as given, else the one the stable name comes with (a
+ * Kubernetes pod's `<pod>.<namespace>`), else the container's name made into a label.
+ */
+export function dnsLabel(name: StableName, annotations: Record<string, string>): string {
   const explicit = annotations[DNS_NAME_ANNOTATION];
-  return explicit !== undefined ? explicitLabel(explicit, `annotation ${DNS_NAME_ANNOTATION}`) : labelFromContainerName(stableName);
+  if (explicit !== undefined) return explicitLabel(explicit, `annotation ${DNS_NAME_ANNOTATION}`);
+  return name.dnsLabel ?? labelFromContainerName(name.name);
 }
 
 /** What to publish for these addresses (nothing is sent yet), and the addresses no reverse zone covers (no PTR for them). */

@@ -322,7 +322,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
 
     // 11. Publication (RFC 2136 + TSIG), when [dns] is configured: at its name, and at its networks'.
     const networks = req.policy?.networks ?? [];
-    if (cfg.dns) await publish(ctx, cfg.dns, () => req.dnsLabel ?? dnsLabel(req.name.name, req.annotations), addresses.map((a) => a.address), networks);
+    if (cfg.dns) await publish(ctx, cfg.dns, () => req.dnsLabel ?? dnsLabel(req.name, req.annotations), addresses.map((a) => a.address), networks);
     failpoint('dns');
     // The other hosts' members of its networks, as DNS has them now (the agent keeps them current).
     if (cfg.dns && record.firewall && networks.length > 0) await addRemoteMembers(ctx, cfg.dns);

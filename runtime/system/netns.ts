@@ -56,7 +56,7 @@ export class NetnsHandle {
   /** The namespace this process is in (`ip netns identify` with no argument, by inode). */
   static current(): NetnsHandle {
     const st = fs.statSync('/proc/self/ns/net');
-    return new NetnsHandle(-1, '/proc/self/ns/net', `${st.dev}:${st.ino}:${netnsCookie(-1)}`);
+    return new NetnsHandle(-1, '/proc/self/ns/net', `${nsInodeId(st)}:${netnsCookie(-1)}`);
   }
 
   /**
@@ -76,8 +76,7 @@ export class NetnsHandle {
     }
     try {
       if (!isNetworkNamespace(fd)) throw new InputError(`${path} is not a network namespace`);
-      const st = fs.fstatSync(fd);
-      return new NetnsHandle(fd, path, `${st.dev}:${st.ino}:${netnsCookie(fd)}`);
+      return new NetnsHandle(fd, path, heldNetnsId(fd));
     } catch (err) {
       fs.closeSync(fd);
       throw err;
@@ -107,9 +106,14 @@ export function netnsIdOfFd(fd: number): string | undefined {
   } catch {
     return undefined;
   }
-  const st = fs.fstatSync(fd);
-  return `${st.dev}:${st.ino}:${netnsCookie(fd)}`;
+  return heldNetnsId(fd);
 }
+
+/** A namespace file's nsfs identity, "dev:inode" (what `ip netns identify` compares). */
+export const nsInodeId = (st: fs.Stats): string => `${st.dev}:${st.ino}`;
+
+/** The id ("dev:inode:cookie") of the network namespace an fd holds. */
+const heldNetnsId = (fd: number): string => `${nsInodeId(fs.fstatSync(fd))}:${netnsCookie(fd)}`;
 
 /** fstatfs says nsfs, and NS_GET_NSTYPE says a network namespace. */
 function isNetworkNamespace(fd: number): boolean {
@@ -144,7 +148,7 @@ export function hostNamespaces(): NamedNetns[] {
   return named.flatMap(([what, file]) => {
     try {
       const st = fs.statSync(file);
-      return [{ what, id: `${st.dev}:${st.ino}` }];
+      return [{ what, id: nsInodeId(st) }];
     } catch {
       return [];
     }

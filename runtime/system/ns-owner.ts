@@ -13,16 +13,14 @@
 import * as fs from 'node:fs';
 import { isErrno } from '../core/errors';
 import { native } from './native';
+import { nsInodeId } from './netns';
 
 /** User namespaces nest at most 32 deep (kernel/user_namespace.c); one more for ours. */
 const MAX_DEPTH = 33;
 
 export type NamespaceOwner = { ok: true; uid: number; depth: number } | { ok: false; why: string };
 
-const idOf = (fd: number): string => {
-  const st = fs.fstatSync(fd);
-  return `${st.dev}:${st.ino}`;
-};
+const idOf = (fd: number): string => nsInodeId(fs.fstatSync(fd));
 
 /** The uid with power over the namespace file `fd` (a netns), or why there is none but root. */
 export function namespaceOwner(fd: number, ours = ownUserNamespace()): NamespaceOwner {

@@ -152,6 +152,16 @@ function resolvConfMountOf(mounts: Json | undefined, file: string): OciConfig['r
   return found;
 }
 
+export const NO_PID = "OCI state has no pid: cannot find the container's network namespace";
+
+/** The netns a hook acts on: config.json's path to join, else the container's process's; undefined: the host's network. */
+export function containerNetnsPath(network: NetworkNamespace, pid: number | undefined): string | undefined {
+  if (network.kind === 'host') return undefined;
+  if (network.kind === 'path') return network.path;
+  if (!pid) throw new InputError(NO_PID);
+  return `/proc/${pid}/ns/net`;
+}
+
 function networkNamespaceOf(linux: Json | undefined, file: string): NetworkNamespace {
   if (linux === undefined) return { kind: 'host' };
   if (!isObject(linux)) throw new InputError(`${file}: "linux" must be an object`);
