@@ -13,9 +13,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_CONFIG_PATH } from '../runtime/core/config';
+import { DEFAULT_CONFIG_PATH } from '../runtime/core/config-text';
 import { InputError, oneLine } from '../runtime/core/errors';
-import { loadConfigFile } from '../runtime/system/config-file';
+import { loadShimConfig } from '../runtime/system/config-text';
 import { replaceFile } from '../runtime/system/atomic-file';
 import { native } from '../runtime/system/native';
 import { addHooks, type OciHook } from '../runtime/wire/oci/add-hooks';
@@ -92,8 +92,7 @@ export function runShim(args: string[]): void {
   try {
     const configPath = path.resolve(parsed.slaacConfig ?? process.env.OCI_SLAAC_HOOK_CONFIG ?? DEFAULT_CONFIG_PATH);
     if (parsed.problem) throw new InputError(`bad arguments: ${parsed.problem}`);
-    const cfg = loadConfigFile(parsed.slaacConfig);
-    runtime = resolveRuntime(cfg.shim.runtime);
+    runtime = resolveRuntime(loadShimConfig(parsed.slaacConfig).runtime);
     if (parsed.command === 'create' || parsed.command === 'run') addHooksToBundle(path.resolve(parsed.bundle ?? '.'), configPath);
   } catch (err) {
     fs.writeSync(2, `${SELF}: ${oneLine(err)}\n`);

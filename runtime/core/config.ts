@@ -11,12 +11,13 @@
  */
 import { ANNOTATION_PREFIX } from './annotations';
 import { parseNetworks, POLICY_DEFAULTS, POLICY_KEYS, policySection, type PolicyConfig } from './policy';
-import { parse as parseToml, TomlError } from 'smol-toml';
+import { DEFAULT_CONFIG_PATH, isTable, parseTomlText } from './config-text';
+import { SHIM_DEFAULTS, shimSection, type ShimConfig } from './shim-config';
 import { InputError, shown } from './errors';
 import { checkIfname, type IpvlanMode, type MacvlanMode } from './link-kinds';
 import type { DadMode } from './dad';
 
-export const DEFAULT_CONFIG_PATH = '/etc/oci-slaac-hook/config.toml';
+export { DEFAULT_CONFIG_PATH };
 export { ANNOTATION_PREFIX };
 
 export interface HookConfig {
@@ -61,13 +62,6 @@ export interface HookConfig {
   /** [policy]: who may reach a container (core/policy.ts): the defaults of its annotations. */
   policy: PolicyConfig;
 }
-
-export interface ShimConfig {
-  /** The real runtime the wrapper hands over to: a name looked up in PATH, or an absolute path. */
-  runtime: string;
-}
-
-export const SHIM_DEFAULTS: ShimConfig = { runtime: 'runc' };
 
 /**
  * [rootless]: who may have containers attached by the agent's broker (agent/broker.ts), how many
@@ -231,13 +225,7 @@ function setKey<T extends object>(cfg: T, defaults: T, key: string, value: unkno
 /** A config.toml's text (`file` names it in errors) on top of the defaults. */
 export function parseConfig(text: string, file: string): HookConfig {
   const cfg: HookConfig = { ...DEFAULTS };
-  let table: Record<string, unknown>;
-  try {
-    table = parseToml(text) as Record<string, unknown>;
-  } catch (err) {
-    throw new InputError(`config ${file}: not valid TOML${tomlWhere(err)}`);
-  }
-  for (const [key, value] of Object.entries(table)) {
+  for (const [key, value] of Object.entries(parseTomlText(text, file))) {
     const section = Object.hasOwn(SECTIONS, key) ? SECTIONS[key] : undefined;
     if (section && isTable(value)) {
       section(cfg, value, `config ${file} [${key}]`);
@@ -249,17 +237,6 @@ export function parseConfig(text: string, file: string): HookConfig {
   return cfg;
 }
 
-const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
-
-/** Where smol-toml found the error (line and column), never its excerpt of the file: the file's content stays out of logs. */
-function tomlWhere(err: unknown): string {
-  if (!(err instanceof TomlError)) return '';
-  const e = err as { line?: unknown; column?: unknown; message?: unknown };
-  if (typeof e.line !== 'number' || typeof e.column !== 'number') return '';
-  // smol-toml's messages are fixed texts; its "codeblock" (the lines around the error) is not shown.
-  const what = typeof e.message === 'string' ? (e.message.split('\n')[0] ?? '').replace(/^Invalid TOML document: /, '') : '';
-  return `${/^[\w ,.'()-]{1,120}$/.test(what) ? `: ${what}` : ''} (at line ${e.line}, column ${e.column})`;
-}
 
 /** `[annotation_allow]`: each host-choice key → the values a container may choose (each checked as the key's own value would be). */
 function allowSection(table: Record<string, unknown>, where: string): AnnotationAllow {
@@ -279,18 +256,6 @@ function allowSection(table: Record<string, unknown>, where: string): Annotation
   return allow;
 }
 
-function shimSection(table: Record<string, unknown>, where: string): ShimConfig {
-  const shim: ShimConfig = { ...SHIM_DEFAULTS };
-  for (const [key, value] of Object.entries(table)) {
-    if (key !== 'runtime') throw new InputError(`${where}: unknown key ${shown(key)}`);
-    // A name (runc, crun) or an absolute path; nothing relative to wherever the engine runs us.
-    if (typeof value !== 'string' || !(/^[A-Za-z0-9][A-Za-z0-9_.+-]{0,254}$/.test(value) || /^\/[^\0\n]{1,4095}$/.test(value))) {
-      throw new InputError(`${where}: runtime must be a program name (runc, crun) or an absolute path, got ${shown(value)}`);
-    }
-    shim.runtime = value;
-  }
-  return shim;
-}
 
 /** checkIfname, its error naming where the name was. */
 function ifname(name: string, where: string): void {

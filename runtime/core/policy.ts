@@ -8,13 +8,7 @@
 import { createHash } from 'node:crypto';
 import { ANNOTATION_PREFIX } from './annotations';
 import { InputError, shown } from './errors';
-import type { IPv6 } from './ipv6';
-
-/**
- * core/ipv6 (and the ip-address library under it), loaded when a prefix is first parsed: the
- * runtime wrapper reads config.toml on every runtime call, and needs none of it for [shim].
- */
-const ipv6 = (): typeof import('./ipv6') => require('./ipv6') as typeof import('./ipv6');
+import { formatIPv6, formatPrefix, maskPrefix, parseIPv6, type IPv6 } from './ipv6';
 
 export type PolicyMode = 'open' | 'restricted';
 
@@ -122,7 +116,6 @@ export function parseAllowFrom(value: unknown, where: string): Parsed<AllowedPre
   for (const e of got.list) {
     const m = /^([0-9A-Fa-f:.]{2,45})\/(\d{1,3})$/.exec(e);
     const length = m ? Number(m[2]) : NaN;
-    const { formatIPv6, formatPrefix, maskPrefix, parseIPv6 } = ipv6();
     let address: IPv6 | undefined;
     try {
       if (m && length <= 128) address = parseIPv6(m[1] ?? '');

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import { InputError } from '../../runtime/core/errors';
 import { addHooksToBundle, inheritedFds, ourHooks, resolveRuntime } from '../../hooks/shim';
+import { parseShimConfig } from '../../runtime/core/shim-config';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shim-unit-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -173,4 +174,12 @@ t.test('inheritedFds: stdio, plus 3 … 3+N-1 for --preserve-fds N', async (t) =
   t.same(inheritedFds(0), [0, 1, 2]);
   t.same(inheritedFds(2), [0, 1, 2, 3, 4]);
   t.equal(inheritedFds(5000).length, 3 + 1024, 'bounded');
+});
+
+t.test('parseShimConfig: [shim] alone — a mistake elsewhere is the hook\'s to refuse, not a runtime call\'s', async (t) => {
+  t.same(parseShimConfig('parent = "eth0"\n', 'c.toml'), { runtime: 'runc' }, 'no [shim]: runc');
+  t.same(parseShimConfig('[shim]\nruntime = "crun"\n[policy]\nexpose = "tcp:0"\n[dns]\nzone = 7\n', 'c.toml'), { runtime: 'crun' }, 'bad [policy] and [dns] do not stop it');
+  t.throws(() => parseShimConfig('[shim]\nruntime = "../runc"\n', 'c.toml'), /^config c\.toml \[shim\]: runtime must be a program name/);
+  t.throws(() => parseShimConfig('shim = 1\n', 'c.toml'), /shim must be a table/);
+  t.throws(() => parseShimConfig('[shim\n', 'c.toml'), /^config c\.toml: not valid TOML/);
 });
