@@ -10,12 +10,12 @@ import { detectDuplicate } from '../runtime/system/nd/dad-probe';
 import { InputError } from '../runtime/core/errors';
 import { loadOrCreateHostSecret } from '../runtime/system/host-secret';
 import { stableAddress } from '../runtime/core/iid';
-import { openInterface, usableLinkLocal } from '../runtime/system/interface';
+import { openInterface } from '../runtime/system/interface';
 import { formatIPv6, parseIPv6, parsePrefix } from '../runtime/core/ipv6';
-import { NdClient, firstAdvertisement } from '../runtime/system/nd/client';
+import { solicitRouter } from '../runtime/system/nd/solicit';
 import { NdSocket } from '../runtime/system/nd/socket';
 import { formatRaSummary, summarizeRa, type RaSummary } from '../runtime/wire/ndp/summary';
-import { ICMP6_NA, ICMP6_NS, ICMP6_RA } from '../runtime/core/nd-types';
+import { ICMP6_NA, ICMP6_NS } from '../runtime/core/nd-types';
 import { remaining, type Lifetime } from '../runtime/core/lifetime';
 import type { AddressRecord, ContainerRecord } from '../runtime/core/record';
 import { bootNow } from '../runtime/system/clock';
@@ -40,36 +40,28 @@ function positiveInt(value: string | undefined, what: string, fallback: number):
 
 export async function raCommand(opts: { interface: string; netns?: string; timeout?: string; name?: string }): Promise<CommandResult> {
   const timeoutMs = positiveInt(opts.timeout, '--timeout', 3000);
-  const iface = openInterface(opts.interface, opts.netns);
-  const sock = NdSocket.open({ netns: iface.netns, ifname: iface.link.name, ifindex: iface.link.index, types: [ICMP6_RA] });
-  try {
-    const source = usableLinkLocal(iface.rtnl, iface.link.index);
-    const found = await firstAdvertisement(new NdClient({ transport: sock, source, mac: iface.link.mac, retransmitMs: 1000 }), timeoutMs);
-    const summary = summarizeRa(found.router, found.advertisement);
-    const json: RaSummary & { interface: string; elapsedMs: number; slaac?: { name: string; addresses: string[] } } = {
-      interface: iface.link.name,
-      elapsedMs: Math.round(found.elapsedMs * 10) / 10,
-      ...summary,
-    };
-    // A router's DNSSL labels are bytes of its choosing: shown with control characters escaped.
-    const shown = { ...summary, dnssl: summary.dnssl.map((d) => ({ ...d, domains: d.domains.map(escapeControls) })) };
-    let text = `${formatRaSummary(shown)}\n  received after    : ${json.elapsedMs} ms on ${iface.link.name}`;
-    if (opts.name !== undefined) {
-      const secret = loadOrCreateHostSecret();
-      const addresses = summary.prefixes
-        .filter((p) => p.autonomous && p.prefix.endsWith('/64'))
-        .map((p) => {
-          const { address, length } = parsePrefix(p.prefix);
-          return formatIPv6(stableAddress({ prefix: address, prefixLength: length, name: opts.name ?? '', networkId: '', dadCounter: 0, secret }).address);
-        });
-      json.slaac = { name: opts.name, addresses };
-      text += `\n  ${`SLAAC for ${JSON.stringify(opts.name)}`.padEnd(18)}: ${addresses.join(' ') || '(no autonomous /64 prefix)'}`;
-    }
-    return { exitCode: 0, text, json };
-  } finally {
-    sock.close();
-    iface.close();
+  const found = await solicitRouter(opts.interface, opts.netns, timeoutMs);
+  const summary = summarizeRa(found.router, found.advertisement);
+  const json: RaSummary & { interface: string; elapsedMs: number; slaac?: { name: string; addresses: string[] } } = {
+    interface: found.link.name,
+    elapsedMs: Math.round(found.elapsedMs * 10) / 10,
+    ...summary,
+  };
+  // A router's DNSSL labels are bytes of its choosing: shown with control characters escaped.
+  const shown = { ...summary, dnssl: summary.dnssl.map((d) => ({ ...d, domains: d.domains.map(escapeControls) })) };
+  let text = `${formatRaSummary(shown)}\n  received after    : ${json.elapsedMs} ms on ${found.link.name}`;
+  if (opts.name !== undefined) {
+    const secret = loadOrCreateHostSecret();
+    const addresses = summary.prefixes
+      .filter((p) => p.autonomous && p.prefix.endsWith('/64'))
+      .map((p) => {
+        const { address, length } = parsePrefix(p.prefix);
+        return formatIPv6(stableAddress({ prefix: address, prefixLength: length, name: opts.name ?? '', networkId: '', dadCounter: 0, secret }).address);
+      });
+    json.slaac = { name: opts.name, addresses };
+    text += `\n  ${`SLAAC for ${JSON.stringify(opts.name)}`.padEnd(18)}: ${addresses.join(' ') || '(no autonomous /64 prefix)'}`;
   }
+  return { exitCode: 0, text, json };
 }
 
 export async function dadCommand(opts: { address: string; interface: string; netns?: string; transmits?: string; retrans?: string }): Promise<CommandResult> {

@@ -25,9 +25,10 @@ import { runRootlessStage, unprivileged } from './rootless';
 /** Internal command: finish optimistic DAD for a container in the background. */
 export const COMPLETE_DAD_COMMAND = '__complete-dad';
 
-export async function completeDadInBackground(id: string, configPath: string | undefined, log: Logger): Promise<void> {
+/** `stateDir`: where the record is, when not config.toml's (a CNI network config may name its own). */
+export async function completeDadInBackground(id: string, configPath: string | undefined, log: Logger, stateDir?: string): Promise<void> {
   log.forContainer(id);
-  const cfg = loadConfigFile(configPath);
+  const cfg = { ...loadConfigFile(configPath), ...(stateDir ? { state_dir: stateDir } : {}) };
   const deps = systemDeps(cfg.state_dir, log);
   try {
     await completeOptimisticDad({ id, config: cfg, secret: loadOrCreateHostSecret(), deps });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The entry of dist/<name>.js (oci-slaac-hook, oci-slaac-runtime): it runs <name>.main.js compiled with
+// The entry of dist/<name>.js (oci-slaac-hook, oci-slaac-runtime, oci-slaac-cni): it runs <name>.main.js compiled with
 // the V8 code cache made beside it at build time (scripts/bundle.js): a hook is a short process
 // that starts for every container, and compiling the bundle was a fifth of its own time. A cache
 // this node's V8 does not accept (another node version) is ignored: the bundle is compiled as usual.
@@ -9,7 +9,7 @@ const path = require('node:path');
 const vm = require('node:vm');
 const Module = require('node:module');
 
-// dist/oci-slaac-hook.js runs oci-slaac-hook.main.js; dist/oci-slaac-runtime.js, oci-slaac-runtime.main.js.
+// dist/<name>.js runs <name>.main.js (oci-slaac-hook, oci-slaac-runtime, oci-slaac-cni).
 const file = path.join(__dirname, `${path.basename(__filename, '.js')}.main.js`);
 let cachedData;
 try {

@@ -6,9 +6,9 @@ const fs = require('node:fs');
 const vm = require('node:vm');
 const Module = require('node:module');
 const root = path.join(__dirname, '..');
-// The hook and the runtime wrapper, each its own bundle (the wrapper's small: it runs for every
-// runtime command an engine makes).
-for (const name of ['oci-slaac-hook', 'oci-slaac-runtime']) {
+// The hook, the runtime wrapper and the CNI plugin, each its own bundle (the wrapper's small: it
+// runs for every runtime command an engine makes).
+for (const name of ['oci-slaac-hook', 'oci-slaac-runtime', 'oci-slaac-cni']) {
   const main = path.join(root, 'dist', `${name}.main.js`);
   const out = path.join(root, 'dist', `${name}.js`);
   esbuild.buildSync({

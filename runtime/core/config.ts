@@ -400,6 +400,19 @@ function checkAllowed(base: HookConfig, key: HostChoiceKey, value: string, name:
   );
 }
 
+/** A top-level key of config.toml (not a table): what a CNI network config may also set. */
+export const isSettingKey = (key: string): boolean => Object.hasOwn(DEFAULTS, key) && !TABLES.includes(key);
+
+/**
+ * Settings given as typed values (a CNI network config's keys) on top of `base`: the same names,
+ * types and ranges as config.toml's top-level keys; `where` names the source in errors.
+ */
+export function applySettings(base: HookConfig, settings: Record<string, unknown>, where: string): HookConfig {
+  const cfg: HookConfig = { ...base };
+  for (const [key, value] of Object.entries(settings)) setKey(cfg, DEFAULTS, key, value, where);
+  return cfg;
+}
+
 /** Final checks once file and annotations are merged. */
 export function validateForAttach(cfg: HookConfig): HookConfig {
   if (!cfg.parent) throw new InputError('no parent interface configured (set "parent" in config.toml or the oci-slaac-hook.parent annotation)');

@@ -115,7 +115,7 @@ export interface ContainerRecord {
   derivation?: { networkId: string; iid: string; dadTransmits: number };
   /** The stable name the address is keyed by. */
   name: string;
-  nameSource: 'annotation' | 'pod' | 'podman' | 'id' | 'kubernetes' | 'nerdctl' | 'docker';
+  nameSource: 'annotation' | 'pod' | 'podman' | 'id' | 'kubernetes' | 'nerdctl' | 'docker' | 'cni';
   /** The container's process when it was attached (its liveness tells a running container from a dead one's leftovers). */
   process?: ProcessRef;
   /** The hook at work, while phase is attaching (dead: nobody will finish this attach). */
@@ -126,6 +126,11 @@ export interface ContainerRecord {
    * is empty: the owner's stop withdraws, a member's only forgets its record.
    */
   member?: { owner: string };
+  /**
+   * Attached by the CNI plugin (hooks/cni.ts): the runtime's key of the attachment — network name,
+   * CNI_CONTAINERID, CNI_IFNAME — which GC's list of valid attachments is matched against.
+   */
+  cni?: { network: string; containerId: string; ifname: string };
   /** Attached by the rootless broker for this user (agent/broker.ts): only they may detach it, and it counts against their quota. */
   rootless?: RootlessOwner;
   netns: { path: string; id: string };

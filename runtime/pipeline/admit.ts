@@ -10,7 +10,8 @@
  *   poststop) or an attach that never finished: stale — undone, then attached afresh;
  * - another container attached this netns (a podman pod's infra container, `--network
  *   container:X`): a pod is one host on the link — the newcomer joins as a member, sharing the
- *   owner's interface and addresses, and only the owner's stop withdraws them;
+ *   owner's interface and addresses, and only the owner's stop withdraws them (a CNI attachment
+ *   is `alongside` instead: one interface per network, each its own);
  * - another live container holds the same stable name (same MAC, address and DNS label):
  *   refused, naming it; a dead one's leftovers (its process gone, or its hook killed mid-attach
  *   with the link left in a netns that lives on) are undone first.
@@ -43,6 +44,11 @@ export interface AdmitRequest {
   expectNetnsId?: string;
   /** Admitted for the rootless broker's user: a pod member's record says so too. */
   rootless?: RootlessOwner;
+  /**
+   * Other attachments of this netns are neighbours, not a pod to join (the CNI plugin: one
+   * interface per network, each its own attachment); only their leftovers are undone.
+   */
+  alongside?: boolean;
 }
 
 /** The host's netns (which of them) that `netnsId` is, if it is one. */
@@ -108,8 +114,12 @@ export async function admit(req: AdmitRequest, deps: PipelineDeps): Promise<Admi
 
     const others = deps.store.list().filter((r) => r.id !== req.id && !r.member);
     for (const r of others.filter((o) => sameNetnsId(o.netns.id, target.netns.id))) {
-      if (isAttached(r) && holdsLink(r, target)) return { kind: 'joined', record: join(req, r, deps), owner: r };
+      if (isAttached(r) && holdsLink(r, target)) {
+        if (req.alongside) continue;
+        return { kind: 'joined', record: join(req, r, deps), owner: r };
+      }
       if (!isAttached(r) && isLive(r, deps)) {
+        if (req.alongside) continue;
         throw new InputError(`network namespace ${req.netnsPath} is being attached by container ${r.id} right now: start this one once that one has started`);
       }
       await undoStale(r, `container ${r.id}'s record for this network namespace is stale (its link is gone)`, deps);

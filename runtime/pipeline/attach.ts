@@ -63,6 +63,10 @@ export interface AttachRequest {
   rootless?: RootlessOwner;
   /** Who may reach it (core/policy.ts policyFor); absent: open, in no network. */
   policy?: Policy;
+  /** The interface's name in the container (CNI_IFNAME): refused if the netns has one of that name. Absent: the first free ethN. */
+  ifname?: string;
+  /** Attached by the CNI plugin: the runtime's key of the attachment, kept in the record. */
+  cni?: ContainerRecord['cni'];
 }
 
 const round = (ms: number): number => Math.round(ms * 10) / 10;
@@ -108,6 +112,7 @@ function newRecord(req: AttachRequest, netnsId: string, spec: SlaveSpec, deps: P
     name: req.name.name,
     nameSource: req.name.source,
     ...(req.rootless ? { rootless: req.rootless } : {}),
+    ...(req.cni ? { cni: req.cni } : {}),
     ...processRefs(req.pid, deps),
     derivation: { networkId: req.config.network_id, iid: req.config.iid, dadTransmits: req.config.dad_transmits },
     netns: { path: req.netnsPath, id: netnsId },
@@ -159,7 +164,9 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
 
     // 1. The link, made directly inside the container's netns; the parent's mode checked and the
     //    link made under the parent's lock, so two hooks never pick two modes.
-    const ifname = freeInterfaceName(container.listLinks());
+    const links = container.listLinks();
+    if (req.ifname !== undefined && links.some((l) => l.name === req.ifname)) throw new InputError(`interface ${req.ifname} already exists in network namespace ${req.netnsPath}`);
+    const ifname = req.ifname ?? freeInterfaceName(links);
     // macvlan: a MAC stable per name, so a restarted container is the same neighbour as before.
     const mac = spec.kind === 'macvlan' ? stableMac({ name: req.name.name, secret: req.secret }) : undefined;
     const link = deps.withLock(cfg.parent, () => {

@@ -33,7 +33,7 @@ export const NAME_ANNOTATION = 'oci-slaac-hook.name';
 
 export interface StableName {
   name: string;
-  source: 'annotation' | 'pod' | 'podman' | 'id' | 'kubernetes' | 'nerdctl' | 'docker';
+  source: 'annotation' | 'pod' | 'podman' | 'id' | 'kubernetes' | 'nerdctl' | 'docker' | 'cni';
   /** The DNS label the name gives (Kubernetes: `<pod>.<namespace>`), when not the name made into one. */
   dnsLabel?: string;
 }
@@ -82,11 +82,31 @@ function kubernetesName(annotations: Record<string, string>): StableName | undef
     const pod = annotations[podKey];
     const ns = annotations[nsKey];
     if (!pod || !ns) continue;
-    const name = `${pod}.${ns}`;
-    if (name.length > 255) throw new InputError(`annotations ${podKey} and ${nsKey} are longer than 255 characters together`);
-    return { name, source: 'kubernetes', dnsLabel: `${labelFromContainerName(pod)}.${labelFromContainerName(ns)}` };
+    return podName(pod, ns, `annotations ${podKey} and ${nsKey}`);
   }
   return undefined;
+}
+
+/** A Kubernetes pod: `<pod>.<namespace>`, published as such (two labels). */
+function podName(pod: string, ns: string, what: string): StableName {
+  const name = `${pod}.${ns}`;
+  if (name.length > 255) throw new InputError(`${what} are longer than 255 characters together`);
+  return { name, source: 'kubernetes', dnsLabel: `${labelFromContainerName(pod)}.${labelFromContainerName(ns)}` };
+}
+
+/**
+ * A CNI attachment's stable name, from CNI_ARGS: K8S_POD_NAME with K8S_POD_NAMESPACE is the pod
+ * (`<pod>.<namespace>`, the same name the hook gives it from the CRI annotations); K8S_POD_NAME
+ * alone is the runtime's name for it (podman passes the container's name: the same name, so the
+ * same address, as the hook gives a podman container); neither: the container id.
+ */
+export function cniName(containerId: string, pod: string | undefined, namespace: string | undefined): StableName {
+  if (pod && namespace) return podName(pod, namespace, 'CNI_ARGS K8S_POD_NAME and K8S_POD_NAMESPACE');
+  if (pod) {
+    if (pod.length > 255) throw new InputError('CNI_ARGS K8S_POD_NAME is longer than 255 characters');
+    return { name: pod, source: 'cni' };
+  }
+  return { name: containerId, source: 'id' };
 }
 
 /** podman's name for a pod's infra container. */
