@@ -20,8 +20,7 @@
 import { applySettings, isSettingKey, validateForAttach, type HookConfig } from '../runtime/core/config';
 import { InputError, oneLine } from '../runtime/core/errors';
 import { formatIPv6 } from '../runtime/core/ipv6';
-import type { HeardRa } from '../runtime/core/plan';
-import { selectPrefixes } from '../runtime/core/slaac';
+import { unusableReason } from '../runtime/core/plan';
 import { policyFor } from '../runtime/core/policy';
 import type { ContainerRecord } from '../runtime/core/record';
 import { loadConfigFile } from '../runtime/system/config-file';
@@ -35,6 +34,7 @@ import { attach } from '../runtime/pipeline/attach';
 import { check } from '../runtime/pipeline/check';
 import { hookAgent, systemDeps, type PipelineDeps } from '../runtime/pipeline/deps';
 import { detach } from '../runtime/pipeline/detach';
+import { cachedDiscovery } from '../runtime/pipeline/ra-cache';
 import { attachmentResult } from '../runtime/wire/cni/result';
 import { CNI_ERRORS, encodeError, encodeVersion, errorVersion, parseCniEnv, parseNetConf, type CniEnv, type CniError, type NetConf } from '../runtime/wire/cni/spec';
 import { spawnSelf } from './background';
@@ -192,7 +192,10 @@ async function gc(conf: NetConf, cfg: HookConfig, log: Logger): Promise<void> {
   });
 }
 
-/** Ready when the parent hears a router with a prefix for SLAAC: the agent's cached RA, else one solicited now. */
+/**
+ * Ready when the parent hears a router with a prefix for SLAAC: the agent's fresh cached RAs (as
+ * attach takes them, pipeline/ra-cache.ts), else one solicited now.
+ */
 async function status(base: HookConfig, log: Logger): Promise<void> {
   let cfg: HookConfig;
   try {
@@ -205,19 +208,18 @@ async function status(base: HookConfig, log: Logger): Promise<void> {
     const attached = attachedOnParent(cfg);
     return attached > 0 ? new CniFailure(CNI_ERRORS.limitedConnectivity, `${why} (${attached} attachment${attached === 1 ? '' : 's'} on ${cfg.parent} may lose their router)`) : new CniFailure(CNI_ERRORS.notAvailable, why);
   };
-  let heard: HeardRa[] | undefined = await hookAgent(cfg.state_dir, log).cachedRas(cfg.parent);
-  if (!heard?.length) {
+  const found = await withDeps(cfg, log, async (deps) => {
+    const cached = await cachedDiscovery(deps, cfg);
+    if (cached) return cached;
     try {
-      const found = await solicitRouter(cfg.parent, undefined, Math.min(cfg.ra_timeout_ms, STATUS_RA_TIMEOUT_MS));
-      heard = [found];
+      return await solicitRouter(cfg.parent, undefined, Math.min(cfg.ra_timeout_ms, STATUS_RA_TIMEOUT_MS));
     } catch (err) {
       throw unavailable(`parent ${cfg.parent}: ${oneLine(err)}`);
     }
-  }
-  if (!heard.some((h) => selectPrefixes(h.advertisement.options).usable.length > 0)) {
-    throw unavailable(`parent ${cfg.parent}: ${heard.map((h) => `router ${formatIPv6(h.router)}`).join(', ')} advertises no prefix usable for SLAAC`);
-  }
-  log.info(`STATUS: ${cfg.parent} hears ${heard.map((h) => `router ${formatIPv6(h.router)}`).join(', ')} with a prefix for SLAAC`);
+  });
+  const why = unusableReason(found.advertisement);
+  if (why !== undefined) throw unavailable(`parent ${cfg.parent}: router ${formatIPv6(found.router)}: ${why}`);
+  log.info(`STATUS: ${cfg.parent} hears router ${formatIPv6(found.router)} with a prefix for SLAAC`);
 }
 
 /** How many CNI attachments are on the configured parent (0 when the state dir cannot be read). */
