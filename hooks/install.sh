@@ -1,8 +1,9 @@
 #!/bin/sh
 # Install the built hook (run `npm run build` first) for runc, crun and podman, and the runtime
 # wrapper for Docker, containerd and Kubernetes:
-#   $PREFIX/lib/oci-slaac-hook/{dist/oci-slaac-{hook,runtime}{,.main}.js{,.cache},build/Release/osh_native.node}
+#   $PREFIX/lib/oci-slaac-hook/{dist/oci-slaac-{hook,runtime,cni}{,.main}.js{,.cache},build/Release/osh_native.node}
 #   $PREFIX/bin/oci-slaac-hook                       (the operator command)
+#   $CNI_BIN_DIR/$CNI_TYPE                           (opt-in: the CNI plugin, see below)
 #   $PREFIX/bin/oci-slaac-runtime                    (the runtime wrapper: runc's argv, our hooks added)
 #   $HOOKS_DIR/oci-slaac-hook-{prestart,poststop}.json (podman's hooks.d)
 #   $CONFIG_DIR/config.toml                          (only if absent; set "parent" in it)
@@ -13,6 +14,9 @@
 # default. SYSTEMD_DIR defaults to /etc/systemd/system.
 # DOCKER_DAEMON_JSON=/etc/docker/daemon.json (opt-in, unset by default) also registers the wrapper
 # there as Docker's runtime "slaac" (`oci-slaac-hook docker-install`).
+# CNI_BIN_DIR=/opt/cni/bin (opt-in; podman 4.3 on Debian reads /usr/lib/cni) also installs the CNI
+# plugin there under the type name CNI_TYPE (default "slaac"): a script naming node's path, as the
+# runtime wrapper is (a runtime's PATH may not have this node). Conflists: hooks/cni/.
 set -eu
 cd "$(dirname "$0")/.."
 PREFIX=${PREFIX:-/usr/local}
@@ -23,13 +27,15 @@ SYSTEMD_DIR=${SYSTEMD_DIR:-$SYSTEMD_DEFAULT}
 NODE=$(command -v node)
 LIB="$PREFIX/lib/oci-slaac-hook"
 
-[ -f dist/oci-slaac-hook.js ] && [ -f dist/oci-slaac-runtime.js ] && [ -f build/Release/osh_native.node ] || { echo "hooks/install.sh: run 'npm run build' first" >&2; exit 1; }
+[ -f dist/oci-slaac-hook.js ] && [ -f dist/oci-slaac-runtime.js ] && [ -f dist/oci-slaac-cni.js ] && [ -f build/Release/osh_native.node ] || { echo "hooks/install.sh: run 'npm run build' first" >&2; exit 1; }
 install -d "$LIB/dist" "$LIB/build/Release" "$PREFIX/bin" "$HOOKS_DIR" "$CONFIG_DIR"
 install -m 0755 dist/oci-slaac-hook.js "$LIB/dist/oci-slaac-hook.js"
 install -m 0644 dist/oci-slaac-hook.main.js dist/oci-slaac-hook.main.js.cache "$LIB/dist/"
 install -m 0755 build/Release/osh_native.node "$LIB/build/Release/osh_native.node"
 install -m 0755 dist/oci-slaac-runtime.js "$LIB/dist/oci-slaac-runtime.js"
 install -m 0644 dist/oci-slaac-runtime.main.js dist/oci-slaac-runtime.main.js.cache "$LIB/dist/"
+install -m 0755 dist/oci-slaac-cni.js "$LIB/dist/oci-slaac-cni.js"
+install -m 0644 dist/oci-slaac-cni.main.js dist/oci-slaac-cni.main.js.cache "$LIB/dist/"
 ln -sf "$LIB/dist/oci-slaac-hook.js" "$PREFIX/bin/oci-slaac-hook"
 # The wrapper runs under dockerd's or containerd's environment, whose PATH may not have this node:
 # a script naming node's path, as the hooks.d files and the agent's unit do. Written beside and
@@ -74,6 +80,14 @@ if [ "$SYSTEMD_DIR" = "$SYSTEMD_DEFAULT" ] && [ -d /run/systemd/system ] && comm
 	systemctl enable oci-slaac-hook-agent.service
 	systemctl restart oci-slaac-hook-agent.service || echo "hooks/install.sh: the agent did not start: see journalctl -u oci-slaac-hook-agent" >&2
 	AGENT="agent enabled and started (systemctl status oci-slaac-hook-agent)"
+fi
+if [ -n "${CNI_BIN_DIR:-}" ]; then
+	CNI_TYPE=${CNI_TYPE:-slaac}
+	install -d "$CNI_BIN_DIR"
+	printf '#!/bin/sh\nexec '\''%s'\'' '\''%s'\'' "$@"\n' "$NODE" "$LIB/dist/oci-slaac-cni.js" >"$CNI_BIN_DIR/.$CNI_TYPE.tmp"
+	chmod 0755 "$CNI_BIN_DIR/.$CNI_TYPE.tmp"
+	mv -f "$CNI_BIN_DIR/.$CNI_TYPE.tmp" "$CNI_BIN_DIR/$CNI_TYPE"
+	echo "CNI plugin: $CNI_BIN_DIR/$CNI_TYPE (network configs: hooks/cni/*.conflist)"
 fi
 if [ -n "${DOCKER_DAEMON_JSON:-}" ]; then
 	"$NODE" "$LIB/dist/oci-slaac-hook.js" docker-install --daemon-json "$DOCKER_DAEMON_JSON" --runtime-path "$PREFIX/bin/oci-slaac-runtime"

@@ -67,3 +67,17 @@ t.test('install.sh with DOCKER_DAEMON_JSON: our runtime added, theirs kept', asy
   t.equal(again.code, 0, again.stderr);
   t.match(again.stdout, /daemon\.json: nothing to change/);
 });
+
+t.test('install.sh with CNI_BIN_DIR: the CNI plugin under its type name answers VERSION', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osh-install-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const env = { PREFIX: path.join(dir, 'usr'), HOOKS_DIR: path.join(dir, 'hooks.d'), CONFIG_DIR: path.join(dir, 'etc'), SYSTEMD_DIR: path.join(dir, 'systemd'), CNI_BIN_DIR: path.join(dir, 'cni'), CNI_TYPE: 'slaac6' };
+  const r = await run('sh', [path.join(__dirname, '..', '..', 'hooks', 'install.sh')], { env });
+  t.equal(r.code, 0, r.stderr);
+  const plugin = path.join(dir, 'cni', 'slaac6');
+  t.match(r.stdout, `CNI plugin: ${plugin}`);
+  // Run as a runtime runs it: a bare environment (no PATH to node), CNI_COMMAND, the config on stdin.
+  const v = await run(plugin, [], { baseEnv: { CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.0.0"}' });
+  t.equal(v.code, 0, v.stderr);
+  t.same(JSON.parse(v.stdout), { cniVersion: '1.0.0', supportedVersions: ['1.0.0', '1.1.0'] });
+});
