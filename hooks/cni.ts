@@ -21,7 +21,7 @@ import { applySettings, isSettingKey, validateForAttach, type HookConfig } from 
 import { InputError, oneLine } from '../runtime/core/errors';
 import { formatIPv6 } from '../runtime/core/ipv6';
 import { unusableReason } from '../runtime/core/plan';
-import { policyFor } from '../runtime/core/policy';
+import { policyFor, policySection } from '../runtime/core/policy';
 import type { ContainerRecord } from '../runtime/core/record';
 import { loadConfigFile } from '../runtime/system/config-file';
 import { cniName } from '../runtime/system/container-name';
@@ -103,10 +103,17 @@ export async function runCni(env: Readonly<Record<string, string | undefined>>, 
 /** config.toml (the network config's `config`, else the usual one), then the network config's own keys on top. */
 function settings(conf: NetConf): HookConfig {
   const where = `network ${conf.name}`;
-  for (const [key, value] of Object.entries(conf.settings)) {
-    if (!isSettingKey(key)) throw new CniFailure(CNI_ERRORS.unsupportedField, `${where}: unsupported field ${JSON.stringify(key)}: ${JSON.stringify(value)?.slice(0, 64)} (keys are config.toml's top-level keys; tables go in the config.toml named by "config")`);
+  const { policy, ...rest } = conf.settings;
+  for (const [key, value] of Object.entries(rest)) {
+    if (!isSettingKey(key)) throw new CniFailure(CNI_ERRORS.unsupportedField, `${where}: unsupported field ${JSON.stringify(key)}: ${JSON.stringify(value)?.slice(0, 64)} (keys are config.toml's top-level keys and "policy"; other tables go in the config.toml named by "config")`);
   }
-  return applySettings(loadConfigFile(conf.configFile), conf.settings, where);
+  const cfg = applySettings(loadConfigFile(conf.configFile), rest, where);
+  // "policy": config.toml's [policy] table for this network's attachments (who may reach them).
+  if (policy !== undefined) {
+    if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) throw new InputError(`${where}: "policy" must be an object ([policy]'s keys)`);
+    cfg.policy = policySection(policy as Record<string, unknown>, `${where} "policy"`);
+  }
+  return cfg;
 }
 
 /** The deps of one invocation, closed after `fn`. */

@@ -108,7 +108,8 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
   const name = stableName(state.id, state.bundle, annotations, oci.hostname, docker?.name);
   const admission = await admit({ id: state.id, name: name.name, netnsPath, pid: state.pid }, deps);
   if (admission.kind === 'attached') {
-    log.info('already attached (both createRuntime and prestart configured?): nothing to do');
+    const { cni } = admission.record;
+    log.info(cni ? `attached by the CNI plugin (network ${cni.network}, ${cni.ifname}): nothing to do` : 'already attached (both createRuntime and prestart configured?): nothing to do');
     return;
   }
   if (admission.kind === 'joined') {

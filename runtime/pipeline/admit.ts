@@ -10,8 +10,9 @@
  *   poststop) or an attach that never finished: stale — undone, then attached afresh;
  * - another container attached this netns (a podman pod's infra container, `--network
  *   container:X`): a pod is one host on the link — the newcomer joins as a member, sharing the
- *   owner's interface and addresses, and only the owner's stop withdraws them (a CNI attachment
- *   is `alongside` instead: one interface per network, each its own);
+ *   owner's interface and addresses, and only the owner's stop withdraws them; a netns the CNI
+ *   plugin attached is the container's already (its DEL withdraws), and another CNI attachment
+ *   is `alongside` (one interface per network, each its own);
  * - another live container holds the same stable name (same MAC, address and DNS label):
  *   refused, naming it; a dead one's leftovers (its process gone, or its hook killed mid-attach
  *   with the link left in a netns that lives on) are undone first.
@@ -26,7 +27,7 @@ import type { PipelineDeps } from './deps';
 import { detach, legacyLedger, reopenNetns } from './detach';
 
 export type Admission =
-  /** This container holds this netns already. */
+  /** This container holds this netns already (its own record, or the CNI plugin's attachment of it). */
   | { kind: 'attached'; record: ContainerRecord }
   /** It joined the netns container `owner` attached; its member record is written. */
   | { kind: 'joined'; record: ContainerRecord; owner: ContainerRecord }
@@ -116,6 +117,9 @@ export async function admit(req: AdmitRequest, deps: PipelineDeps): Promise<Admi
     for (const r of others.filter((o) => sameNetnsId(o.netns.id, target.netns.id))) {
       if (isAttached(r) && holdsLink(r, target)) {
         if (req.alongside) continue;
+        // The CNI plugin attached this netns (our network among the runtime's): that is this
+        // container's attachment, and the runtime's DEL withdraws it — nothing to join.
+        if (r.cni) return { kind: 'attached', record: r };
         return { kind: 'joined', record: join(req, r, deps), owner: r };
       }
       if (!isAttached(r) && isLive(r, deps)) {

@@ -216,6 +216,7 @@ t.test('malformed network config or CNI_ARGS: an error result, nothing left', as
     ['no CNI_NETNS', { CNI_CONTAINERID: 'bad-9', CNI_IFNAME: 'eth0' }, netconf(), 4, /CNI_NETNS is required for ADD/],
     ['a netns that does not exist', vars('cnd-nope', 'bad-10'), netconf(), 7, /cnd-nope/],
     ['an interface name taken', vars('cnd-bad', 'bad-11', 'lo'), netconf(), 7, /interface lo already exists/],
+    ['a bad policy value', vars('cnd-bad', 'bad-13'), netconf({ policy: { policy: 'restricted', expose: 'tcp:99999' } }), 7, /expose: .*port 99999 is not in 1\.\.65535/],
     ['a parent that does not exist', vars('cnd-bad', 'bad-12'), netconf({ parent: 'cnd-nonic' }), 7, /parent interface "cnd-nonic" does not exist/],
   ];
   for (const [what, env, stdin, code, msg] of cases) {
@@ -238,6 +239,18 @@ t.test('optimistic, from the network config: ADD returns before DAD ends', async
   const total = Number(/total (\d+(?:\.\d)?) ms/.exec(add.stderr)?.[1]);
   t.ok(total < 900, `attached in ${total} ms, less than one DAD of the link-local (1000 ms)`);
   t.equal((await cni('DEL', vars('cnd-opt', 'opt-1'), netconf())).code, 0);
+});
+
+t.test('"policy" in the network config: the attachment is restricted', async (t) => {
+  const add = await cni('ADD', vars('cnd-opt', 'pol-1'), netconf({ policy: { policy: 'restricted', expose: 'tcp:8080' } }));
+  t.equal(add.code, 0, add.stderr);
+  const nft = await run('nft', ['list', 'table', 'inet', 'oci_slaac_hook'], { netns: 'cnd-opt' });
+  t.equal(nft.code, 0, 'its firewall table is there');
+  t.match(nft.stdout, /tcp dport 8080 accept/, 'exposing tcp:8080');
+  const status = await run('env', ['-u', 'NODE_OPTIONS', process.execPath, HOOK_CLI, 'status', '--config', config], { baseEnv: { PATH: process.env.PATH ?? '', ...ENV } });
+  t.match(status.stdout, /restricted; expose tcp:8080/, 'status shows the policy');
+  t.equal((await cni('DEL', vars('cnd-opt', 'pol-1'), netconf())).code, 0);
+  t.equal((await run('nft', ['list', 'table', 'inet', 'oci_slaac_hook'], { netns: 'cnd-opt' })).code, 1, 'DEL removed the table');
 });
 
 t.test('the agent keeps a CNI attachment alive, and collects one whose netns went without DEL', async (t) => {
