@@ -308,3 +308,33 @@ t.test("the process exits by itself: conmon's cleanup (podman container cleanup)
   t.same(await linksOfOurs(c.id), [], 'no link of ours anywhere');
   t.equal((await remove(c.name)).code, 0, 'podman rm (no DEL is due)');
 });
+
+t.test('the shipped chained conflist (hooks/cni/slaac-podman-chained.conflist): bridge eth0 and ours eth1 in one network', { skip }, async (t) => {
+  t.setTimeout(120_000);
+  if (!(await runtimeAvailable('podman'))) return t.fail('podman (with runc and conmon) is not installed');
+  const shipped = JSON.parse(fs.readFileSync(path.join(ROOT, 'hooks', 'cni', 'slaac-podman-chained.conflist'), 'utf8')) as { name: string; plugins: Record<string, unknown>[] };
+  const CHAIN = 'chained-cnp';
+  // The file as an operator edits it: the network's name, the bridge's, the parent and config.toml.
+  const plugins = shipped.plugins.map((p) => (p.type === 'bridge' ? { ...p, bridge: 'cni-cnp9' } : p.type === 'slaac' ? { ...p, parent: lab.hostIf, config: configFile } : p));
+  fs.writeFileSync(path.join(netDir, `${CHAIN}.conflist`), JSON.stringify({ ...shipped, name: CHAIN, plugins }, null, 2));
+  t.teardown(() => fs.rmSync(path.join(netDir, `${CHAIN}.conflist`), { force: true }));
+  const c = await start('cnp-chain', [CHAIN]);
+  const s = await seen(c.out);
+  t.match(s.links, /^\d+: eth0@/m, "the bridge's eth0");
+  t.match(s.links, /^\d+: eth1@/m, 'ours beside it: eth1');
+  t.match(s.address, prefixRe, `the first process sees the SLAAC address (${s.address})`);
+  t.equal(s.tentative, false, 'not tentative');
+  t.equal(s.bind, 'bound', 'bound at once');
+  t.match(await inside(c.pid, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']), /inet 10\.89\.9\.\d+\/24/, "the bridge's IPv4 on eth0");
+  const rec = (await statusRecords()).find((r) => r.cni?.containerId === c.id);
+  t.equal(rec?.id, `${c.id}+eth0`, 'the record is keyed by the CNI_IFNAME podman passed (eth0)');
+  t.equal(rec?.interface.name, 'eth1', 'its link is eth1');
+  t.equal((await routerPing(s.address)).code, 0, 'the router reaches it');
+  const nets = await inspectNetworks(c.name);
+  t.equal(nets[CHAIN]?.GlobalIPv6Address, s.address, 'podman inspect: our GlobalIPv6Address');
+  t.match(nets[CHAIN]?.IPAddress ?? '', /^10\.89\.9\./, "podman inspect: the bridge's IPAddress, in the same network");
+  t.equal((await remove(c.name)).code, 0, 'podman rm -f');
+  t.same((await statusRecords()).filter((r) => r.cni?.containerId === c.id), [], 'no record left');
+  t.same(await linksOfOurs(c.id), [], 'no link of ours anywhere');
+  await run('ip', ['link', 'del', 'cni-cnp9']);
+});
