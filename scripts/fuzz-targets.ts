@@ -8,9 +8,12 @@
 //   config-toml  config.toml → parseConfig
 //   annotations  annotations (and a config with an allow-list) → applyAnnotations → validateForAttach
 //   dns          a DNS response → decodeMessage
+//   cni          the CNI plugin's environment and stdin → parseCniEnv, parseCniArgs, parseNetConf,
+//                encodeVersion, errorVersion (and an accepted prevResult → attachmentResult)
 // What a target may throw (its `refusals`), exactly: the codecs (ndp-ra, ndp-ns-na, dns) nothing at
 // all (a bad packet is a result with a reason); the parsers (oci-state, config-json, config-toml,
-// annotations) only InputError, with a one-line message. Anything else is a finding.
+// annotations) only InputError, with a one-line message; cni nothing (its refusal is a CNI error
+// result: a code of SPEC.md §5 and a one-line msg). Anything else is a finding.
 // A case is deterministic: its input is derived from (seed, target, case index) alone, so any
 // finding is replayed with `--seed S --target T --case I`. A finding is any throw but the error
 // classes a target may refuse with (`refusals`), a case slower than the per-case bound, or a
@@ -31,6 +34,10 @@ import { decodeCachedRa, parseAnswer } from '../runtime/system/agent-client';
 import { parseRootlessAnswer, parseRootlessRequest } from '../runtime/wire/rootless-protocol';
 import { MAX_ALLOW_FROM, MAX_EXPOSE, MAX_NETWORKS, POLICY_DEFAULTS, POLICY_KEYS, policyFor, policyTag, type Policy } from '../runtime/core/policy';
 import { policyRuleset, ruleCount } from '../runtime/wire/nftables/ruleset';
+import { isIfname } from '../runtime/core/link-kinds';
+import type { ContainerRecord } from '../runtime/core/record';
+import { attachmentResult } from '../runtime/wire/cni/result';
+import { CNI_COMMANDS, CNI_VERSIONS, encodeError, encodeVersion, errorVersion, isCniVersion, isNetworkName, KNOWN_CNI_ARGS, parseCniArgs, parseCniEnv, parseNetConf, type CniError } from '../runtime/wire/cni/spec';
 
 // ------------------------------------------------------------------ randomness
 
@@ -502,6 +509,136 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return true;
 }
 
+/** CNI network configs as runtimes write them: standalone, with settings and CNI's keys, chained (prevResult), GC's, an old one. */
+const CNI_SEEDS = [
+  { cniVersion: '1.0.0', name: 'slaac-lan', type: 'oci-slaac-cni', parent: 'eth0' },
+  { cniVersion: '1.1.0', name: 'slaac-lan', type: 'oci-slaac-cni', config: '/etc/oci-slaac-hook/lan.toml', mode: 'ipvlan', ipvlan_mode: 'l3', dad_transmits: 2, capabilities: { mac: true }, runtimeConfig: { mac: '02:00:00:00:00:09' }, args: { cni: { labels: [] } }, dns: { nameservers: ['2001:db8::53'] } },
+  {
+    cniVersion: '1.0.0',
+    name: 'podman',
+    type: 'oci-slaac-cni',
+    prevResult: {
+      cniVersion: '1.0.0',
+      interfaces: [{ name: 'cni-podman0', mac: '0a:58:0a:58:00:01' }, { name: 'eth0', mac: '0a:58:0a:58:00:05', sandbox: '/run/netns/cni-1' }],
+      ips: [{ address: '10.88.0.5/16', gateway: '10.88.0.1', interface: 1 }],
+      routes: [{ dst: '0.0.0.0/0' }],
+      dns: { nameservers: ['10.88.0.1'], search: ['dns.podman'], options: ['ndots:5'] },
+    },
+  },
+  { cniVersion: '1.1.0', name: 'slaac-lan', type: 'oci-slaac-cni', 'cni.dev/valid-attachments': [{ containerID: 'c0ffee-1', ifname: 'eth0' }, { containerID: 'c2', ifname: 'net1' }] },
+  { cniVersion: '0.4.0', name: 'old', type: 'oci-slaac-cni', ipam: { type: 'host-local' } },
+].map((x) => JSON.stringify(x));
+
+/** SPEC.md §5's well-known codes and ours (100, 101). */
+const CNI_CODES = [1, 2, 3, 4, 5, 6, 7, 11, 50, 51, 100, 101];
+/** Keys of the CNI configuration itself (SPEC.md §1, §3), and ours that are no setting. */
+const CNI_NOT_SETTINGS = ['cniVersion', 'cniVersions', 'name', 'type', 'args', 'ipMasq', 'dns', 'prevResult', 'runtimeConfig', 'capabilities', 'disableCheck', 'disableGC', 'cni.dev/valid-attachments', 'cni.dev/attachments', 'config', 'ipam'];
+const CNI_FIELDS = [...CNI_NOT_SETTINGS, 'parent', 'mode', 'dad_transmits', 'bogus', '__proto__', 'constructor', ''];
+const CNI_FIELD_VALUES: unknown[] = [
+  ...JSON_VALUES, '1.0.0', '1.1.0', '0.4.0', '1.0', 'eth0', 'ipvlan', '/etc/a.toml', 'rel.toml', 'a'.repeat(300), { type: 'host-local' },
+  [{ containerID: 'c0ffee-1', ifname: 'eth0' }], [{ containerID: 1 }], { interfaces: [{ name: 'eth0', sandbox: '/n' }] }, { interfaces: [{}] }, { ips: [1] },
+  { dns: { nameservers: ['2001:db8::53'] } }, { dns: { nameservers: 5 } }, { dns: { search: {} } },
+];
+/** prevResults as a chained plugin may receive them, some with DNS lists that are no lists of strings. */
+const CNI_PREV_RESULTS: unknown[] = [
+  {}, { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: '/run/netns/cni-1' }], ips: [{ address: '10.88.0.5/16', interface: 0 }] }, { interfaces: [] },
+  { dns: {} }, { dns: { nameservers: ['2001:db8::53', '10.88.0.1'], search: ['lab.example'] } }, { dns: { nameservers: null, search: null } },
+  { dns: { nameservers: 5 } }, { dns: { search: {} } }, { dns: { nameservers: 'abc' } }, { dns: { nameservers: [null, 1] } }, { 'x-vendor': [1], routes: [] },
+];
+const CNI_ARGS_PARTS = [
+  'K8S_POD_NAME=web-0', 'K8S_POD_NAMESPACE=default', 'K8S_POD_INFRA_CONTAINER_ID=0123abc', 'K8S_POD_UID=6f1c-22', 'IgnoreUnknown=1', 'IgnoreUnknown=true',
+  'IgnoreUnknown=0', 'FOO=bar', 'MAC=02:00:00:00:00:01', '=x', 'x', '', 'a=b=c', 'K8S_POD_NAME=a\nb', 'é=1', 'a-b=1', `K8S_POD_NAME=${'p'.repeat(300)}`,
+];
+const CNI_ENV_VALUES: Record<string, readonly string[]> = {
+  CNI_COMMAND: [...CNI_COMMANDS, ...CNI_COMMANDS, 'add', '', 'VERSION ', 'ADD\n', 'X'.repeat(5000)],
+  CNI_CONTAINERID: ['c0ffee-1', 'a', '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', '-a', '.', '..', 'a+b', 'a b', 'a'.repeat(1025), 'a'.repeat(4097), ''],
+  CNI_NETNS: ['/run/netns/cni-1', '/proc/42/ns/net', '/', 'rel', '', '/a\u0000b', `/${'a'.repeat(4096)}`],
+  CNI_IFNAME: ['eth0', 'net1', 'x'.repeat(15), 'x'.repeat(16), '.', '..', 'a/b', 'eth0:1', ''],
+  CNI_PATH: ['/opt/cni/bin', ''],
+};
+
+/** CNI_ARGS: known and unknown pairs, odd parts, pieces of stdin. */
+function cniArgsText(r: Rand, stdin: string): string {
+  const parts: string[] = [];
+  for (let i = 0, n = int(r, 7); i < n; i++) {
+    const x = r();
+    const at = int(r, Math.max(1, stdin.length));
+    parts.push(x < 0.85 ? pick(r, CNI_ARGS_PARTS) : x < 0.93 ? pick(r, INTERESTING_TEXT) : stdin.slice(at, at + 1 + int(r, 64)));
+  }
+  return parts.join(pick(r, [';', ';', ';;', ' ;']));
+}
+
+/** A runtime's environment, or something like one: each variable absent, a known value, an odd one, or a piece of stdin. */
+function cniEnv(r: Rand, stdin: string): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const name of [...Object.keys(CNI_ENV_VALUES), 'CNI_ARGS']) {
+    const x = r();
+    if (x < 0.12) continue;
+    const at = int(r, Math.max(1, stdin.length));
+    env[name] = x < 0.75 ? (name === 'CNI_ARGS' ? cniArgsText(r, stdin) : pick(r, CNI_ENV_VALUES[name] ?? [''])) : x < 0.88 ? pick(r, INTERESTING_TEXT) : stdin.slice(at, at + int(r, 5000));
+  }
+  if (r() < 0.1) env[pick(r, ['cni_command', 'CNI_COMMAND ', 'CNI_CONTAINER_ID'])] = 'ADD';
+  return env;
+}
+
+/** A network config from a seed with fields set, and (a quarter) one field's value nested deep: whatever quotes it must not recurse. */
+function generateNetConf(r: Rand): Buffer {
+  const o = JSON.parse(pick(r, CNI_SEEDS)) as Record<string, unknown>;
+  for (let i = 0, n = int(r, 4); i < n; i++) {
+    const field = r() < 0.2 ? 'prevResult' : pick(r, CNI_FIELDS);
+    const value = field === 'prevResult' && r() < 0.7 ? pick(r, CNI_PREV_RESULTS) : pick(r, CNI_FIELD_VALUES);
+    Object.defineProperty(o, field, { value, enumerable: true, writable: true, configurable: true });
+  }
+  let text = JSON.stringify(o);
+  if (r() < 0.25) {
+    const field = pick(r, ['ipam', 'config', 'cniVersion', 'name', 'type', 'prevResult', 'parent', 'cni.dev/valid-attachments']);
+    const depth = r() < 0.5 ? 1 + int(r, 100) : 5000 + int(r, 95000);
+    const [open, close] = r() < 0.5 ? ['[', ']'] : ['{"a":', '}'];
+    let nested = `${open.repeat(depth)}${open === '[' ? '' : '0'}${close.repeat(depth)}`;
+    if (field === 'cni.dev/valid-attachments') nested = `[${nested}]`;
+    // The field last: JSON.parse keeps the last of a key.
+    text = `${text.slice(0, -1)}${text.length > 2 ? ',' : ''}${JSON.stringify(field)}:${nested}}`;
+  }
+  return Buffer.from(text);
+}
+
+/** A CNI error as the plugin prints it: a code among `codes` (all §5's or ours), a message of one short line. */
+function cniRefusal(e: CniError, codes: readonly number[], what: string): void {
+  invariant(Number.isInteger(e.code) && CNI_CODES.includes(e.code) && codes.includes(e.code), `${what}: code ${e.code} is one of ${codes.join(', ')}`);
+  invariant(typeof e.msg === 'string' && e.msg.length > 0 && e.msg.length <= 300, `${what}: a message of 1 to 300 characters (${e.msg.length})`);
+  invariant(!/[\r\n]/.test(e.msg), `${what}: a one-line message (${JSON.stringify(e.msg.slice(0, 80))})`);
+  const line = encodeError('1.1.0', e);
+  invariant(!line.includes('\n') && (JSON.parse(line) as CniError).code === e.code, `${what}: the error result is one line of JSON`);
+}
+
+/** A container record for attachmentResult: two addresses, a route, RDNSS and DNSSL. */
+const CNI_RECORD: ContainerRecord = {
+  version: 1,
+  id: 'c0ffee-1+eth1',
+  phase: 'attached',
+  ledger: [{ kind: 'route', index: 7, destination: '::/0', gateway: 'fe80::1' }],
+  name: 'web-0.default',
+  nameSource: 'kubernetes',
+  netns: { path: '/run/netns/cni-1', id: '4:4026532999' },
+  interface: { name: 'eth1', index: 7, mac: '02:5c:0f:01:02:03', kind: 'macvlan', mode: 'bridge' },
+  parent: 'eth0',
+  linkLocal: 'fe80::5c0:ffff:fe01:2',
+  linkLocalDad: 'verified',
+  addresses: [
+    { address: '2001:db8:1::5c0:1', prefix: '2001:db8:1::/64', prefixLength: 64, dadCounter: 0, validLifetime: 86400, preferredLifetime: 14400, dad: 'verified' },
+    { address: '2001:db8:2::5c0:2', prefix: '2001:db8:2::/64', prefixLength: 64, dadCounter: null, validLifetime: 'infinite', preferredLifetime: 'infinite', dad: 'optimistic' },
+  ],
+  retransMs: 1000,
+  router: { address: 'fe80::1', mac: null, lifetime: 1800, preference: 'medium' },
+  mtu: 1400,
+  rdnss: ['2001:db8::53'],
+  dnssl: ['lab.example'],
+  routes: ['::/0'],
+  timings: { raMs: 1, dadMs: 1, totalMs: 2 },
+  raAt: 0,
+  since: '2026-01-01T00:00:00Z',
+};
+
 export const TARGETS: Target[] = [
   {
     name: 'ndp-ra',
@@ -769,6 +906,77 @@ export const TARGETS: Target[] = [
         invariant(Array.isArray(list), `hooks.${stage} an array`);
         if (old.some((h) => sameHook(h, ours))) invariant(deepEqual(list, old), `hooks.${stage} already ours: unchanged`);
         else invariant(deepEqual(list.slice(0, -1), old) && deepEqual(list[list.length - 1], ours), `hooks.${stage}: the old entries, then ours last`);
+      }
+    },
+  },
+  {
+    // The CNI plugin's input (wire/cni/spec.ts): the environment a runtime sets, CNI_ARGS and the
+    // network config on stdin. Never a throw: a refusal is a CNI error (a §5 code, one line naming
+    // what), an acceptance holds only what the spec allows, VERSION always has an answer; an
+    // accepted prevResult is one ADD can answer with (result.ts attachmentResult).
+    name: 'cni',
+    generate: generateNetConf,
+    json: true,
+    seeds: CNI_SEEDS.map((x) => Buffer.from(x)),
+    text: true,
+    refusals: [],
+    run(input, r) {
+      const stdin = s(input);
+      const env = cniEnv(r, stdin);
+      const pe = parseCniEnv(env);
+      if (!pe.ok) {
+        cniRefusal(pe.error, [4], 'parseCniEnv');
+        invariant(/^CNI_(COMMAND|CONTAINERID|NETNS|IFNAME|ARGS)\b/.test(pe.error.msg), `parseCniEnv: the message names the variable (${JSON.stringify(pe.error.msg.slice(0, 40))})`);
+      } else {
+        const e = pe.value;
+        invariant(e.command === env.CNI_COMMAND && (CNI_COMMANDS as readonly string[]).includes(e.command), 'the command as given');
+        if (e.command === 'ADD' || e.command === 'CHECK' || e.command === 'DEL') {
+          invariant(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,1023}$/.test(e.containerId ?? ''), 'a CNI container id');
+          invariant(isIfname(e.ifname ?? ''), 'an interface name');
+        }
+        if (e.command === 'ADD' || e.command === 'CHECK') invariant(e.netns !== undefined, 'ADD and CHECK have a netns');
+        if (e.netns !== undefined) invariant(e.netns.startsWith('/') && !e.netns.includes('\0') && e.netns.length <= 4096, 'an absolute netns path');
+        invariant(Object.keys(e.args).every((k) => (KNOWN_CNI_ARGS as readonly string[]).includes(k)), 'only known CNI_ARGS');
+      }
+      const pa = parseCniArgs(r() < 0.5 ? cniArgsText(r, stdin) : (env.CNI_ARGS ?? ''));
+      if (!pa.ok) {
+        cniRefusal(pa.error, [4], 'parseCniArgs');
+        invariant(pa.error.msg.startsWith('CNI_ARGS: '), 'parseCniArgs: the message names CNI_ARGS');
+      } else {
+        // eslint-disable-next-line no-control-regex
+        for (const [k, v] of Object.entries(pa.value)) invariant((KNOWN_CNI_ARGS as readonly string[]).includes(k) && typeof v === 'string' && !/[\u0000-\u001f\u007f]/.test(v), `CNI_ARGS ${k}: known, no control characters`);
+      }
+      const command = pick(r, ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS'] as const);
+      const pn = parseNetConf(stdin, command);
+      const version = errorVersion(stdin);
+      invariant((CNI_VERSIONS as readonly string[]).includes(version), `errorVersion ${version} is ours`);
+      const answer = JSON.parse(encodeVersion(stdin)) as { cniVersion: unknown; supportedVersions: unknown };
+      invariant(typeof answer.cniVersion === 'string' && /^\d{1,4}\.\d{1,4}\.\d{1,4}$/.test(answer.cniVersion) && deepEqual(answer.supportedVersions, ['1.0.0', '1.1.0']), 'VERSION: a version and ours');
+      if (!pn.ok) {
+        // 'refused': the network config (the environment's refusals are checked, not counted).
+        cniRefusal(pn.error, [1, 2, 6, 7], `parseNetConf ${command}`);
+        return 'refused';
+      }
+      const c = pn.value;
+      invariant(isCniVersion(c.cniVersion) && version === c.cniVersion && answer.cniVersion === c.cniVersion, "the config's version: ours, and the one errors and VERSION answer in");
+      invariant(isNetworkName(c.name) && typeof c.type === 'string' && c.type !== '', 'a network name and a type');
+      invariant(c.configFile === undefined || (c.configFile.startsWith('/') && !c.configFile.includes('\0') && c.configFile.length <= 4096), 'config: an absolute path');
+      invariant(Object.getPrototypeOf(c.settings) === Object.prototype, 'settings: a plain object (its prototype untouched)');
+      for (const key of Object.keys(c.settings)) invariant(!CNI_NOT_SETTINGS.includes(key), `${JSON.stringify(key)} is no setting`);
+      invariant(command === 'GC' || c.validAttachments === undefined, 'valid attachments read for GC only');
+      for (const a of c.validAttachments ?? []) invariant(typeof a.containerID === 'string' && typeof a.ifname === 'string', 'a valid attachment: two strings');
+      if (c.prevResult !== undefined) {
+        invariant(typeof c.prevResult === 'object' && c.prevResult !== null && !Array.isArray(c.prevResult), 'prevResult: an object');
+        // What ADD prints from it: the previous interfaces first, ours after them.
+        const result = attachmentResult(CNI_RECORD, '/run/netns/cni-1', c.cniVersion, c.prevResult);
+        const before = c.prevResult.interfaces ?? [];
+        invariant(result.interfaces?.length === before.length + 1 && result.ips?.slice(-2).every((x) => x.interface === before.length) === true, 'ours appended after the previous interfaces');
+        // hooks/cni.ts prints it with JSON.stringify, after the attach: it must be printable.
+        try {
+          JSON.stringify(result);
+        } catch (err) {
+          throw new Error(`invariant: the ADD result of an accepted prevResult cannot be printed (${describe(err)})`);
+        }
       }
     },
   },

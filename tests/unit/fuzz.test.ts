@@ -17,7 +17,7 @@ setFlagsFromString('--expose-gc');
 t.comment(`fuzz seed ${seed} (replay: OSH_FUZZ_SEED=${seed} npx tap tests/unit/fuzz.test.ts, or node dist/fuzz.js --seed ${seed})`);
 
 t.test('the targets cover every parser of untrusted input', async (t) => {
-  t.same(TARGETS.map((x) => x.name).sort(), ['add-hooks', 'agent-protocol', 'annotations', 'config-json', 'config-toml', 'dns', 'ndp-ns-na', 'ndp-ra', 'oci-state', 'policy', 'rootless-protocol', 'runtime-args']);
+  t.same(TARGETS.map((x) => x.name).sort(), ['add-hooks', 'agent-protocol', 'annotations', 'cni', 'config-json', 'config-toml', 'dns', 'ndp-ns-na', 'ndp-ra', 'oci-state', 'policy', 'rootless-protocol', 'runtime-args']);
 });
 
 for (const target of TARGETS) {
