@@ -18,7 +18,7 @@
  * cniName).
  */
 import { applySettings, isSettingKey, validateForAttach, type HookConfig } from '../runtime/core/config';
-import { InputError, oneLine } from '../runtime/core/errors';
+import { InputError, oneLine, shown } from '../runtime/core/errors';
 import { formatIPv6 } from '../runtime/core/ipv6';
 import { unusableReason } from '../runtime/core/plan';
 import { policyFor, policySection } from '../runtime/core/policy';
@@ -105,7 +105,7 @@ function settings(conf: NetConf): HookConfig {
   const where = `network ${conf.name}`;
   const { policy, ...rest } = conf.settings;
   for (const [key, value] of Object.entries(rest)) {
-    if (!isSettingKey(key)) throw new CniFailure(CNI_ERRORS.unsupportedField, `${where}: unsupported field ${JSON.stringify(key)}: ${JSON.stringify(value)?.slice(0, 64)} (keys are config.toml's top-level keys and "policy"; other tables go in the config.toml named by "config")`);
+    if (!isSettingKey(key)) throw new CniFailure(CNI_ERRORS.unsupportedField, `${where}: unsupported field ${shown(key)}: ${shown(value)} (keys are config.toml's top-level keys and "policy"; other tables go in the config.toml named by "config")`);
   }
   const cfg = applySettings(loadConfigFile(conf.configFile), rest, where);
   // "policy": config.toml's [policy] table for this network's attachments (who may reach them).

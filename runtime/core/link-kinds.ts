@@ -13,8 +13,8 @@ export type SlaveSpec =
 /** ipvlan l3/l3s slaves are IFF_NOARP and hear no multicast: ND runs on the parent, the host makes them reachable. */
 export const needsHostReach = (kind: 'macvlan' | 'ipvlan', mode: string): boolean => kind === 'ipvlan' && mode !== 'l2';
 
-/** IFNAMSIZ-1 characters the kernel's dev_valid_name() accepts (and none a path could misuse). */
-const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+/** IFNAMSIZ-1 characters the kernel's dev_valid_name() accepts — it refuses "/", ":" and white space — and none a path could misuse. */
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 export const isIfname = (name: string): boolean => IFNAME.test(name) && name !== '.' && name !== '..';
 

@@ -10,7 +10,7 @@ import { explicitLabel, labelFromContainerName, normalizeZone, reverseName } fro
 import { loadKeyFile } from '../wire/dns/keyfile';
 import { DnsUpdateError, parseServer, queryRecords, sendUpdate, type UpdateOp } from '../system/dns-client';
 import { isSubdomain } from '../wire/dns/wire';
-import { oneLine } from '../core/errors';
+import { InputError, oneLine } from '../core/errors';
 import { formatIPv6, parseIPv6 } from '../core/ipv6';
 import type { DnsRecord, DnsState, Effect } from '../core/record';
 import type { StableName } from '../system/container-name';
@@ -29,6 +29,7 @@ export const DNS_NAME_ANNOTATION = 'oci-slaac-hook.dns_name';
 export function dnsLabel(name: StableName, annotations: Record<string, string>): string {
   const explicit = annotations[DNS_NAME_ANNOTATION];
   if (explicit !== undefined) return explicitLabel(explicit, `annotation ${DNS_NAME_ANNOTATION}`);
+  if (name.labelError !== undefined) throw new InputError(name.labelError);
   return name.dnsLabel ?? labelFromContainerName(name.name);
 }
 

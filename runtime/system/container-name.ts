@@ -36,6 +36,8 @@ export interface StableName {
   source: 'annotation' | 'pod' | 'podman' | 'id' | 'kubernetes' | 'nerdctl' | 'docker' | 'cni';
   /** The DNS label the name gives (Kubernetes: `<pod>.<namespace>`), when not the name made into one. */
   dnsLabel?: string;
+  /** Why the name gives no DNS label (a pod name of more than 63 characters): an error only where one is published. */
+  labelError?: string;
 }
 
 /** What Docker's own files say of a container: its name and labels (config.v2.json). */
@@ -91,7 +93,12 @@ function kubernetesName(annotations: Record<string, string>): StableName | undef
 function podName(pod: string, ns: string, what: string): StableName {
   const name = `${pod}.${ns}`;
   if (name.length > 255) throw new InputError(`${what} are longer than 255 characters together`);
-  return { name, source: 'kubernetes', dnsLabel: `${labelFromContainerName(pod)}.${labelFromContainerName(ns)}` };
+  try {
+    return { name, source: 'kubernetes', dnsLabel: `${labelFromContainerName(pod)}.${labelFromContainerName(ns)}` };
+  } catch (err) {
+    // Kubernetes allows names a DNS label cannot hold (253 characters): a failure of publication, not of the name.
+    return { name, source: 'kubernetes', labelError: (err as Error).message };
+  }
 }
 
 /**

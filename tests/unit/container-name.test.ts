@@ -53,7 +53,9 @@ t.test('Kubernetes: a pod is <pod>.<namespace>, published under that label', asy
   t.same(stableName(ID, '/nowhere', crio), { name: 'db-0.Shop', source: 'kubernetes', dnsLabel: 'db-0.shop' }, 'CRI-O');
   t.same(stableName(ID, '/nowhere', { ...cri, 'oci-slaac-hook.name': 'x' }), { name: 'x', source: 'annotation' }, 'our annotation wins');
   t.same(stableName(ID, '/nowhere', { 'io.kubernetes.pod.name': 'only-a-name' }), { name: ID, source: 'id' }, 'a pod name without a namespace is no pod');
-  t.throws(() => stableName(ID, '/nowhere', { 'io.kubernetes.pod.name': 'a b', 'io.kubernetes.pod.namespace': 'x' }), /cannot be made a DNS label/, 'a name that makes no label: one line');
+  const unlabelable = stableName(ID, '/nowhere', { 'io.kubernetes.pod.name': 'a b', 'io.kubernetes.pod.namespace': 'x' });
+  t.equal(unlabelable.name, 'a b.x', 'a name that makes no DNS label stands (its address and MAC)');
+  t.match(unlabelable.labelError, /cannot be made a DNS label/, 'the label fails only where one is published: one line');
 });
 
 t.test('nerdctl and the fallbacks', async (t) => {

@@ -4,6 +4,7 @@
  * version answers. Nothing here throws on what it is given: each parser returns the value or the
  * CNI error (code and message) the plugin prints.
  */
+import { shown } from '../../core/errors';
 import { isIfname } from '../../core/link-kinds';
 import { isContainerId } from '../oci/spec';
 
@@ -42,11 +43,8 @@ export interface CniError {
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: CniError };
 const fail = (code: number, msg: string): { ok: false; error: CniError } => ({ ok: false, error: { code, msg } });
 
-/** A value as an error may show it: JSON-quoted, at most 64 characters. */
-function quoted(v: unknown): string {
-  const s = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
-  return s.length > 66 ? `${s.slice(0, 60)}…"` : s;
-}
+/** A value as an error may show it (core/errors.ts shown: bounded, and no throw even for a value nested thousands deep). */
+const quoted = shown;
 
 export interface CniEnv {
   command: CniCommand;
@@ -89,7 +87,7 @@ export function parseCniEnv(env: Readonly<Record<string, string | undefined>>): 
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id) || !isContainerId(id)) return fail(CNI_ERRORS.invalidEnvironment, `CNI_CONTAINERID ${quoted(id)} is not a container id (a letter or digit, then letters, digits, "_", "." or "-")`);
   out.containerId = id;
   const ifname = env.CNI_IFNAME ?? '';
-  if (!isIfname(ifname)) return fail(CNI_ERRORS.invalidEnvironment, `CNI_IFNAME ${quoted(ifname)} is not an interface name (1 to 15 of A-Z a-z 0-9 _ . : -)`);
+  if (!isIfname(ifname)) return fail(CNI_ERRORS.invalidEnvironment, `CNI_IFNAME ${quoted(ifname)} is not an interface name (1 to 15 of A-Z a-z 0-9 _ . -)`);
   out.ifname = ifname;
   const netns = env.CNI_NETNS;
   if (netns) {
@@ -185,7 +183,8 @@ export function parseNetConf(text: string, command: Exclude<CniCommand, 'VERSION
       out.configFile = value;
       continue;
     }
-    out.settings[key] = value;
+    // Defined, not assigned: a "__proto__" key is a key like any other (refused as one), not the object's prototype.
+    Object.defineProperty(out.settings, key, { value, enumerable: true, writable: true, configurable: true });
   }
   if (v.prevResult !== undefined && v.prevResult !== null) {
     const prev = parseResult(v.prevResult);
@@ -249,7 +248,20 @@ export function parseResult(v: unknown): Parsed<CniResult> {
   }
   const interfaces = (v.interfaces as Record<string, unknown>[] | undefined) ?? [];
   if (!interfaces.every((i) => typeof i.name === 'string')) return fail(CNI_ERRORS.invalidConfig, '"prevResult.interfaces": every interface needs a "name"');
-  if (v.dns !== undefined && !isObject(v.dns)) return fail(CNI_ERRORS.invalidConfig, '"prevResult.dns" is not a JSON object');
+  if (v.dns !== undefined) {
+    if (!isObject(v.dns)) return fail(CNI_ERRORS.invalidConfig, '"prevResult.dns" is not a JSON object');
+    for (const key of ['nameservers', 'search', 'options'] as const) {
+      const list = v.dns[key];
+      if (list !== undefined && (!Array.isArray(list) || !list.every((x) => typeof x === 'string'))) return fail(CNI_ERRORS.invalidConfig, `"prevResult.dns.${key}" must be an array of strings`);
+    }
+    if (v.dns.domain !== undefined && typeof v.dns.domain !== 'string') return fail(CNI_ERRORS.invalidConfig, '"prevResult.dns.domain" must be a string');
+  }
+  // It is printed back in our result: a value nested too deep to print is refused now, before anything is made.
+  try {
+    JSON.stringify(v);
+  } catch {
+    return fail(CNI_ERRORS.invalidConfig, '"prevResult" is nested too deep to pass through');
+  }
   return { ok: true, value: v as CniResult };
 }
 
