@@ -4,6 +4,7 @@
  * version answers. Nothing here throws on what it is given: each parser returns the value or the
  * CNI error (code and message) the plugin prints.
  */
+// Values in messages go through shown(): bounded, and no throw even for a value nested thousands deep.
 import { shown } from '../../core/errors';
 import { isIfname } from '../../core/link-kinds';
 import { isContainerId } from '../oci/spec';
@@ -43,9 +44,6 @@ export interface CniError {
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: CniError };
 const fail = (code: number, msg: string): { ok: false; error: CniError } => ({ ok: false, error: { code, msg } });
 
-/** A value as an error may show it (core/errors.ts shown: bounded, and no throw even for a value nested thousands deep). */
-const quoted = shown;
-
 export interface CniEnv {
   command: CniCommand;
   containerId?: string;
@@ -72,7 +70,7 @@ const MAX_ENV_CHARS = 4096;
 export function parseCniEnv(env: Readonly<Record<string, string | undefined>>): Parsed<CniEnv> {
   const command = env.CNI_COMMAND;
   if (!(CNI_COMMANDS as readonly (string | undefined)[]).includes(command)) {
-    return fail(CNI_ERRORS.invalidEnvironment, `CNI_COMMAND must be one of ${CNI_COMMANDS.join(', ')}, got ${command === undefined ? 'nothing' : quoted(command)}`);
+    return fail(CNI_ERRORS.invalidEnvironment, `CNI_COMMAND must be one of ${CNI_COMMANDS.join(', ')}, got ${command === undefined ? 'nothing' : shown(command)}`);
   }
   const cmd = command as CniCommand;
   for (const name of ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_ARGS'] as const) {
@@ -84,14 +82,14 @@ export function parseCniEnv(env: Readonly<Record<string, string | undefined>>): 
   if (REQUIRED[cmd].length === 0) return { ok: true, value: out }; // GC, STATUS, VERSION: no container
   const id = env.CNI_CONTAINERID ?? '';
   // SPEC.md §2: alphanumeric first, then alphanumerics, "_", "." or "-".
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id) || !isContainerId(id)) return fail(CNI_ERRORS.invalidEnvironment, `CNI_CONTAINERID ${quoted(id)} is not a container id (a letter or digit, then letters, digits, "_", "." or "-")`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id) || !isContainerId(id)) return fail(CNI_ERRORS.invalidEnvironment, `CNI_CONTAINERID ${shown(id)} is not a container id (a letter or digit, then letters, digits, "_", "." or "-")`);
   out.containerId = id;
   const ifname = env.CNI_IFNAME ?? '';
-  if (!isIfname(ifname)) return fail(CNI_ERRORS.invalidEnvironment, `CNI_IFNAME ${quoted(ifname)} is not an interface name (1 to 15 of A-Z a-z 0-9 _ . -)`);
+  if (!isIfname(ifname)) return fail(CNI_ERRORS.invalidEnvironment, `CNI_IFNAME ${shown(ifname)} is not an interface name (1 to 15 of A-Z a-z 0-9 _ . -)`);
   out.ifname = ifname;
   const netns = env.CNI_NETNS;
   if (netns) {
-    if (!netns.startsWith('/') || netns.includes('\0')) return fail(CNI_ERRORS.invalidEnvironment, `CNI_NETNS ${quoted(netns)} is not an absolute path`);
+    if (!netns.startsWith('/') || netns.includes('\0')) return fail(CNI_ERRORS.invalidEnvironment, `CNI_NETNS ${shown(netns)} is not an absolute path`);
     out.netns = netns;
   }
   const args = parseCniArgs(env.CNI_ARGS ?? '');
@@ -114,18 +112,18 @@ export function parseCniArgs(text: string): Parsed<CniArgs> {
   for (const part of text.split(';')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
-    if (eq <= 0) return fail(CNI_ERRORS.invalidEnvironment, `CNI_ARGS: ${quoted(part)} is not KEY=VALUE`);
+    if (eq <= 0) return fail(CNI_ERRORS.invalidEnvironment, `CNI_ARGS: ${shown(part)} is not KEY=VALUE`);
     const key = part.slice(0, eq);
     const value = part.slice(eq + 1);
     // eslint-disable-next-line no-control-regex
-    if (!/^[A-Za-z0-9_]+$/.test(key) || /[\u0000-\u001f\u007f]/.test(value)) return fail(CNI_ERRORS.invalidEnvironment, `CNI_ARGS: ${quoted(part)} is not KEY=VALUE (a key of letters, digits and "_"; no control characters)`);
+    if (!/^[A-Za-z0-9_]+$/.test(key) || /[\u0000-\u001f\u007f]/.test(value)) return fail(CNI_ERRORS.invalidEnvironment, `CNI_ARGS: ${shown(part)} is not KEY=VALUE (a key of letters, digits and "_"; no control characters)`);
     pairs.push([key, value]);
   }
   const ignoreUnknown = pairs.some(([k, v]) => k === 'IgnoreUnknown' && (v === '1' || v.toLowerCase() === 'true'));
   const out: CniArgs = {};
   for (const [key, value] of pairs) {
     if ((KNOWN_CNI_ARGS as readonly string[]).includes(key)) out[key as keyof CniArgs] = value;
-    else if (!ignoreUnknown) return fail(CNI_ERRORS.invalidEnvironment, `CNI_ARGS: unknown key ${quoted(key)} (set IgnoreUnknown=1 to pass keys for other plugins)`);
+    else if (!ignoreUnknown) return fail(CNI_ERRORS.invalidEnvironment, `CNI_ARGS: unknown key ${shown(key)} (set IgnoreUnknown=1 to pass keys for other plugins)`);
   }
   return { ok: true, value: out };
 }
@@ -171,15 +169,15 @@ export function parseNetConf(text: string, command: Exclude<CniCommand, 'VERSION
   }
   if (!isObject(v)) return fail(CNI_ERRORS.decode, 'network configuration on stdin is not a JSON object');
   const version = v.cniVersion;
-  if (!isCniVersion(version)) return fail(CNI_ERRORS.incompatibleVersion, `cniVersion ${version === undefined ? 'missing' : quoted(version)}: this plugin speaks ${CNI_VERSIONS.join(', ')}`);
-  if (!isNetworkName(v.name)) return fail(CNI_ERRORS.invalidConfig, `network name ${v.name === undefined ? 'missing' : quoted(v.name)} is not a network name (a letter or digit, then letters, digits, "_", "." or "-")`);
+  if (!isCniVersion(version)) return fail(CNI_ERRORS.incompatibleVersion, `cniVersion ${version === undefined ? 'missing' : shown(version)}: this plugin speaks ${CNI_VERSIONS.join(', ')}`);
+  if (!isNetworkName(v.name)) return fail(CNI_ERRORS.invalidConfig, `network name ${v.name === undefined ? 'missing' : shown(v.name)} is not a network name (a letter or digit, then letters, digits, "_", "." or "-")`);
   if (typeof v.type !== 'string' || v.type === '') return fail(CNI_ERRORS.invalidConfig, 'network configuration has no "type"');
-  if (v.ipam !== undefined) return fail(CNI_ERRORS.unsupportedField, `"ipam": ${quoted(v.ipam)}: addresses come from the router's advertisement (SLAAC), no IPAM plugin is used`);
+  if (v.ipam !== undefined) return fail(CNI_ERRORS.unsupportedField, `"ipam": ${shown(v.ipam)}: addresses come from the router's advertisement (SLAAC), no IPAM plugin is used`);
   const out: NetConf = { cniVersion: version, name: v.name, type: v.type, settings: {} };
   for (const [key, value] of Object.entries(v)) {
     if (CNI_KEYS.has(key)) continue;
     if (key === 'config') {
-      if (typeof value !== 'string' || !value.startsWith('/') || value.length > 4096 || value.includes('\0')) return fail(CNI_ERRORS.invalidConfig, `"config" must be the absolute path of a config.toml, got ${quoted(value)}`);
+      if (typeof value !== 'string' || !value.startsWith('/') || value.length > 4096 || value.includes('\0')) return fail(CNI_ERRORS.invalidConfig, `"config" must be the absolute path of a config.toml, got ${shown(value)}`);
       out.configFile = value;
       continue;
     }
@@ -197,7 +195,7 @@ export function parseNetConf(text: string, command: Exclude<CniCommand, 'VERSION
       if (!Array.isArray(list)) return fail(CNI_ERRORS.invalidConfig, '"cni.dev/valid-attachments" must be an array');
       const valid: ValidAttachment[] = [];
       for (const a of list) {
-        if (!isObject(a) || typeof a.containerID !== 'string' || typeof a.ifname !== 'string') return fail(CNI_ERRORS.invalidConfig, `"cni.dev/valid-attachments": ${quoted(a)} is not {"containerID": …, "ifname": …}`);
+        if (!isObject(a) || typeof a.containerID !== 'string' || typeof a.ifname !== 'string') return fail(CNI_ERRORS.invalidConfig, `"cni.dev/valid-attachments": ${shown(a)} is not {"containerID": …, "ifname": …}`);
         valid.push({ containerID: a.containerID, ifname: a.ifname });
       }
       out.validAttachments = valid;
