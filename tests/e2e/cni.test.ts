@@ -2,7 +2,8 @@
 // config on stdin, the result on stdout), on bare network namespaces of the lab `cnd`
 // (2001:db8:c6::/64, netns cnd-*): VERSION; ADD (a usable address before it returns, the router
 // reaches it, the result names it); CHECK (ok, then the difference once the address is deleted by
-// hand); DEL twice; the same pod name, the same address; chained after a plugin that made eth0;
+// hand); DEL twice; the same pod name, the same address; the pod's DNS name (BIND); chained after
+// a plugin that made eth0;
 // GC (1.1) with a valid list and with an empty one; malformed config or CNI_ARGS: an error result
 // (code and msg) and nothing left; the agent keeping a CNI attachment alive and collecting one
 // whose netns went without DEL; STATUS (1.1) with the router up and stopped.
@@ -14,6 +15,7 @@ import * as path from 'node:path';
 import { REPO_ROOT, run, type RunResult } from '../../vm/lab/run';
 import { labUp, type Lab } from '../../vm/lab/lab';
 import { HOOK_CLI } from '../../vm/lab/fake-container';
+import { dig, reverseName } from '../../vm/lab/dns';
 import { stopRadvd } from './ra-router';
 
 t.setTimeout(300_000);
@@ -24,10 +26,11 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'osh-cnd-'));
 const libDir = path.join(work, 'lib');
 const stateDir = path.join(work, 'state');
 const config = path.join(work, 'config.toml');
+const dnsConfig = path.join(work, 'dns.toml');
 fs.mkdirSync(libDir, { mode: 0o700 });
 fs.writeFileSync(path.join(libDir, 'secret'), Buffer.alloc(32, 0x43), { mode: 0o600 });
 const ENV = { OCI_SLAAC_HOOK_STATE_LIB: libDir, OCI_SLAAC_HOOK_SYSLOG: path.join(work, 'no-syslog.sock') };
-const NETNS = ['cnd-a', 'cnd-b', 'cnd-ch', 'cnd-g1', 'cnd-g2', 'cnd-g3', 'cnd-bad', 'cnd-ag1', 'cnd-ag2', 'cnd-opt'];
+const NETNS = ['cnd-a', 'cnd-b', 'cnd-b2', 'cnd-ch', 'cnd-g1', 'cnd-g2', 'cnd-g3', 'cnd-bad', 'cnd-ag1', 'cnd-ag2', 'cnd-opt'];
 
 let lab: Lab;
 let agent: ChildProcess | undefined;
@@ -78,7 +81,25 @@ t.before(async () => {
     LAB_RA_INTERVAL: '4',
     LAB_RA_MIN_INTERVAL: '3',
     LAB_RETRANS_MS: '200',
+    LAB_DNS: 'bind',
+    LAB_DNS_ADDR: '2001:db8:c6::53',
+    LAB_HOST_ADDR: '2001:db8:c6::2/64',
   });
+  fs.writeFileSync(
+    dnsConfig,
+    [
+      `parent = ${JSON.stringify(lab.hostIf)}`,
+      `state_dir = ${JSON.stringify(stateDir)}`,
+      '[dns]',
+      `server = ${JSON.stringify(`[${lab.dnsAddr}]:${lab.dnsPort}`)}`,
+      `zone = ${JSON.stringify(lab.dnsZone)}`,
+      `reverse_zone = ${JSON.stringify(lab.dnsReverseZone)}`,
+      `key_file = ${JSON.stringify(lab.dnsKeyFile)}`,
+      'ttl = 60',
+      'timeout_ms = 1000',
+      'required = true',
+    ].join('\n') + '\n',
+  );
   fs.writeFileSync(config, `parent = ${JSON.stringify(lab.hostIf)}\nstate_dir = ${JSON.stringify(stateDir)}\ngc_interval_ms = 1000\n`);
   for (const n of NETNS) await run('ip', ['netns', 'del', n]);
   for (const n of NETNS) await ip(['netns', 'add', n]);
@@ -159,6 +180,19 @@ t.test('the same pod name again: the same address; DEL after the netns went', as
   const del = await cni('DEL', vars('cnd-b', 'ctr-b', 'net1'), netconf());
   t.equal(del.code, 0, `DEL with the netns already gone: success ${del.stdout}`);
   t.notOk((await records()).some((r) => r.id === 'ctr-b+net1'), 'and the record is gone');
+});
+
+t.test('the DNS label follows the pod: <pod>.<namespace>.<zone>, AAAA and PTR, withdrawn at DEL', async (t) => {
+  const args = 'IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=cart-1';
+  const add = await cni('ADD', vars('cnd-b2', 'dns-1', 'eth0', args), netconf({ config: dnsConfig }));
+  t.equal(add.code, 0, add.stderr);
+  const address = addressOf(add);
+  const owner = `cart-1.shop.${lab.dnsZone ?? ''}`;
+  t.same(await dig(lab, owner, 'AAAA'), [address], `AAAA ${owner} → ${address}`);
+  t.same(await dig(lab, reverseName(address), 'PTR'), [`${owner}.`], 'and its PTR');
+  t.equal((await cni('DEL', vars('cnd-b2', 'dns-1', 'eth0', args), netconf({ config: dnsConfig }))).code, 0, 'DEL');
+  t.same(await dig(lab, owner, 'AAAA'), [], 'AAAA withdrawn');
+  t.same(await dig(lab, reverseName(address), 'PTR'), [], 'PTR withdrawn');
 });
 
 t.test('chained after a plugin that made eth0: ours is eth1, the previous result passes through', async (t) => {
