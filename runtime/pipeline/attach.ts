@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HookConfig } from '../core/config';
 import type { Policy } from '../core/policy';
-import { claimAddress, type DadResult } from '../core/dad';
+import { claimAddress, DEFAULT_RETRANS_MS, type DadResult } from '../core/dad';
 import { InputError, oneLine, settleAll } from '../core/errors';
 import { IDGEN_RETRIES, stableMac } from '../core/iid';
 import { formatIPv6, formatMac, formatPrefix, parseIPv6, UNSPECIFIED, type IPv6 } from '../core/ipv6';
@@ -201,13 +201,19 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     // Override. The kernel clears Override for an IFA_F_OPTIMISTIC address (ndisc_send_na) but keeps
     // that flag only while its own DAD runs: inet6_addr_add ignores it without optimistic_dad, and
     // addrconf_dad_begin drops it at once for NODAD or accept_dad < 1. So for the link-local alone
-    // the kernel's DAD runs too, as long as ours (dad_transmits × RetransTimer 1000 ms, no initial
-    // delay for an optimistic address), and its end makes the address final; the global addresses
-    // stay NODAD (7.), our DAD alone deciding for them.
+    // the kernel's DAD runs too (dad_transmits × the link's RetransTimer, 1000 ms before any RA; no
+    // initial delay for an optimistic address), and its end makes the address final; the global
+    // addresses stay NODAD (7.), our DAD alone deciding for them.
     for (const [key, value] of [['accept_dad', 1], ['optimistic_dad', 1], ['dad_transmits', cfg.dad_transmits]] as const) container.writeSysctl(`net/ipv6/conf/${ifname}/${key}`, value);
     installAddress(ctx, { index: link.index }, linkLocal, 64, {}, IFA_F_OPTIMISTIC);
     // Optimistic mode returns before any DAD completes: the background check probes it instead.
-    const linkLocalDad = optimistic ? undefined : nd.probe(linkLocal, 1000);
+    // Our probe goes out now, before any RA, at the default RetransTimer (RFC 4861 §10: 1000 ms);
+    // once the RA gives the link's (4.), the wait ends that long after the NS, as for the global
+    // addresses (RFC 4861 §6.3.2) — not a full second on a link whose router says 250 ms. (The
+    // kernel's own run, armed already, may keep the address optimistic — usable — a little longer.)
+    let retransKnown: (ms: number) => void = () => undefined;
+    const retransLater = new Promise<number>((resolve) => (retransKnown = resolve));
+    const linkLocalDad = optimistic ? undefined : nd.probe(linkLocal, DEFAULT_RETRANS_MS, retransLater);
     linkLocalDad?.catch(() => undefined); // awaited below; a failure before then must not go unhandled
     // Should the link-layer address ever change, the kernel announces it (RFC 4861 §7.2.6). It does
     // not announce addresses added with NODAD: we announce each verified address ourselves (9.).
@@ -227,6 +233,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     const plan = planFromAdvertisements(found.heard ?? [found], parent.mtu, limitsOf(cfg));
     for (const note of plan.notes) log.info(note);
     if (plan.prefixes.length === 0) throw new Error(`router ${formatIPv6(plan.router)} on ${cfg.parent} advertises no prefix usable for SLAAC`);
+    retransKnown(plan.retransMs);
     record.raAt = plan.receivedAt ?? found.receivedAt;
     // A cached RA was received a while ago: route lifetimes count from then too (addresses' do, from raAt).
     const raAge = cached ? deps.clock() - record.raAt : 0;

@@ -13,6 +13,13 @@ export interface DadOptions {
   transmits?: number;
   /** RetransTimer in ms (RFC 4861 §10: 1000 unless the RA says otherwise). */
   retransMs?: number;
+  /**
+   * The link's RetransTimer once an RA gives it, while this run may still be waiting: the wait
+   * after the last NS then ends that long after it was sent, and later NSs are spaced by it (RFC
+   * 4861 §6.3.2: the host's RetransTimer is the RA's from its receipt on; RFC 4862 §5.4 waits
+   * RetransTimer after the last NS).
+   */
+  retransLater?: Promise<number>;
 }
 
 /** How long a link that was just brought up may take to accept our first probe. */
@@ -21,7 +28,7 @@ const LINK_READY_LIMIT_MS = 3000;
 /** Probe `target` on the socket's link. Resolves with the verdict; rejects only on socket errors. */
 export function detectDuplicate(sock: NdSocket, opts: DadOptions): Promise<DadResult> {
   const transmits = Math.max(1, opts.transmits ?? 1);
-  const retransMs = opts.retransMs && opts.retransMs > 0 ? opts.retransMs : DEFAULT_RETRANS_MS;
+  let retransMs = opts.retransMs && opts.retransMs > 0 ? opts.retransMs : DEFAULT_RETRANS_MS;
   const target = opts.target;
   const group = solicitedNode(target);
   const nonces: Buffer[] = [];
@@ -30,7 +37,10 @@ export function detectDuplicate(sock: NdSocket, opts: DadOptions): Promise<DadRe
 
   return new Promise<DadResult>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
+    let lastSent = 0;
+    let done = false;
     const finish = (verdict: DadResult['verdict'], evidence?: string, err?: Error): void => {
+      done = true;
       clearTimeout(timer);
       sock.stopListening();
       if (err) return reject(err);
@@ -53,9 +63,20 @@ export function detectDuplicate(sock: NdSocket, opts: DadOptions): Promise<DadRe
         return;
       }
       nonces.push(nonce);
+      lastSent = performance.now();
       timer = setTimeout(probe, retransMs);
     };
     probe();
+    opts.retransLater?.then(
+      (ms) => {
+        if (done || !(ms > 0) || ms === retransMs) return;
+        retransMs = ms;
+        if (nonces.length === 0) return; // still waiting for the link: the first NS is not out yet
+        clearTimeout(timer);
+        timer = setTimeout(probe, Math.max(0, lastSent + ms - performance.now()));
+      },
+      () => undefined,
+    );
   });
 }
 
