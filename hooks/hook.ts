@@ -94,6 +94,13 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
     return;
   }
 
+  // Installed but not configured yet (install.sh's config.toml names no parent): the hooks.d files
+  // fire for every container, and none must be refused for it — each starts without an address of
+  // ours, and the log says why. A container that asks by annotation is refused as ever (above).
+  if (!cfg.parent) {
+    log.info(`no parent interface configured (set "parent" in ${configPath ?? 'config.toml'}): the container starts without an address of ours`);
+    return;
+  }
   validateForAttach(cfg);
   // Who may reach it: a bad value refuses the container here, before anything is made.
   const policy = policyFor(cfg.policy, annotations);

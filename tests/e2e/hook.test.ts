@@ -285,7 +285,6 @@ t.test('failures: one line, exit 1, nothing left behind', async (t) => {
     { what: 'missing pid', id: 'bad4', byPid: true, input: (c) => c.state('creating', false), message: /^oci-slaac-hook: bad4: OCI state has no pid: cannot find the container's network namespace$/ },
     { what: 'netns vanished', id: 'bad5', byPid: true, input: (c) => c.state('creating').replace(/"pid":\d+/, `"pid":${exited.pid}`), message: new RegExp(`^oci-slaac-hook: bad5: network namespace /proc/${exited.pid}/ns/net: does not exist$`) },
     { what: 'unknown parent NIC', id: 'bad6', config: writeConfig('noparent', { parent: 'osh-nosuch0' }), message: /^oci-slaac-hook: bad6: parent interface "osh-nosuch0" does not exist$/ },
-    { what: 'no parent configured', id: 'bad7', config: writeConfig('empty', {}), message: /^oci-slaac-hook: bad7: no parent interface configured/ },
     { what: 'an RA that never comes', id: 'bad8', config: writeConfig('lonely', { parent: lonely, ra_timeout_ms: 1200 }), message: /^oci-slaac-hook: bad8: no router advertisement on eth0 within 1200 ms \(\d solicitations sent\)$/ },
     { what: 'a duplicate through every retry', id: 'bad9', annotations: { 'oci-slaac-hook.name': 'taken' }, message: new RegExp(`^oci-slaac-hook: bad9: duplicate address detection failed 4 times: ${taken.map((a) => `${a} \\(NA from ${a} at ${lab.config.peerMac}\\)`).join(', ')}$`) },
     { what: 'a bad annotation', id: 'bad10', annotations: { 'oci-slaac-hook.dad': 'sometimes' }, message: /^oci-slaac-hook: bad10: annotation oci-slaac-hook.dad: dad must be one of strict, optimistic, got "sometimes"$/ },
@@ -304,4 +303,13 @@ t.test('failures: one line, exit 1, nothing left behind', async (t) => {
     t.equal(readState(k.id), undefined, `${k.what}: no state file`);
     await c.remove();
   }
+  // Installed but not configured (no parent): the container starts, unaffected, and the log says why.
+  const unconfigured = await fakeContainer('bad7');
+  const before = await unconfigured.links();
+  const r = await hook('createRuntime', unconfigured.state('creating'), writeConfig('empty', {}));
+  t.equal(r.code, 0, 'no parent configured: exit 0 (the container starts)');
+  t.match(r.stderr.trim(), /^oci-slaac-hook: bad7: no parent interface configured \(set "parent" in \S+empty\.toml\): the container starts without an address of ours$/, 'one line saying why');
+  t.equal(await unconfigured.links(), before, 'no link made');
+  t.equal(readState('bad7'), undefined, 'no state file');
+  await unconfigured.remove();
 });
