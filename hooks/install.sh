@@ -3,6 +3,7 @@
 # wrapper for Docker, containerd and Kubernetes:
 #   $PREFIX/lib/oci-slaac-hook/{dist/oci-slaac-{hook,runtime,cni}{,.main}.js{,.cache},build/Release/osh_native.node}
 #   $PREFIX/bin/oci-slaac-hook                       (the operator command)
+#   $PREFIX/share/man/man{8,5}/                       (oci-slaac-hook(8), oci-slaac-runtime(8), oci-slaac-hook.toml(5))
 #   $CNI_BIN_DIR/$CNI_TYPE                           (opt-in: the CNI plugin, see below)
 #   $PREFIX/bin/oci-slaac-runtime                    (the runtime wrapper: runc's argv, our hooks added)
 #   $HOOKS_DIR/oci-slaac-hook-{prestart,poststop}.json (podman's hooks.d)
@@ -37,6 +38,10 @@ install -m 0644 dist/oci-slaac-runtime.main.js dist/oci-slaac-runtime.main.js.ca
 install -m 0755 dist/oci-slaac-cni.js "$LIB/dist/oci-slaac-cni.js"
 install -m 0644 dist/oci-slaac-cni.main.js dist/oci-slaac-cni.main.js.cache "$LIB/dist/"
 ln -sf "$LIB/dist/oci-slaac-hook.js" "$PREFIX/bin/oci-slaac-hook"
+# The man pages (scripts/man.ts, from hooks/manual.ts): man oci-slaac-hook, oci-slaac-runtime, oci-slaac-hook.toml.
+install -d "$PREFIX/share/man/man8" "$PREFIX/share/man/man5"
+install -m 0644 dist/man/oci-slaac-hook.8 dist/man/oci-slaac-runtime.8 "$PREFIX/share/man/man8/"
+install -m 0644 dist/man/oci-slaac-hook.toml.5 "$PREFIX/share/man/man5/"
 # The wrapper runs under dockerd's or containerd's environment, whose PATH may not have this node:
 # a script naming node's path, as the hooks.d files and the agent's unit do. Written beside and
 # renamed, so that it replaces a link there instead of writing through it.

@@ -4,7 +4,8 @@
  * environment and writes the network config on stdin; the result or the error result goes to
  * stdout, logs to stderr and syslog. Exit 0 on success, 1 with an error result otherwise.
  *
- * `__complete-dad ID [--config PATH] [--state-dir DIR]` is internal: an optimistic ADD without an
+ * `--version` prints the version and the CNI versions spoken. `__complete-dad ID [--config PATH]
+ * [--state-dir DIR]` is internal: an optimistic ADD without an
  * agent finishes DAD in a detached copy of this process.
  */
 import { isatty } from 'node:tty';
@@ -12,15 +13,20 @@ import { parseArgs } from 'node:util';
 import { oneLine } from '../runtime/core/errors';
 import { Logger } from '../runtime/system/log';
 import { readBounded, utf8 } from '../runtime/wire/oci/files';
-import { CNI_ERRORS, encodeError, MAX_NETCONF_BYTES } from '../runtime/wire/cni/spec';
+import { CNI_ERRORS, CNI_VERSIONS, encodeError, MAX_NETCONF_BYTES } from '../runtime/wire/cni/spec';
 import { isContainerId } from '../runtime/wire/oci/spec';
 import { COMPLETE_DAD_COMMAND, completeDadInBackground } from './hook';
 import { runCni } from './cni';
+import { VERSION } from './version';
 
 async function main(): Promise<number> {
   const log = new Logger('');
   try {
     const [first, id = '', ...rest] = process.argv.slice(2);
+    if (first === '--version') {
+      process.stdout.write(`oci-slaac-cni ${VERSION} (CNI ${CNI_VERSIONS.join(', ')})\n`);
+      return 0;
+    }
     if (first === COMPLETE_DAD_COMMAND) {
       if (!isContainerId(id)) throw new Error(`${COMPLETE_DAD_COMMAND}: the first argument must be an attachment id`);
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, 'state-dir': { type: 'string' } }, strict: true });

@@ -1,6 +1,6 @@
 /**
  * oci-slaac-hook: the one executable — the OCI hook stages (createRuntime, prestart, poststop:
- * the OCI state on stdin) and the operator commands (ra, dad, status, check, docker-install).
+ * the OCI state on stdin) and the operator commands (ra, dad, status, check, doctor, docker-install).
  *
  * Hook stages exit 0 on success and 1 on any failure (the runtime then refuses the container),
  * with one line naming the cause on stderr and in syslog.
@@ -16,16 +16,18 @@ import { readStdinState } from '../runtime/wire/oci/files';
 import { Logger, escapeControls } from '../runtime/system/log';
 import { HOOK_STAGES, isContainerId, type HookStage } from '../runtime/wire/oci/spec';
 import { runAgent } from '../runtime/agent/agent';
+import { VERSION } from './version';
+import { doctor, doctorResult } from './doctor';
+import { COMMANDS } from './manual';
 
-const USAGE = `usage:
-  oci-slaac-hook ra --interface IF [--netns PATH] [--timeout MS] [--name NAME] [--json]
-  oci-slaac-hook dad ADDRESS --interface IF [--netns PATH] [--transmits N] [--retrans-ms MS] [--json]
-  oci-slaac-hook status [--config PATH] [--json]
-  oci-slaac-hook check ID [--config PATH] [--json]   (0 ok, 1 differences from the ledger, 2 unknown ID)
-  oci-slaac-hook docker-install [--daemon-json PATH] [--name NAME] [--runtime-path PATH] [--default] [--json]
-                                                     (register oci-slaac-runtime in Docker's daemon.json)
-  oci-slaac-hook agent [--config PATH]               (the daemon: RA listeners, refresh, GC; SIGHUP reloads)
-  oci-slaac-hook createRuntime|prestart|poststop [--config PATH]   (OCI hook; state on stdin)`;
+const USAGE = `usage:\n${COMMANDS.map((c) => `  oci-slaac-hook ${c.synopsis}`).join('\n')}`;
+
+/** `help COMMAND`: its synopsis and what it does (the hook stages by any of their names). */
+function helpFor(name: string): string {
+  const c = COMMANDS.find((x) => x.name === name || (x.name === 'createRuntime' && (HOOK_STAGES as readonly string[]).includes(name)));
+  if (!c) throw new UsageError(`help: unknown command ${JSON.stringify(name)}`);
+  return `usage: oci-slaac-hook ${c.synopsis}\n\n${c.does}`;
+}
 
 class UsageError extends Error {}
 
@@ -73,6 +75,10 @@ async function run(argv: string[]): Promise<CommandResult> {
       if (positionals.length !== 1 || !positionals[0]) throw new UsageError('check: exactly one container ID is required');
       return withJson(values.json, await checkCommand({ id: positionals[0], config: values.config }));
     }
+    case 'doctor': {
+      const { values } = parse({ args: rest, options: { config: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+      return withJson(values.json, doctorResult(await doctor(values.config)));
+    }
     case 'docker-install': {
       const { values } = parse({
         args: rest,
@@ -81,6 +87,14 @@ async function run(argv: string[]): Promise<CommandResult> {
       });
       return withJson(values.json, dockerInstallCommand({ daemonJson: values['daemon-json'], name: values.name, runtimePath: values['runtime-path'], makeDefault: values.default }));
     }
+    case 'help': {
+      const [topic, ...more] = rest;
+      if (more.length > 0) throw new UsageError('help: at most one COMMAND');
+      return { exitCode: 0, text: topic === undefined ? USAGE : helpFor(topic), json: null };
+    }
+    case '--version':
+    case '-V':
+      return { exitCode: 0, text: `oci-slaac-hook ${VERSION}`, json: { version: VERSION } };
     case undefined:
     case '-h':
     case '--help':

@@ -20,6 +20,7 @@ for (const name of ['oci-slaac-hook', 'oci-slaac-runtime', 'oci-slaac-cni']) {
     format: 'cjs',
     minifySyntax: true,
     legalComments: 'none',
+    define: { __OSH_VERSION__: JSON.stringify(require(path.join(root, 'package.json')).version) },
     logLevel: 'warning',
   });
   // Compiled (not run) exactly as hooks/launch.js compiles it, by this node: the cache it accepts.
@@ -41,3 +42,7 @@ for (const name of ['demo', 'bench']) {
     logLevel: 'warning',
   });
 }
+
+// The man pages, from hooks/manual.ts (scripts/man.ts): dist/man/*.8, *.5.
+esbuild.buildSync({ entryPoints: [path.join(root, 'scripts', 'man.ts')], outfile: path.join(root, 'dist', 'man.js'), bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' });
+require(path.join(root, 'dist', 'man.js')).writeManPages(path.join(root, 'dist', 'man'), require(path.join(root, 'package.json')).version);

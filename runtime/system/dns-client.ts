@@ -71,6 +71,11 @@ export interface UpdateOptions {
   /** Further attempts after the first, on timeouts and network errors only; default 2. */
   retries?: number;
   /**
+   * RFC 2136 §2.4.4 "Name is in use" prerequisites (names in the zone). With no `ops`, the update
+   * changes nothing: the server checks the key and the prerequisites, and answers (`doctor`).
+   */
+  inUse?: string[];
+  /**
    * Called once, when the request has first left this process (a datagram handed to the kernel, or
    * the bytes written to a connected TCP socket): from then on the server may apply it. For tests'
    * failpoints.
@@ -184,12 +189,17 @@ function opRecord(op: UpdateOp, zone: string): ResourceRecord {
 }
 
 /** The UPDATE message for `ops` in `zone` (names already checked). */
-export function buildUpdate(id: number, zone: string, ops: readonly UpdateOp[]): Message {
+export function buildUpdate(id: number, zone: string, ops: readonly UpdateOp[], inUse: readonly string[] = []): Message {
   const z = normalizeName(zone);
   return {
     header: { id, qr: false, opcode: OPCODE.UPDATE, aa: false, tc: false, rd: false, ra: false, z: 0, rcode: 0 },
     questions: [{ name: z, type: TYPE.SOA, class: CLASS.IN }],
-    answers: [],
+    // The prerequisite section (RFC 2136 §2.4.4): class ANY, type ANY, TTL 0, no RDATA.
+    answers: inUse.map((n) => {
+      const name = normalizeName(n);
+      if (!isSubdomain(name, z)) throw new InputError(`update prerequisite ${JSON.stringify(n)} is not in zone ${z}`);
+      return { name, type: TYPE.ANY, class: CLASS.ANY, ttl: 0, rdata: { type: 'raw', bytes: Buffer.alloc(0) } };
+    }),
     authorities: ops.map((op) => opRecord(op, z)),
     additionals: [],
   };
@@ -440,7 +450,7 @@ export async function sendUpdate(opts: UpdateOptions): Promise<UpdateResult> {
   if (zone === '') throw new InputError('DNS update: empty zone');
 
   const id = crypto.randomInt(0, 0x10000);
-  const { verdict: v, transport, attempts, outcome } = await transact(server, buildUpdate(id, zone, opts.ops), { id, opcode: OPCODE.UPDATE, zone, key }, timeoutMs, retries, opts.onSent);
+  const { verdict: v, transport, attempts, outcome } = await transact(server, buildUpdate(id, zone, opts.ops, opts.inUse), { id, opcode: OPCODE.UPDATE, zone, key }, timeoutMs, retries, opts.onSent);
   if (v.kind === 'done') return { transport, attempts, elapsedMs: performance.now() - started };
   if (v.kind === 'truncated') throw new DnsUpdateError(zone, formatServer(server), 'BADRESPONSE', 'truncated', outcome);
   throw new DnsUpdateError(zone, formatServer(server), v.rcode, v.detail, outcome);

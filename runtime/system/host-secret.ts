@@ -14,10 +14,16 @@ export const HOST_SECRET_BYTES = 32;
  * the same secret: each writes a private temp file and hard-links it into place, and link(2) lets
  * exactly one win. Throws if the file is not 32 bytes or is accessible to group or others.
  */
-export function loadOrCreateHostSecret(dir: string = process.env.OCI_SLAAC_HOOK_STATE_LIB ?? '/var/lib/oci-slaac-hook'): Buffer {
+export function loadOrCreateHostSecret(dir: string = hostSecretDir()): Buffer {
   const path = join(dir, 'secret');
   return readSecret(path) ?? createSecret(dir, path);
 }
+
+/** Where the host secret lives: `OCI_SLAAC_HOOK_STATE_LIB`, else /var/lib/oci-slaac-hook. */
+export const hostSecretDir = (): string => process.env.OCI_SLAAC_HOOK_STATE_LIB ?? '/var/lib/oci-slaac-hook';
+
+/** The host secret if it exists (undefined if not; never created here); throws as loadOrCreateHostSecret does on a bad one. */
+export const readHostSecret = (dir: string = hostSecretDir()): Buffer | undefined => readSecret(join(dir, 'secret'));
 
 /** open + fstat + read: undefined if the file does not exist. */
 function readSecret(path: string): Buffer | undefined {

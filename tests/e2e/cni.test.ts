@@ -118,6 +118,8 @@ t.test('VERSION: 1.0.0 and 1.1.0, the asked version echoed', async (t) => {
   const old = await cni('VERSION', {}, JSON.stringify({ cniVersion: '0.4.0' }));
   t.equal(old.code, 0, 'an older version asked: answered, the runtime decides');
   t.equal(old.json?.cniVersion, '0.4.0');
+  const v = await run('env', ['-u', 'NODE_OPTIONS', process.execPath, CNI, '--version']);
+  t.match(v.stdout, /^oci-slaac-cni \d+\.\d+\.\d+ \(CNI 1\.0\.0, 1\.1\.0\)\n$/, `--version: ${v.stdout.trim()}`);
 });
 
 let firstAddress = '';

@@ -169,6 +169,7 @@ t.test('errors are one line, with the right exit code', async (t) => {
     [['ra', '--interface', lab.hostIf, '--timeout', 'soon'], 2, /^oci-slaac-hook: --timeout must be a positive integer, got "soon"$/],
     [['ra'], 2, /^oci-slaac-hook: ra: --interface is required$/m],
     [['frobnicate'], 2, /^oci-slaac-hook: unknown command "frobnicate"$/m],
+    [['help', 'frobnicate'], 2, /^oci-slaac-hook: help: unknown command "frobnicate"$/m],
   ];
   for (const [args, code, message] of cases) {
     const r = await cli(args);
@@ -176,6 +177,20 @@ t.test('errors are one line, with the right exit code', async (t) => {
     t.match(r.stderr.split('\n')[0], message);
     t.equal(r.stdout, '');
   }
+});
+
+t.test('--version, help, help COMMAND', async (t) => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  const v = await cli(['--version']);
+  t.equal(v.code, 0);
+  t.equal(v.stdout, `oci-slaac-hook ${pkg.version}\n`, "package.json's version, built into the bundle");
+  const help = await cli(['help']);
+  t.equal(help.code, 0);
+  for (const c of ['ra', 'dad', 'status', 'check', 'doctor', 'docker-install', 'agent', 'createRuntime|prestart|poststop', 'help', '--version']) t.match(help.stdout, `\n  oci-slaac-hook ${c}`, `usage lists ${c}`);
+  const check = await cli(['help', 'check']);
+  t.equal(check.code, 0);
+  t.match(check.stdout, /^usage: oci-slaac-hook check ID \[--config PATH\] \[--json\]\n\nCompare the live kernel and DNS/);
+  t.match((await cli(['help', 'poststop'])).stdout, /^usage: oci-slaac-hook createRuntime\|prestart\|poststop/, 'a hook stage by its name');
 });
 
 t.test('ra: no router on the link → one line, exit 1, after the timeout', async (t) => {

@@ -25,6 +25,9 @@ t.test('install.sh', async (t) => {
     t.equal(hook.hook.args[2], stage);
   }
   t.match(fs.readFileSync(path.join(env.CONFIG_DIR, 'config.toml'), 'utf8'), /# parent = "eth0"/);
+  for (const page of ['man8/oci-slaac-hook.8', 'man8/oci-slaac-runtime.8', 'man5/oci-slaac-hook.toml.5']) {
+    t.match(fs.readFileSync(path.join(env.PREFIX, 'share', 'man', page), 'utf8'), /^\.TH /, `man page ${page}`);
+  }
   // The agent's unit: Type=simple, restarted on failure, the installed bundle's `agent` with this config.
   const unit = fs.readFileSync(path.join(env.SYSTEMD_DIR, 'oci-slaac-hook-agent.service'), 'utf8');
   t.match(unit, /^Type=simple$/m);

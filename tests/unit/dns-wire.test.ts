@@ -72,6 +72,16 @@ t.test('an UPDATE is encoded byte for byte; deletes carry class NONE (254), TTL 
   t.equal(d.tsigOffset, undefined);
 });
 
+t.test('a prerequisite-only UPDATE (doctor): "name is in use" as class ANY, type ANY, TTL 0, no RDATA; no update section', async (t) => {
+  const wire = encodeMessage(buildUpdate(9, 'lab.example', [], ['Lab.Example.']));
+  // header: ZOCOUNT 1, PRCOUNT 1, UPCOUNT 0, ADCOUNT 0
+  t.same([wire.readUInt16BE(4), wire.readUInt16BE(6), wire.readUInt16BE(8), wire.readUInt16BE(10)], [1, 1, 0, 0]);
+  const d = decodeMessage(wire);
+  if (!d.ok) return t.fail(d.reason);
+  t.same(d.message.answers, [{ name: 'lab.example', type: TYPE.ANY, class: CLASS.ANY, ttl: 0, rdata: { type: 'raw', bytes: Buffer.alloc(0) } }]);
+  t.throws(() => buildUpdate(9, 'lab.example', [], ['other.example']), /not in zone lab\.example/, 'a prerequisite outside the zone: an input error');
+});
+
 t.test('a PTR in the reverse zone: the nibble name and its RDATA', async (t) => {
   const nibbles = '0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa';
   const m = buildUpdate(7, '1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa', [{ op: 'add', name: nibbles, type: 'PTR', ttl: 60, data: 'c1.lab.example' }]);
