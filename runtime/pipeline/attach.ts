@@ -41,7 +41,7 @@ import { installTable, prepareParent, type L3Reach } from '../ops/l3-reach';
 import { Ledger } from '../ops/ledger';
 import { freeInterfaceName, makeLink } from '../ops/link';
 import { addContainerRoutes } from '../ops/route';
-import { IFA_F_OPTIMISTIC } from '../wire/rtnetlink/constants';
+import { IFA_F_DADFAILED, IFA_F_OPTIMISTIC } from '../wire/rtnetlink/constants';
 import { refuseHostNetns, refuseNameTaken } from './admit';
 import { contextFor, replayUndo, type PipelineDeps } from './deps';
 import { agedLifetime, cachedDiscovery } from './ra-cache';
@@ -132,6 +132,8 @@ function newRecord(req: AttachRequest, netnsId: string, spec: SlaveSpec, deps: P
     since: new Date().toISOString(),
   };
 }
+
+const linkLocalInUse = (address: IPv6, r: DadResult): Error => new Error(`link-local address ${formatIPv6(address)} is in use on the link (${r.evidence ?? 'duplicate'})`);
 
 export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<ContainerRecord> {
   const { config: cfg } = req;
@@ -227,7 +229,22 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     const cached = await caching;
     const discovering = cached ? Promise.resolve(cached) : nd.discover({ source: onParent ? firstUsableLinkLocal(host.listAddresses(parent.index)) : linkLocal, retransmitSource: UNSPECIFIED, timeoutMs: cfg.ra_timeout_ms, retransmitMs: 1000 });
     failpoint('rs');
-    const found = await discovering;
+    // A link-local in use is found by the kernel's DAD too (it runs beside ours, 3.), which then
+    // takes the address away: sends from it — and from `::`, the kernel finding no source — fail
+    // with EADDRNOTAVAIL. A failure then is named by the verdict: ours, else the kernel's flag.
+    const refuseIfKernelFailed = (): void => {
+      const kernel = container.listAddresses(link.index).find((a) => a.address.equals(linkLocal));
+      if (kernel && kernel.flags & IFA_F_DADFAILED) throw linkLocalInUse(linkLocal, { address: linkLocal, verdict: 'duplicate', evidence: "the kernel's DAD failed", elapsedMs: 0, sent: 0 });
+    };
+    const orLinkLocalInUse = async (err: unknown): Promise<never> => {
+      const ll = await linkLocalDad?.catch(() => undefined);
+      if (ll?.verdict === 'duplicate') throw linkLocalInUse(linkLocal, ll);
+      refuseIfKernelFailed();
+      throw err;
+    };
+    const found = await discovering.catch(orLinkLocalInUse);
+    // Before the global addresses' DAD: their NSs from `::` would find no source and retry in vain.
+    if (!optimistic) refuseIfKernelFailed();
     const raMs = performance.now() - tRa;
     // Every RA heard until one was usable, merged; at most max_prefixes/max_routes/max_dns_servers.
     const plan = planFromAdvertisements(found.heard ?? [found], parent.mtu, limitsOf(cfg));
@@ -294,9 +311,9 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     // DAD is still going, or that claim would install (and record) its address after the undo.
     const claiming = settleAll(plan.prefixes.map(claimFor));
     failpoint('dad');
-    const addresses = await claiming;
-    const llResult: DadResult | undefined = await linkLocalDad;
-    if (llResult?.verdict === 'duplicate') throw new Error(`link-local address ${formatIPv6(linkLocal)} is in use on the link (${llResult.evidence ?? 'duplicate'})`);
+    const addresses = await claiming.catch(orLinkLocalInUse);
+    const llResult: DadResult | undefined = await linkLocalDad?.catch(orLinkLocalInUse);
+    if (llResult?.verdict === 'duplicate') throw linkLocalInUse(linkLocal, llResult);
     const dadMs = performance.now() - tDad;
     record.addresses = addresses;
     failpoint('address');

@@ -2,7 +2,7 @@
 // that matters ok; then the agent down, a wrong TSIG key, and the router stopped — each named as a
 // fail with its fix, exit 1. With no parent configured, doctor says so (and the hook lets
 // containers start: tests/e2e/hook.test.ts).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -48,7 +48,7 @@ function writeConfig(name: string, keyFile: string, parent?: string): string {
   return file;
 }
 
-async function doctor(config: string): Promise<{ code: number; text: string; findings: Finding[] }> {
+async function doctor(t: Test, config: string): Promise<{ code: number; text: string; findings: Finding[] }> {
   const text = await run('env', ['-u', 'NODE_OPTIONS', process.execPath, HOOK_CLI, 'doctor', '--config', config], { baseEnv: ENV, timeoutMs: 30_000 });
   const json = await run('env', ['-u', 'NODE_OPTIONS', process.execPath, HOOK_CLI, 'doctor', '--config', config, '--json'], { baseEnv: ENV, timeoutMs: 30_000 });
   t.equal(json.code, text.code, '--json exits as the text form does');
@@ -79,7 +79,7 @@ t.test('doctor in the lab: every check ok; then agent down, wrong key, router st
   agent = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, HOOK_CLI, 'agent', '--config', good], { env: ENV, stdio: ['ignore', 'ignore', 'ignore'] });
   for (let i = 0; i < 50 && !fs.existsSync(path.join(stateDir, 'agent.sock')); i++) await new Promise((r) => setTimeout(r, 100));
 
-  const all = await doctor(good);
+  const all = await doctor(t, good);
   t.comment(all.text);
   t.equal(all.code, 0, 'exit 0');
   for (const check of ['config', 'kernel macvlan', 'parent', 'router', 'secret', 'state dir', 'agent', 'dns', 'free address']) {
@@ -92,23 +92,23 @@ t.test('doctor in the lab: every check ok; then agent down, wrong key, router st
   agent.kill('SIGTERM');
   await new Promise((r) => agent?.once('exit', r));
   agent = undefined;
-  const noAgent = await doctor(good);
+  const noAgent = await doctor(t, good);
   t.equal(noAgent.code, 1, 'agent down: exit 1');
   t.match(find(noAgent.findings, 'agent'), { verdict: 'fail', detail: /no agent answers/, fix: /systemctl enable --now oci-slaac-hook-agent/ }, 'agent: fail, with the fix');
 
   const wrongKey = path.join(work, 'wrong.key');
   const real = fs.readFileSync(lab.dnsKeyFile ?? '', 'utf8');
   fs.writeFileSync(wrongKey, real.replace(/secret "[^"]+"/, `secret "${Buffer.alloc(32, 0x55).toString('base64')}"`));
-  const badKey = await doctor(writeConfig('badkey', wrongKey, lab.hostIf));
+  const badKey = await doctor(t, writeConfig('badkey', wrongKey, lab.hostIf));
   t.equal(badKey.code, 1, 'wrong TSIG key: exit 1');
   t.match(find(badKey.findings, 'dns'), { verdict: 'fail', detail: /BADSIG|NOTAUTH|BADKEY/, fix: /key_file/ }, `dns: fail, with the fix (${find(badKey.findings, 'dns')?.detail})`);
 
   await stopRadvd(lab);
-  const noRouter = await doctor(good);
+  const noRouter = await doctor(t, good);
   t.equal(noRouter.code, 1, 'router stopped: exit 1');
   t.match(find(noRouter.findings, 'router'), { verdict: 'fail', detail: /no router advertisement on/, fix: /radvd/ }, 'router: fail, with the fix');
 
-  const none = await doctor(writeConfig('none', lab.dnsKeyFile ?? ''));
+  const none = await doctor(t, writeConfig('none', lab.dnsKeyFile ?? ''));
   t.equal(none.code, 1);
   t.match(find(none.findings, 'parent'), { verdict: 'fail', detail: /no parent interface configured/, fix: /set parent/ }, 'no parent: named, with the fix');
 });
