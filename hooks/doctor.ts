@@ -70,8 +70,9 @@ const fail = (check: string, detail: string, fix: string): Finding => ({ check, 
  * module); one with it, ENODEV for the missing parent — nothing is made either way.
  */
 function linkKind(kind: 'macvlan' | 'ipvlan'): Finding {
-  const host = RtnlKernel.host();
+  let host: RtnlKernel | undefined;
   try {
+    host = RtnlKernel.host();
     const spec: SlaveSpec = kind === 'macvlan' ? { kind, mode: 'bridge' } : { kind, mode: 'l2' };
     host.createSlave({ parentIndex: 0x7ffffff0, name: 'osh-doctor0', spec });
     host.deleteLink(host.findLink('osh-doctor0')?.index ?? 0); // never reached: no such parent
@@ -82,7 +83,7 @@ function linkKind(kind: 'macvlan' | 'ipvlan'): Finding {
     if (code === 'EOPNOTSUPP') return fail(`kernel ${kind}`, `this kernel makes no ${kind} links`, `load the module (modprobe ${kind}) or use a kernel with CONFIG_${kind.toUpperCase()}`);
     return warn(`kernel ${kind}`, `could not ask: ${oneLine(err)}`, 'run doctor as root');
   } finally {
-    host.close();
+    host?.close();
   }
 }
 
