@@ -12,12 +12,12 @@ import { defaultConfig, type HookConfig } from '../../runtime/core/config';
 import type { ContainerRecord } from '../../runtime/core/record';
 import { linkLocalAddress } from '../../runtime/core/plan';
 import { formatIPv6 } from '../../runtime/core/ipv6';
-import { Logger, type Level } from '../../runtime/system/log';
 import { attach } from '../../runtime/pipeline/attach';
 import { systemDeps, type PipelineDeps } from '../../runtime/pipeline/deps';
 import { detach } from '../../runtime/pipeline/detach';
 import { run } from '../../vm/lab/run';
 import { labUp, type Lab } from '../../vm/lab/lab';
+import { MemoryLogger } from '../unit/fake-kernel';
 
 t.setTimeout(120_000);
 
@@ -26,19 +26,9 @@ const stateDir = path.join(work, 'state');
 const secret = Buffer.alloc(32, 0x72);
 const N = 10;
 
-class QuietLogger extends Logger {
-  readonly lines: string[] = [];
-  constructor() {
-    super('', path.join(work, 'no-syslog'));
-  }
-  override log(level: Level, message: string): void {
-    this.lines.push(`${level}: ${message}`);
-  }
-}
-
 let lab: Lab;
 let deps: PipelineDeps;
-const log = new QuietLogger();
+const log = new MemoryLogger();
 
 t.before(async () => {
   lab = await labUp({ LAB_NAME: 'rtm', LAB_PREFIX: '2001:db8:c7::/64', LAB_ROUTER_ADDR: '2001:db8:c7::1', LAB_PEER_ADDR: '2001:db8:c7::100', LAB_RETRANS_MS: '250' });
