@@ -28,7 +28,6 @@ import { cniName } from '../runtime/system/container-name';
 import { loadOrCreateHostSecret } from '../runtime/system/host-secret';
 import type { Logger } from '../runtime/system/log';
 import { solicitRouter } from '../runtime/system/nd/solicit';
-import { StateStore } from '../runtime/system/state-store';
 import { admit } from '../runtime/pipeline/admit';
 import { attach } from '../runtime/pipeline/attach';
 import { check } from '../runtime/pipeline/check';
@@ -210,30 +209,23 @@ async function status(base: HookConfig, log: Logger): Promise<void> {
   } catch (err) {
     throw new CniFailure(CNI_ERRORS.notAvailable, oneLine(err));
   }
-  // Existing attachments on this parent lose their router too when none is heard: 51, not 50.
-  const unavailable = (why: string): CniFailure => {
-    const attached = attachedOnParent(cfg);
-    return attached > 0 ? new CniFailure(CNI_ERRORS.limitedConnectivity, `${why} (${attached} attachment${attached === 1 ? '' : 's'} on ${cfg.parent} may lose their router)`) : new CniFailure(CNI_ERRORS.notAvailable, why);
-  };
   const found = await withDeps(cfg, log, async (deps) => {
-    const cached = await cachedDiscovery(deps, cfg);
-    if (cached) return cached;
-    try {
-      return await solicitRouter(cfg.parent, undefined, Math.min(cfg.ra_timeout_ms, STATUS_RA_TIMEOUT_MS));
-    } catch (err) {
-      throw unavailable(`parent ${cfg.parent}: ${oneLine(err)}`);
+    // Existing attachments on this parent lose their router too when none is heard: 51, not 50.
+    const unavailable = (why: string): CniFailure => {
+      const attached = deps.store.list().filter((r) => r.parent === cfg.parent && r.cni).length;
+      return attached > 0 ? new CniFailure(CNI_ERRORS.limitedConnectivity, `${why} (${attached} attachment${attached === 1 ? '' : 's'} on ${cfg.parent} may lose their router)`) : new CniFailure(CNI_ERRORS.notAvailable, why);
+    };
+    let heard = await cachedDiscovery(deps, cfg);
+    if (!heard) {
+      try {
+        heard = await solicitRouter(cfg.parent, undefined, Math.min(cfg.ra_timeout_ms, STATUS_RA_TIMEOUT_MS));
+      } catch (err) {
+        throw unavailable(`parent ${cfg.parent}: ${oneLine(err)}`);
+      }
     }
+    const why = unusableReason(heard.advertisement);
+    if (why !== undefined) throw unavailable(`parent ${cfg.parent}: router ${formatIPv6(heard.router)}: ${why}`);
+    return heard;
   });
-  const why = unusableReason(found.advertisement);
-  if (why !== undefined) throw unavailable(`parent ${cfg.parent}: router ${formatIPv6(found.router)}: ${why}`);
   log.info(`STATUS: ${cfg.parent} hears router ${formatIPv6(found.router)} with a prefix for SLAAC`);
-}
-
-/** How many CNI attachments are on the configured parent (0 when the state dir cannot be read). */
-function attachedOnParent(cfg: HookConfig): number {
-  try {
-    return new StateStore(cfg.state_dir).list().filter((r) => r.parent === cfg.parent && r.cni).length;
-  } catch {
-    return 0;
-  }
 }

@@ -6,16 +6,12 @@ import { replaceFile } from '../runtime/system/atomic-file';
 import { describePolicy } from '../runtime/core/policy';
 import { loadConfigFile } from '../runtime/system/config-file';
 import { DEFAULT_RETRANS_MS } from '../runtime/core/dad';
-import { detectDuplicate } from '../runtime/system/nd/dad-probe';
 import { InputError } from '../runtime/core/errors';
 import { loadOrCreateHostSecret } from '../runtime/system/host-secret';
 import { stableAddress } from '../runtime/core/iid';
-import { openInterface } from '../runtime/system/interface';
 import { formatIPv6, parseIPv6, parsePrefix } from '../runtime/core/ipv6';
-import { solicitRouter } from '../runtime/system/nd/solicit';
-import { NdSocket } from '../runtime/system/nd/socket';
+import { probeAddress, solicitRouter } from '../runtime/system/nd/solicit';
 import { formatRaSummary, summarizeRa, type RaSummary } from '../runtime/wire/ndp/summary';
-import { ICMP6_NA, ICMP6_NS } from '../runtime/core/nd-types';
 import { remaining, type Lifetime } from '../runtime/core/lifetime';
 import type { AddressRecord, ContainerRecord } from '../runtime/core/record';
 import { bootNow } from '../runtime/system/clock';
@@ -68,18 +64,11 @@ export async function dadCommand(opts: { address: string; interface: string; net
   const target = parseIPv6(opts.address);
   const transmits = positiveInt(opts.transmits, '--transmits', 1);
   const retransMs = positiveInt(opts.retrans, '--retrans-ms', DEFAULT_RETRANS_MS);
-  const iface = openInterface(opts.interface, opts.netns);
-  const sock = NdSocket.open({ netns: iface.netns, ifname: iface.link.name, ifindex: iface.link.index, types: [ICMP6_NS, ICMP6_NA] });
-  try {
-    const r = await detectDuplicate(sock, { target, transmits, retransMs });
-    const elapsedMs = Math.round(r.elapsedMs);
-    const json = { address: formatIPv6(target), interface: iface.link.name, verdict: r.verdict, evidence: r.evidence ?? null, elapsedMs, probes: r.sent };
-    const text = `${r.verdict} ${formatIPv6(target)} on ${iface.link.name} after ${elapsedMs} ms (${r.sent} probe${r.sent === 1 ? '' : 's'})${r.evidence ? `: ${r.evidence}` : ''}`;
-    return { exitCode: r.verdict === 'unique' ? 0 : 1, text, json };
-  } finally {
-    sock.close();
-    iface.close();
-  }
+  const r = await probeAddress(opts.interface, opts.netns, { target, transmits, retransMs });
+  const elapsedMs = Math.round(r.elapsedMs);
+  const json = { address: formatIPv6(target), interface: r.link.name, verdict: r.verdict, evidence: r.evidence ?? null, elapsedMs, probes: r.sent };
+  const text = `${r.verdict} ${formatIPv6(target)} on ${r.link.name} after ${elapsedMs} ms (${r.sent} probe${r.sent === 1 ? '' : 's'})${r.evidence ? `: ${r.evidence}` : ''}`;
+  return { exitCode: r.verdict === 'unique' ? 0 : 1, text, json };
 }
 
 /** A record's address with the deadlines refresh keeps (CLOCK_BOOTTIME ms; null = infinite), when it keeps them. */

@@ -20,10 +20,7 @@ import { parseServer, sendUpdate } from '../runtime/system/dns-client';
 import { readHostSecret, hostSecretDir } from '../runtime/system/host-secret';
 import { openInterface } from '../runtime/system/interface';
 import { RtnlKernel } from '../runtime/system/kernel';
-import { detectDuplicate } from '../runtime/system/nd/dad-probe';
-import { solicitRouter } from '../runtime/system/nd/solicit';
-import { NdSocket } from '../runtime/system/nd/socket';
-import { ICMP6_NA, ICMP6_NS } from '../runtime/core/nd-types';
+import { probeAddress, solicitRouter } from '../runtime/system/nd/solicit';
 import { loadKeyFile } from '../runtime/wire/dns/keyfile';
 import { IFF_UP } from '../runtime/wire/rtnetlink/constants';
 import type { DiscoveredRouter } from '../runtime/system/nd/client';
@@ -180,15 +177,8 @@ export async function doctor(configPath: string | undefined, paths: DoctorPaths 
   if (first) {
     const candidate = stableAddress({ prefix: first.prefix, prefixLength: 64, name: PROBE_NAME, networkId: cfg.network_id, dadCounter: 0, secret: Buffer.alloc(32) }).address;
     try {
-      const iface = openInterface(cfg.parent);
-      const sock = NdSocket.open({ netns: iface.netns, ifname: iface.link.name, ifindex: iface.link.index, types: [ICMP6_NS, ICMP6_NA] });
-      try {
-        const r = await detectDuplicate(sock, { target: candidate, transmits: cfg.dad_transmits, retransMs: found?.advertisement.retransTimer || 1000 });
-        out.push(r.verdict === 'unique' ? ok('free address', `${formatIPv6(candidate)} is free on the link (DAD, ${Math.round(r.elapsedMs)} ms)`) : warn('free address', `${formatIPv6(candidate)} is in use (${r.evidence ?? 'duplicate'})`, 'a container taking it would try the next candidate; see who holds it'));
-      } finally {
-        sock.close();
-        iface.close();
-      }
+      const r = await probeAddress(cfg.parent, undefined, { target: candidate, transmits: cfg.dad_transmits, retransMs: found?.advertisement.retransTimer || 1000 });
+      out.push(r.verdict === 'unique' ? ok('free address', `${formatIPv6(candidate)} is free on the link (DAD, ${Math.round(r.elapsedMs)} ms)`) : warn('free address', `${formatIPv6(candidate)} is in use (${r.evidence ?? 'duplicate'})`, 'a container taking it would try the next candidate; see who holds it'));
     } catch (err) {
       out.push(fail('free address', `DAD on ${cfg.parent}: ${oneLine(err)}`, `check ${cfg.parent} can send ICMPv6 (run as root)`));
     }
