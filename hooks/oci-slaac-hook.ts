@@ -19,6 +19,7 @@ import { runAgent } from '../runtime/agent/agent';
 import { VERSION } from './version';
 import { doctor, doctorResult } from './doctor';
 import { COMMANDS } from './manual';
+import { DEFAULTS, installCommand, uninstallCommand } from './install';
 
 const USAGE = `usage:\n${COMMANDS.map((c) => `  oci-slaac-hook ${c.synopsis}`).join('\n')}`;
 
@@ -87,6 +88,48 @@ async function run(argv: string[]): Promise<CommandResult> {
       });
       return withJson(values.json, dockerInstallCommand({ daemonJson: values['daemon-json'], name: values.name, runtimePath: values['runtime-path'], makeDefault: values.default }));
     }
+    case 'install': {
+      const { values } = parse({
+        args: optionalValues(rest, { '--docker': DEFAULTS.daemonJson, '--containerd': DEFAULTS.containerdConfig }),
+        options: {
+          parent: { type: 'string' },
+          scan: { type: 'string' },
+          docker: { type: 'string' },
+          containerd: { type: 'string' },
+          cni: { type: 'string' },
+          'cni-type': { type: 'string' },
+          prefix: { type: 'string' },
+          'hooks-dir': { type: 'string' },
+          'config-dir': { type: 'string' },
+          'systemd-dir': { type: 'string' },
+          'state-lib': { type: 'string' },
+          'ra-timeout': { type: 'string' },
+          json: { type: 'boolean' },
+        },
+        strict: true,
+      });
+      return withJson(
+        values.json,
+        await installCommand({
+          parent: values.parent,
+          scan: values.scan,
+          docker: values.docker,
+          containerd: values.containerd,
+          cni: values.cni,
+          cniType: values['cni-type'],
+          prefix: values.prefix,
+          hooksDir: values['hooks-dir'],
+          configDir: values['config-dir'],
+          systemdDir: values['systemd-dir'],
+          stateLib: values['state-lib'],
+          raTimeout: values['ra-timeout'],
+        }),
+      );
+    }
+    case 'uninstall': {
+      const { values } = parse({ args: rest, options: { 'state-lib': { type: 'string' }, purge: { type: 'boolean' }, json: { type: 'boolean' } }, strict: true });
+      return withJson(values.json, uninstallCommand({ stateLib: values['state-lib'], purge: values.purge }));
+    }
     case 'help': {
       const [topic, ...more] = rest;
       if (more.length > 0) throw new UsageError('help: at most one COMMAND');
@@ -102,6 +145,19 @@ async function run(argv: string[]): Promise<CommandResult> {
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
+}
+
+/** `--docker [PATH]`: an option whose value may be left out (then its default), as `--docker=PATH` or `--docker PATH`. */
+function optionalValues(args: readonly string[], defaults: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] ?? '';
+    const fallback = defaults[a];
+    const next = args[i + 1];
+    if (fallback !== undefined && (next === undefined || next.startsWith('-'))) out.push(`${a}=${fallback}`);
+    else out.push(a);
+  }
+  return out;
 }
 
 function withJson(json: boolean | undefined, r: CommandResult): CommandResult {

@@ -11,16 +11,21 @@ import * as path from 'node:path';
  * never a part. A symbolic link is kept (its target is replaced), and the file's mode and owner;
  * a new file is 0644 (dockerd's own files are world-readable) in a directory made if missing.
  * `fsync`: the text is on disk before the rename (a daemon's config); without, only atomic.
+ * `own`: a file wholly ours (a hooks.d file, a launcher): the path itself is replaced — a link
+ * there is replaced, not written through — with `mode` (default 0644) and our owner.
  */
-export function replaceFile(file: string, text: string, opts: { fsync?: boolean } = {}): void {
+export function replaceFile(file: string, text: string, opts: { fsync?: boolean; own?: { mode?: number } } = {}): void {
   let target = path.resolve(file);
-  let mode = 0o644;
+  let mode = opts.own?.mode ?? 0o644;
   let owner: { uid: number; gid: number } | undefined;
   try {
-    target = fs.realpathSync(file);
-    const st = fs.statSync(target);
-    mode = st.mode & 0o7777;
-    owner = { uid: st.uid, gid: st.gid };
+    if (opts.own) fs.lstatSync(target);
+    else {
+      target = fs.realpathSync(file);
+      const st = fs.statSync(target);
+      mode = st.mode & 0o7777;
+      owner = { uid: st.uid, gid: st.gid };
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });

@@ -10,6 +10,7 @@ import {
   IFLA_ADDRESS,
   IFLA_AF_SPEC,
   IFLA_IFALIAS,
+  IFLA_MASTER,
   IFLA_IFNAME,
   IFLA_INET6_ADDR_GEN_MODE,
   IFLA_INFO_DATA,
@@ -49,6 +50,8 @@ export interface Link {
   operstate: number | undefined;
   /** IFLA_IFALIAS: our ownership mark on links we make. */
   alias: string | undefined;
+  /** IFLA_MASTER: the bridge or bond this link is a port of. */
+  master?: number;
 }
 
 function ifinfomsg(index = 0, flags = 0, change = 0, family = AF_UNSPEC): Buffer {
@@ -64,6 +67,7 @@ function decodeLink(payload: Buffer): Link {
   const attrs = decodeAttrs(payload.subarray(16));
   const info = attrs.get(IFLA_LINKINFO);
   const parent = attrs.get(IFLA_LINK);
+  const master = attrs.get(IFLA_MASTER);
   return {
     index: payload.readInt32LE(4),
     flags: payload.readUInt32LE(8),
@@ -74,6 +78,7 @@ function decodeLink(payload: Buffer): Link {
     kind: info ? cString(decodeAttrs(info).get(IFLA_INFO_KIND)) : undefined,
     operstate: attrs.get(IFLA_OPERSTATE)?.readUInt8(0),
     alias: cString(attrs.get(IFLA_IFALIAS)),
+    ...(master && master.length >= 4 ? { master: master.readUInt32LE(0) } : {}),
   };
 }
 

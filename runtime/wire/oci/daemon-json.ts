@@ -85,3 +85,27 @@ export function addDockerRuntime(text: string | undefined, opts: DockerRuntimeOp
   }
   return { text: out, changed };
 }
+
+/**
+ * `text` without runtime `name`, when it still has our `path` (a runtime the operator has changed
+ * since is theirs: kept, and `kept` says so). `dropEmptyRuntimes`: the `runtimes` key was ours
+ * too, removed when nothing is left in it. `emptied`: nothing is left in the file at all (a file
+ * we made may go).
+ */
+export function removeDockerRuntime(text: string, opts: { name: string; path: string; dropEmptyRuntimes: boolean }): { text: string; changed: string[]; kept?: string; emptied: boolean } {
+  const doc = text.trim() === '' ? {} : parseJsonText(text, 'daemon.json');
+  if (!isObject(doc)) throw new InputError(`daemon.json must be a JSON object, got ${kind(doc)}`);
+  const runtimes = own(doc, 'runtimes');
+  const entry = isObject(runtimes) ? own(runtimes, opts.name) : undefined;
+  if (!isObject(runtimes) || !isObject(entry) || own(entry, 'path') !== opts.path) {
+    const kept = entry === undefined ? undefined : `runtimes.${opts.name}: kept (changed since install: its path is not ${opts.path})`;
+    return { text, changed: [], ...(kept ? { kept } : {}), emptied: Object.keys(doc).length === 0 };
+  }
+  delete runtimes[opts.name];
+  const changed = [`runtimes.${opts.name}: removed`];
+  if (opts.dropEmptyRuntimes && Object.keys(runtimes).length === 0) {
+    delete doc.runtimes;
+    changed.push('runtimes: removed (empty)');
+  }
+  return { text: `${JSON.stringify(doc, null, 2)}\n`, changed, emptied: Object.keys(doc).length === 0 };
+}

@@ -39,12 +39,14 @@ export const AF_UNSPEC = 0;
 export const AF_INET6 = 10;
 
 export const IFF_UP = 0x1;
+export const IFF_LOOPBACK = 0x8;
 export const IFF_LOWER_UP = 0x10000;
 
 export const IFLA_ADDRESS = 1;
 export const IFLA_IFNAME = 3;
 export const IFLA_MTU = 4;
 export const IFLA_LINK = 5;
+export const IFLA_MASTER = 10;
 export const IFLA_OPERSTATE = 16;
 export const IFLA_LINKINFO = 18;
 export const IFLA_IFALIAS = 20;
