@@ -3,6 +3,7 @@
  * Node does not offer goes through here; errors thrown by the addon carry `code` (errno name),
  * `errno` and `syscall`.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export interface ControlMessage {
@@ -93,14 +94,25 @@ export const IPPROTO_ICMPV6 = 58;
 let loaded: NativeAddon | undefined;
 
 /**
- * The addon is built to <root>/build/Release/osh_native.node; the bundle is <root>/dist (one level
- * below the root), this source file <root>/runtime/system (two). OCI_SLAAC_HOOK_ADDON overrides.
+ * Where the addon is, under the package root (<root>/dist holds the bundle, one level below it;
+ * this source file is <root>/runtime/system, two): OCI_SLAAC_HOOK_ADDON if set; else a build from
+ * source, <root>/build/Release/osh_native.node (a checkout, or an npm install where no prebuild
+ * matched: scripts/install-addon.js); else the prebuild shipped in the npm package,
+ * <root>/prebuilds/<platform>-<arch>/osh_native.node (N-API: one per platform and arch, whatever
+ * the node version). A local build first, as node-gyp-build does: it was made for this machine.
  */
+export function addonPath(env: NodeJS.ProcessEnv = process.env, dir: string = __dirname): string {
+  if (env.OCI_SLAAC_HOOK_ADDON) return env.OCI_SLAAC_HOOK_ADDON;
+  const root = path.join(dir, ...(path.basename(dir) === 'system' ? ['..', '..'] : ['..']));
+  const built = path.join(root, 'build', 'Release', 'osh_native.node');
+  const prebuilt = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'osh_native.node');
+  return !fs.existsSync(built) && fs.existsSync(prebuilt) ? prebuilt : built;
+}
+
 export function native(): NativeAddon {
   if (!loaded) {
-    const file = process.env.OCI_SLAAC_HOOK_ADDON ?? path.join(__dirname, ...(path.basename(__dirname) === 'system' ? ['..', '..'] : ['..']), 'build', 'Release', 'osh_native.node');
     const mod = { exports: {} as NativeAddon };
-    process.dlopen(mod, file);
+    process.dlopen(mod, addonPath());
     loaded = mod.exports;
   }
   return loaded;
