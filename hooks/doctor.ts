@@ -101,7 +101,7 @@ export async function doctor(configPath: string | undefined, paths: DoctorPaths 
 
   // The parent: configured, there, up.
   if (!cfg.parent) {
-    out.push(fail('parent', 'no parent interface configured: every container starts without an address of ours', `set parent = "<the NIC with the router>" in ${file}`));
+    out.push(fail('parent', 'no parent interface configured: every container starts without an address of ours', `set parent = "<the NIC with the router>" in ${file} (oci-slaac-hook install --parent IF does it)`));
     return out;
   }
   let parentUp = false;
@@ -206,7 +206,7 @@ function runtimes(paths: DoctorPaths): Finding[] {
       const f = path.join(d, 'oci-slaac-hook-poststop.json');
       return fs.existsSync(f) ? [d] : [];
     });
-    out.push(hooksD.length ? ok('podman', `hooks.d files in ${hooksD.join(', ')}`) : warn('podman', `podman found, no hooks.d file of ours in ${paths.hooksDirs.join(' or ')}`, 'sh hooks/install.sh (or pass --hooks-dir)'));
+    out.push(hooksD.length ? ok('podman', `hooks.d files in ${hooksD.join(', ')}`) : warn('podman', `podman found, no hooks.d file of ours in ${paths.hooksDirs.join(' or ')}`, 'oci-slaac-hook install (or pass --hooks-dir)'));
   }
   if (onPath('dockerd')) {
     const text = read(paths.daemonJson);
@@ -214,7 +214,7 @@ function runtimes(paths: DoctorPaths): Finding[] {
   }
   if (onPath('containerd')) {
     const text = read(paths.containerdConfig);
-    out.push(text?.includes('oci-slaac-runtime') ? ok('containerd', `${paths.containerdConfig} names oci-slaac-runtime`) : warn('containerd', `containerd found, ${paths.containerdConfig} has no runtime of ours`, 'add a runtime whose BinaryName is oci-slaac-runtime (README, "containerd")'));
+    out.push(text?.includes('oci-slaac-runtime') ? ok('containerd', `${paths.containerdConfig} names oci-slaac-runtime`) : warn('containerd', `containerd found, ${paths.containerdConfig} has no runtime of ours`, 'oci-slaac-hook install --containerd (a runtime whose BinaryName is oci-slaac-runtime), then restart containerd'));
   }
   const cni = paths.cniBinDirs.find((d) => fs.existsSync(path.join(d, 'slaac')));
   if (cni) out.push(ok('cni', `plugin ${path.join(cni, 'slaac')}`));
