@@ -145,6 +145,9 @@ t.test('install/uninstall in lab ins: the parent found, a podman container with 
   if (!fs.existsSync(CLI)) return t.fail(`${CLI} is missing: npm run build:bundle`);
   const taken = OUR_HOOKS.filter((f) => fs.existsSync(f));
   if (taken.length) return t.fail(`${taken.join(', ')} exist already (another installation): not touching podman's hooks.d`);
+  /** The directories up to podman's hooks.d that are not there yet: gone again at the end, whatever happens. */
+  const absentDirs: string[] = [];
+  for (let d = HOOKS_D; !fs.existsSync(d); d = path.dirname(d)) absentDirs.push(d);
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ins-'));
   const rootfs = path.join(work, 'rootfs');
@@ -165,6 +168,7 @@ t.test('install/uninstall in lab ins: the parent found, a podman container with 
     for (const name of made) await podman(['rm', '--force', '--time', '0', name]);
     for (const n of ['main', 'none']) if (fs.existsSync(path.join(work, n, 'lib', 'install.json'))) await cli(['uninstall', '--purge', '--state-lib', path.join(work, n, 'lib')]);
     for (const f of OUR_HOOKS) if (fs.existsSync(f) && fs.readFileSync(f, 'utf8').includes(work)) fs.rmSync(f);
+    for (const d of absentDirs) if (fs.existsSync(d) && fs.readdirSync(d).length === 0) fs.rmdirSync(d);
     await labA?.down();
     await labB?.down();
     fs.rmSync(work, { recursive: true, force: true });
