@@ -61,7 +61,7 @@ export interface InstallOptions {
   raTimeout?: string;
 }
 
-type Action = 'created' | 'updated' | 'unchanged' | 'kept' | 'removed' | 'gone' | 'warn' | 'parent' | 'probed';
+type Action = 'created' | 'updated' | 'unchanged' | 'kept' | 'removed' | 'gone' | 'warn' | 'next' | 'parent' | 'probed';
 
 export interface Change {
   action: Action;
@@ -299,7 +299,7 @@ export async function installCommand(opts: InstallOptions, inst: Installation = 
         manifest.docker = was ?? { file: docker, name: RUNTIME_NAME, path: wrapper, createdFile: dockerPlan.before === undefined, createdRuntimes: !(isTable(beforeDoc) && Object.hasOwn(beforeDoc, 'runtimes')) };
         manifest.docker.path = wrapper;
         changes.push(...dockerPlan.changed.map((c): Change => ({ action: dockerPlan?.before === undefined ? 'created' : 'updated', detail: `${docker}: ${c}` })));
-        changes.push({ action: 'warn', detail: 'dockerd reloads runtimes on SIGHUP: systemctl reload docker' });
+        changes.push({ action: 'next', detail: 'dockerd reloads runtimes on SIGHUP: systemctl reload docker' });
       } else changes.push({ action: was ? 'unchanged' : 'kept', detail: `${docker}: runtimes.${RUNTIME_NAME} is ${wrapper}${was ? '' : ' already (not ours: uninstall leaves it)'}` });
     }
 
@@ -310,7 +310,7 @@ export async function installCommand(opts: InstallOptions, inst: Installation = 
         replaceFile(containerd, containerdPlan.text, { fsync: true });
         manifest.containerd = was ?? { file: containerd, name: RUNTIME_NAME, createdFile: containerdPlan.before === undefined };
         changes.push(...containerdPlan.changed.map((c): Change => ({ action: containerdPlan?.before === undefined ? 'created' : 'updated', detail: `${containerd}: ${c}` })));
-        changes.push({ action: 'warn', detail: 'containerd reads its config at start: systemctl restart containerd' });
+        changes.push({ action: 'next', detail: 'containerd reads its config at start: systemctl restart containerd' });
       } else changes.push({ action: containerdPlan.ours ? 'unchanged' : 'kept', detail: `${containerd}: runtime ${RUNTIME_NAME} is ${wrapper}${containerdPlan.ours ? '' : ' already (not ours: uninstall leaves it)'}` });
     }
 
