@@ -16,10 +16,16 @@
 // one parent, one RA, time until all are refreshed and the agent's peak RSS.
 // With --policy, only the inbound firewall's data-path cost instead (scripts/bench-policy.ts):
 // throughput and connection rate router → container, restricted against open.
+// With --scale, containers at scale instead (scripts/bench-fleet.ts, lab `scl`): time to a usable
+// address (ours, CNI macvlan + kernel DAD, the kernel's own SLAAC), hook p50/p99 at N = 10, 100,
+// 1000 with the agent, kernel objects, concurrent starts, iperf3 macvlan/host/NAT bridge; --chart
+// FILE writes the SVG (scripts/bench-svg.ts), also from a saved --scale --json output (--from).
 // OSH_BENCH_LAB names the lab (default oshbench; its netns are named after it), OSH_BENCH_PREFIX its
 // /64 (default 2001:db8:1::/64); OSH_BENCH_AGENT_CLI another build of the executable for the agent
 // at scale (a before/after comparison).
 // usage: node dist/bench.js [--iterations N] [--json] [--warmup N] [--cni-gateway] [--max-seconds S] [--agent-scale N] [--shim] [--policy]
+//        node dist/bench.js --scale [--scale-n 10,100,1000] [--concurrency 50] [--chart FILE] [--json] …
+//        node dist/bench.js --chart FILE --from RESULT.json
 // Exit: 0 every sample succeeded; 1 not built, not root, setup failed, time limit, or any sample
 // failed (listed under the table); 2 bad usage; 130/143 interrupted (after cleaning up).
 import { spawn } from 'node:child_process';
@@ -32,6 +38,8 @@ import { LAB_SH, type Lab, labUp } from '../vm/lab/lab';
 import { agentScale, askAgent, deleteScaleNetns, printScale, type ScaleEnv } from './bench-scale';
 import { printShim, shimBench } from './bench-shim';
 import { policyBench, policyTeardown, printPolicy } from './bench-policy';
+import { fleetBench, fleetChart, fleetOk, fleetPreflight, fleetTeardown, printFleet, type FleetOptions, type FleetReport } from './bench-fleet';
+import { benchSvg } from './bench-svg';
 import { REPO_ROOT, type RunResult, run as runProgram } from '../vm/lab/run';
 
 const ROOT = REPO_ROOT;
@@ -60,9 +68,22 @@ interface Options {
   /** --policy: the inbound firewall's data-path bench (scripts/bench-policy.ts) instead. */
   policy: boolean;
   agentRas: number;
+  /** --scale: containers at scale (scripts/bench-fleet.ts) instead. */
+  scale: boolean;
+  scaleN: number[];
+  concurrency: number;
+  addressIterations: number;
+  iperfSeconds: number;
+  iperfRounds: number;
+  /** --chart FILE: the SVG, from this --scale run or from --from RESULT.json. */
+  chart: string | undefined;
+  from: string | undefined;
 }
 
-const USAGE = 'usage: node dist/bench.js [--iterations N] [--warmup N] [--json] [--cni-gateway] [--max-seconds S] [--agent-scale N] [--shim] [--policy]';
+const USAGE =
+  'usage: node dist/bench.js [--iterations N] [--warmup N] [--json] [--cni-gateway] [--max-seconds S] [--agent-scale N] [--shim] [--policy]\n' +
+  '       node dist/bench.js --scale [--scale-n N,N,…] [--concurrency C] [--address-iterations K] [--iperf-seconds S] [--iperf-rounds R] [--chart FILE] [--json]\n' +
+  '       node dist/bench.js --chart FILE --from RESULT.json';
 
 function parseOptions(): Options {
   try {
@@ -77,6 +98,14 @@ function parseOptions(): Options {
         'agent-ras': { type: 'string' },
         shim: { type: 'boolean' },
         policy: { type: 'boolean' },
+        scale: { type: 'boolean' },
+        'scale-n': { type: 'string' },
+        concurrency: { type: 'string' },
+        'address-iterations': { type: 'string' },
+        'iperf-seconds': { type: 'string' },
+        'iperf-rounds': { type: 'string' },
+        chart: { type: 'string' },
+        from: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -98,6 +127,17 @@ function parseOptions(): Options {
                    dockerd), and a pass-through command (state) through it against runc directly
   --policy         instead: the inbound firewall — TCP throughput and connection rate router →
                    container :8080, restricted (a realistic ruleset) against open, as ratios
+  --scale          instead: containers at scale in lab scl (2001:db8:cd::/64): time to a usable
+                   address (hook strict/optimistic, CNI macvlan + kernel DAD, kernel SLAAC), then
+                   per N a fresh run with the agent: N hook starts (p50/p99), agent RSS, kernel
+                   objects, N poststops; concurrent starts; iperf3 macvlan / host / NAT bridge
+  --scale-n LIST   with --scale: the Ns, comma-separated (default 10,100,1000)
+  --concurrency C  with --scale: hooks started at once (default 50; 0 = none)
+  --address-iterations K  with --scale: time-to-address rounds (default 5)
+  --iperf-seconds S, --iperf-rounds R  with --scale: iperf3 sample length (default 3) and
+                   rounds (default 3; 0 = no data plane)
+  --chart FILE     with --scale: write the SVG chart there; alone with --from RESULT.json (a
+                   saved --scale --json output): only write the chart
 `);
       process.exit(0);
     }
@@ -109,16 +149,32 @@ function parseOptions(): Options {
     const iterations = int(values.iterations, values.policy ? 5 : 10, 1, '--iterations');
     const agentScale = int(values['agent-scale'], 0, 1, '--agent-scale');
     const agentRas = int(values['agent-ras'], 3, 1, '--agent-ras');
+    const scale = Boolean(values.scale);
+    const scaleN = (values['scale-n'] ?? '10,100,1000').split(',').map((x) => int(x.trim(), 0, 1, '--scale-n'));
+    if (scaleN.some((n) => n > 5000)) throw new Error('--scale-n: at most 5000 containers');
+    const concurrency = int(values.concurrency, 50, 0, '--concurrency');
+    if (concurrency > 1000) throw new Error('--concurrency: at most 1000');
+    if (values.from !== undefined && values.chart === undefined) throw new Error('--from needs --chart FILE');
+    if (values.chart !== undefined && !scale && values.from === undefined) throw new Error('--chart needs --scale (a run) or --from RESULT.json (a saved --scale --json output)');
+    const biggest = Math.max(0, ...(scale ? scaleN : [0]));
     return {
       iterations,
       warmup: int(values.warmup, 1, 0, '--warmup'),
       json: Boolean(values.json),
       cniGateway: Boolean(values['cni-gateway']),
-      maxSeconds: int(values['max-seconds'], agentScale ? 300 + Math.ceil(agentScale / 5) : values.policy ? 60 + 12 * iterations : 120 + 45 * iterations, 10, '--max-seconds'),
+      maxSeconds: int(values['max-seconds'], scale ? 600 + Math.ceil(scaleN.reduce((a, b) => a + b, 0) * 1.5) + biggest : agentScale ? 300 + Math.ceil(agentScale / 5) : values.policy ? 60 + 12 * iterations : 120 + 45 * iterations, 10, '--max-seconds'),
       agentScale,
       agentRas,
       shim: Boolean(values.shim),
       policy: Boolean(values.policy),
+      scale,
+      scaleN,
+      concurrency,
+      addressIterations: int(values['address-iterations'], 5, 1, '--address-iterations'),
+      iperfSeconds: int(values['iperf-seconds'], 3, 1, '--iperf-seconds'),
+      iperfRounds: int(values['iperf-rounds'], 3, 0, '--iperf-rounds'),
+      chart: values.chart,
+      from: values.from,
     };
   } catch (err) {
     process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
@@ -669,6 +725,7 @@ function cleanup(): Promise<void> {
       }
     }
     if (scaleEnv) await deleteScaleNetns(scaleEnv);
+    if (opts.scale) await fleetTeardown();
     await policyTeardown();
     const t = Date.now();
     while (running && Date.now() - t < 3000) await sleep(20);
@@ -767,7 +824,45 @@ async function mainPolicy(): Promise<void> {
   process.exitCode = r.restricted.enforced && !left.length ? 0 : 1;
 }
 
+/** Containers at scale (--scale): scripts/bench-fleet.ts in lab scl; --chart writes the SVG. */
+async function mainFleet(): Promise<void> {
+  const fo: FleetOptions = { ns: opts.scaleN, concurrency: opts.concurrency, addressIterations: opts.addressIterations, iperfSeconds: opts.iperfSeconds, iperfRounds: opts.iperfRounds, note };
+  const missing = fleetPreflight(fo);
+  if (missing) {
+    process.stderr.write(`bench: ${missing}\n`);
+    process.exit(1);
+  }
+  const watchdog = setTimeout(() => {
+    note(`time limit of ${opts.maxSeconds} s reached: stopping and cleaning up`);
+    void cleanup().finally(() => process.exit(1));
+  }, opts.maxSeconds * 1000);
+  const r = await fleetBench(fo);
+  clearTimeout(watchdog);
+  if (opts.chart) writeChart(opts.chart, r);
+  if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  else process.stdout.write(`${printFleet(r)}\n`);
+  process.exitCode = fleetOk(r) ? 0 : 1;
+}
+
+function writeChart(file: string, r: FleetReport): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  fs.writeFileSync(file, benchSvg(fleetChart(r)));
+  note(`chart written to ${file}`);
+}
+
 async function main(): Promise<void> {
+  if (opts.chart && opts.from && !opts.scale) {
+    let r: FleetReport;
+    try {
+      r = JSON.parse(fs.readFileSync(opts.from, 'utf8')) as FleetReport;
+      if (!r.address?.series || !Array.isArray(r.scale)) throw new Error('not a --scale --json output');
+    } catch (err) {
+      process.stderr.write(`bench: --from ${opts.from}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    }
+    writeChart(opts.chart, r);
+    return;
+  }
   preflight();
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
@@ -775,6 +870,7 @@ async function main(): Promise<void> {
   if (opts.agentScale) return mainScale();
   if (opts.shim) return mainShim();
   if (opts.policy) return mainPolicy();
+  if (opts.scale) return mainFleet();
   const watchdog = setTimeout(() => {
     note(`time limit of ${opts.maxSeconds} s reached: stopping and cleaning up`);
     void cleanup().finally(() => process.exit(1));

@@ -27,7 +27,8 @@ step() { printf '==> %s\n' "$*"; }
 # nftables:                             `nft`, for the policy tests to list and edit the tables our code makes
 # lintian:                              checks the .deb (scripts/package-deb.sh; dpkg-dev and binutils come
 #                                       with build-essential) in tests/e2e/packages.test.ts
-PACKAGES="qemu-system-x86 cpio vagrant vagrant-libvirt radvd ndisc6 tshark tcpdump iproute2 iputils-ping curl procps kmod runc crun podman catatonit busybox-static docker.io containerd containernetworking-plugins iptables nftables uidmap bind9 bind9-utils bind9-dnsutils knot knot-dnsutils build-essential python3 ca-certificates lintian"
+# iperf3:                               the data-plane throughput of `npm run bench -- --scale`
+PACKAGES="qemu-system-x86 cpio vagrant vagrant-libvirt radvd ndisc6 tshark tcpdump iproute2 iputils-ping curl procps kmod runc crun podman catatonit busybox-static docker.io containerd containernetworking-plugins iptables nftables uidmap bind9 bind9-utils bind9-dnsutils knot knot-dnsutils build-essential python3 ca-certificates lintian iperf3"
 
 # shellcheck disable=SC2086
 apt_ensure $PACKAGES
