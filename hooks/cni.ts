@@ -25,7 +25,7 @@ import { policyFor, policySection } from '../runtime/core/policy';
 import type { ContainerRecord } from '../runtime/core/record';
 import { loadConfigFile } from '../runtime/system/config-file';
 import { cniName } from '../runtime/system/container-name';
-import { loadOrCreateHostSecret } from '../runtime/system/host-secret';
+import { loadSecret } from '../runtime/system/host-secret';
 import type { Logger } from '../runtime/system/log';
 import { solicitRouter } from '../runtime/system/nd/solicit';
 import { admit } from '../runtime/pipeline/admit';
@@ -132,6 +132,7 @@ async function add(e: CniEnv, conf: NetConf, base: HookConfig, log: Logger): Pro
   const cfg = validateForAttach({ ...base });
   if (cfg.resolv_conf === 'ra') log.info('resolv_conf = "ra" is the hook\'s: with CNI the runtime writes resolv.conf from the result\'s dns');
   const policy = policyFor(cfg.policy, {});
+  const secret = loadSecret(cfg);
   const name = cniName(containerId, e.args.K8S_POD_NAME, e.args.K8S_POD_NAMESPACE);
   const id = cniRecordId(containerId, ifname);
   // Chained after a plugin that made CNI_IFNAME: ours goes beside it.
@@ -143,7 +144,7 @@ async function add(e: CniEnv, conf: NetConf, base: HookConfig, log: Logger): Pro
     if (admission.kind === 'attached') return attachmentResult(admission.record, netnsPath, conf.cniVersion, conf.prevResult);
     if (admission.kind !== 'attach') throw new Error('internal: a CNI attachment never joins another');
     const cni = { network: conf.name, containerId, ifname };
-    const record = await attach({ id, name, netnsPath, config: cfg, annotations: {}, secret: loadOrCreateHostSecret(), container: admission.container, policy, ...(chained ? {} : { ifname }), cni }, deps);
+    const record = await attach({ id, name, netnsPath, config: cfg, annotations: {}, secret, container: admission.container, policy, ...(chained ? {} : { ifname }), cni }, deps);
     await agent.register(id);
     if (record.addresses.some((a) => a.dad === 'optimistic') && !(await agent.completeDad(id))) {
       spawnSelf([COMPLETE_DAD_COMMAND, id, ...(conf.configFile ? ['--config', conf.configFile] : []), '--state-dir', cfg.state_dir]);

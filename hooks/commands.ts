@@ -7,7 +7,7 @@ import { describePolicy } from '../runtime/core/policy';
 import { loadConfigFile } from '../runtime/system/config-file';
 import { DEFAULT_RETRANS_MS } from '../runtime/core/dad';
 import { InputError } from '../runtime/core/errors';
-import { loadOrCreateHostSecret } from '../runtime/system/host-secret';
+import { loadSecret } from '../runtime/system/host-secret';
 import { stableAddress } from '../runtime/core/iid';
 import { formatIPv6, parseIPv6, parsePrefix } from '../runtime/core/ipv6';
 import { probeAddress, solicitRouter } from '../runtime/system/nd/solicit';
@@ -34,7 +34,7 @@ function positiveInt(value: string | undefined, what: string, fallback: number):
   return Number(value);
 }
 
-export async function raCommand(opts: { interface: string; netns?: string; timeout?: string; name?: string }): Promise<CommandResult> {
+export async function raCommand(opts: { interface: string; netns?: string; timeout?: string; name?: string; config?: string }): Promise<CommandResult> {
   const timeoutMs = positiveInt(opts.timeout, '--timeout', 3000);
   const found = await solicitRouter(opts.interface, opts.netns, timeoutMs);
   const summary = summarizeRa(found.router, found.advertisement);
@@ -47,7 +47,8 @@ export async function raCommand(opts: { interface: string; netns?: string; timeo
   const shown = { ...summary, dnssl: summary.dnssl.map((d) => ({ ...d, domains: d.domains.map(escapeControls) })) };
   let text = `${formatRaSummary(shown)}\n  received after    : ${json.elapsedMs} ms on ${found.link.name}`;
   if (opts.name !== undefined) {
-    const secret = loadOrCreateHostSecret();
+    // The secret attach would use: config.toml's secret_file, else the host's own.
+    const secret = loadSecret(loadConfigFile(opts.config));
     const addresses = summary.prefixes
       .filter((p) => p.autonomous && p.prefix.endsWith('/64'))
       .map((p) => {

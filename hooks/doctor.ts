@@ -5,6 +5,7 @@
  * check is a solicitation, the link kinds are asked with a link that cannot be made, the DNS check
  * is an update with a prerequisite only, the free-address check a DAD probe. Exit 1 when any check fails.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_CONFIG_PATH, type HookConfig } from '../runtime/core/config';
@@ -17,7 +18,7 @@ import { selectPrefixes } from '../runtime/core/slaac';
 import { AgentClient } from '../runtime/system/agent-client';
 import { loadConfigFile } from '../runtime/system/config-file';
 import { parseServer, sendUpdate } from '../runtime/system/dns-client';
-import { readHostSecret, hostSecretDir } from '../runtime/system/host-secret';
+import { readHostSecret, hostSecretDir, readSharedSecret } from '../runtime/system/host-secret';
 import { openInterface } from '../runtime/system/interface';
 import { RtnlKernel } from '../runtime/system/kernel';
 import { probeAddress, solicitRouter } from '../runtime/system/nd/solicit';
@@ -143,12 +144,24 @@ export async function doctor(configPath: string | undefined, paths: DoctorPaths 
     out.push(ok('l3', `ipvlan ${cfg.ipvlan_mode}: proxy NDP and table ${cfg.l3_table} are set on ${cfg.parent} at the first attach`));
   }
 
-  // The host secret (the RFC 7217 key): made at the first attach when absent.
-  try {
-    const secret = readHostSecret();
-    out.push(secret ? ok('secret', `${path.join(hostSecretDir(), 'secret')}: 32 bytes, mode 0600`) : warn('secret', `${path.join(hostSecretDir(), 'secret')} does not exist yet`, 'nothing to do: it is made at the first attach (copy it to keep addresses across a reinstall)'));
-  } catch (err) {
-    out.push(fail('secret', oneLine(err), `chmod 0600 ${path.join(hostSecretDir(), 'secret')} (or remove it to make a new one: every address changes)`));
+  // The RFC 7217 key: secret_file's (shared by hosts of the link, installed by the operator), or the
+  // host's own (made at the first attach when absent). The fingerprint (SHA-256, 8 bytes) lets the
+  // operator compare hosts without showing the secret.
+  const fingerprint = (secret: Buffer): string => `fingerprint sha256:${crypto.createHash('sha256').update(secret).digest('hex').slice(0, 16)}`;
+  if (cfg.secret_file) {
+    try {
+      const secret = readSharedSecret(cfg.secret_file);
+      out.push(ok('secret', `shared secret_file ${cfg.secret_file}: 32 bytes, mode 0600, ${fingerprint(secret)} (a name gets the same addresses and MAC on every host with this secret)`));
+    } catch (err) {
+      out.push(fail('secret', oneLine(err), `install the shared secret: install -m 0600 -o root SECRET ${cfg.secret_file} (the same 32 bytes on every host sharing it), or remove secret_file to use the host's own`));
+    }
+  } else {
+    try {
+      const secret = readHostSecret();
+      out.push(secret ? ok('secret', `host's own ${path.join(hostSecretDir(), 'secret')}: 32 bytes, mode 0600, ${fingerprint(secret)}`) : warn('secret', `host's own ${path.join(hostSecretDir(), 'secret')} does not exist yet`, 'nothing to do: it is made at the first attach (copy it to keep addresses across a reinstall)'));
+    } catch (err) {
+      out.push(fail('secret', oneLine(err), `chmod 0600 ${path.join(hostSecretDir(), 'secret')} (or remove it to make a new one: every address changes)`));
+    }
   }
 
   // The state dir.

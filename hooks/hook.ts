@@ -8,7 +8,7 @@ import { describePolicy, POLICY_KEYS, policyFor } from '../runtime/core/policy';
 import { InputError } from '../runtime/core/errors';
 import { loadConfigFile } from '../runtime/system/config-file';
 import { dockerFacts, stableName } from '../runtime/system/container-name';
-import { loadOrCreateHostSecret } from '../runtime/system/host-secret';
+import { loadSecret } from '../runtime/system/host-secret';
 import type { Logger } from '../runtime/system/log';
 import { containerNetnsPath, parseState, readConfig, type HookStage, type OciState } from '../runtime/wire/oci/spec';
 import { admit } from '../runtime/pipeline/admit';
@@ -31,7 +31,7 @@ export async function completeDadInBackground(id: string, configPath: string | u
   const cfg = { ...loadConfigFile(configPath), ...(stateDir ? { state_dir: stateDir } : {}) };
   const deps = systemDeps(cfg.state_dir, log);
   try {
-    await completeOptimisticDad({ id, config: cfg, secret: loadOrCreateHostSecret(), deps });
+    await completeOptimisticDad({ id, config: cfg, secret: loadSecret(cfg), deps });
   } finally {
     deps.host.close();
   }
@@ -102,6 +102,8 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
     return;
   }
   validateForAttach(cfg);
+  // The RFC 7217 secret (secret_file's, or the host's own): a bad one refuses the container here.
+  const secret = loadSecret(cfg);
   // Who may reach it: a bad value refuses the container here, before anything is made.
   const policy = policyFor(cfg.policy, annotations);
   // resolv_conf = "ra": the file the container will see, checked before anything is made.
@@ -132,7 +134,7 @@ async function createRuntime(state: OciState, base: HookConfig, configPath: stri
     log.info(`joined the network namespace of container ${owner.id} (a pod): ${owner.interface.name} ${owner.addresses.map((a) => `${a.address}/${a.prefixLength}`).join(' ')} (name "${owner.name}"; withdrawn when ${owner.id} stops)`);
     return;
   }
-  const record = await attach({ id: state.id, name, netnsPath, config: cfg, annotations, secret: loadOrCreateHostSecret(), pid: state.pid, container: admission.container, policy }, deps);
+  const record = await attach({ id: state.id, name, netnsPath, config: cfg, annotations, secret, pid: state.pid, container: admission.container, policy }, deps);
   if (resolvConf) await writeResolver(record, resolvConf, deps);
   // The agent looks after what it is told of (no agent: nothing to tell); optimistic DAD's rest is
   // its work when it answers, else a detached copy of ourselves does it.

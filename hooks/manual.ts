@@ -13,7 +13,7 @@ export interface CommandDoc {
 
 /** The commands of oci-slaac-hook, each its synopsis and what it does. */
 export const COMMANDS: readonly CommandDoc[] = [
-  { name: 'ra', synopsis: 'ra --interface IF [--netns PATH] [--timeout MS] [--name NAME] [--json]', does: 'Solicit a router on IF and show its advertisement; with --name, the RFC 7217 addresses that name gets. Exit 1 when no RA comes in time.' },
+  { name: 'ra', synopsis: 'ra --interface IF [--netns PATH] [--timeout MS] [--name NAME [--config PATH]] [--json]', does: 'Solicit a router on IF and show its advertisement; with --name, the RFC 7217 addresses that name gets (with the secret config.toml names). Exit 1 when no RA comes in time.' },
   { name: 'dad', synopsis: 'dad ADDRESS --interface IF [--netns PATH] [--transmits N] [--retrans-ms MS] [--json]', does: 'Duplicate Address Detection for ADDRESS on IF (RFC 4862 §5.4). Exit 1 when the address is in use.' },
   { name: 'status', synopsis: 'status [--config PATH] [--json]', does: 'Every attachment in the state dir: interface, addresses and their lifetimes, router, DNS, policy.' },
   { name: 'check', synopsis: 'check ID [--config PATH] [--json]', does: "Compare the live kernel and DNS with attachment ID's ledger (the CNI CHECK verb). Exit 0 ok, 1 differences, 2 unknown ID." },
@@ -71,6 +71,7 @@ export const CONFIG_KEYS: readonly KeyDoc[] = [
   { key: '`resolv_conf`', default: '`keep`', meaning: '`keep` (the runtime\'s /etc/resolv.conf) or `ra` (the RA\'s RDNSS/DNSSL written into it, see above)' },
   { key: '`ra_cache_max_age_ms`', default: '`600000`', meaning: 'the agent\'s RA cache: a hook takes cached RAs at most this old (0: never), 0..3600000; host only' },
   { key: '`gc_interval_ms`', default: '`2000`', meaning: 'the agent\'s garbage collection: every this many ms, the records whose container is gone are undone, 100..600000; host only' },
+  { key: '`secret_file`', default: '`""`', meaning: 'an absolute path to an RFC 7217 secret shared by hosts of one link (32 bytes, owned by root, mode 0600, installed by the operator: never created), so a name gets the same addresses and MAC on any of them (see "Addresses that follow a name across hosts"); empty: the host\'s own `/var/lib/oci-slaac-hook/secret`, made at first use; host only' },
   { key: '`[shim]` `runtime`', default: '`runc`', meaning: 'the real runtime `oci-slaac-runtime` execs (see "Docker, containerd, Kubernetes, CRI-O"): a program found in PATH (`runc`, `crun`) or an absolute path; host only' },
   { key: '`[rootless]` `enable`', default: '`false`', meaning: 'the agent\'s broker for rootless podman (see "Rootless podman"); host only' },
   { key: '`[rootless]` `quota`', default: '`{}`', meaning: 'user or `"@group"` → most containers attached at once (0..4096); unlisted users are refused' },

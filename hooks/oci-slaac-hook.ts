@@ -49,9 +49,9 @@ async function run(argv: string[]): Promise<CommandResult> {
   } as const;
   switch (command) {
     case 'ra': {
-      const { values } = parse({ args: rest, options: { ...common, timeout: { type: 'string' }, name: { type: 'string' } }, strict: true });
+      const { values } = parse({ args: rest, options: { ...common, timeout: { type: 'string' }, name: { type: 'string' }, config: { type: 'string' } }, strict: true });
       if (!values.interface) throw new UsageError('ra: --interface is required');
-      return withJson(values.json, await raCommand({ interface: values.interface, netns: values.netns, timeout: values.timeout, name: values.name }));
+      return withJson(values.json, await raCommand({ interface: values.interface, netns: values.netns, timeout: values.timeout, name: values.name, config: values.config }));
     }
     case 'dad': {
       const { values, positionals } = parse({

@@ -31,7 +31,7 @@ import type { HeardRa } from '../core/plan';
 import type { ContainerRecord } from '../core/record';
 import { systemClock, type Clock, type Timer } from '../system/clock';
 import { loadConfigFile } from '../system/config-file';
-import { loadOrCreateHostSecret } from '../system/host-secret';
+import { loadSecret } from '../system/host-secret';
 import { Logger, type Level } from '../system/log';
 import { NdSocket } from '../system/nd/socket';
 import { stateFileName } from '../system/state-store';
@@ -165,7 +165,8 @@ export class Agent {
   private gcTimer: NodeJS.Timeout | undefined;
   private gcRunning: Promise<void> | undefined;
   private stopping = false;
-  private secretCache: Buffer | undefined;
+  /** The secret of config.toml's secret_file ("": the host's own) as last read: a reload naming another file reads that one. */
+  private secretCache: { file: string; secret: Buffer } | undefined;
   /** Logical networks' members in the restricted containers' firewalls (membership.ts). */
   membership!: Membership;
   /** Parents whose NIC was missing: retried at every GC tick, logged once. */
@@ -619,8 +620,9 @@ export class Agent {
   }
 
   private secret(): Buffer {
-    this.secretCache ??= (this.opts.secret ?? loadOrCreateHostSecret)();
-    return this.secretCache;
+    const file = this.cfg.secret_file;
+    if (this.secretCache?.file !== file) this.secretCache = { file, secret: this.opts.secret ? this.opts.secret() : loadSecret(this.cfg) };
+    return this.secretCache.secret;
   }
 
   // ---- the one expiry timer ------------------------------------------------------------------

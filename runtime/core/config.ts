@@ -51,6 +51,12 @@ export interface HookConfig {
   ra_cache_max_age_ms: number;
   /** The agent: how often it looks for records whose netns is gone (garbage collection). */
   gc_interval_ms: number;
+  /**
+   * The RFC 7217 secret_key: "" = the host's own (<state lib>/secret, made at first use); an
+   * absolute path = a secret the operator shares among hosts on one link, so that a name gets the
+   * same addresses and MAC on any of them (system/host-secret.ts loadSecret). Never created by us.
+   */
+  secret_file: string;
   /** [dns]: publication by RFC 2136 dynamic update; absent = no publication. */
   dns?: DnsConfig;
   /** [annotation_allow]: the values a container may choose by annotation for keys that pick host resources. */
@@ -155,6 +161,7 @@ export const DEFAULTS: HookConfig = {
   resolv_conf: 'keep',
   ra_cache_max_age_ms: 600000,
   gc_interval_ms: 2000,
+  secret_file: '',
   annotation_allow: {},
   rootless: ROOTLESS_DEFAULTS,
   shim: SHIM_DEFAULTS,
@@ -190,6 +197,9 @@ const SECTIONS: Readonly<Record<string, Section>> = {
 };
 export const TABLES: readonly string[] = Object.keys(SECTIONS);
 
+/** String keys that are paths: up to PATH_MAX (4096) characters rather than MAX_STRING. */
+const PATH_KEYS: readonly string[] = ['state_dir', 'key_file', 'secret_file'];
+
 /** Text as an error may show it without quotes: control characters escaped, at most 64 characters. */
 export function bare(text: string): string {
   const escaped = JSON.stringify(text).slice(1, -1);
@@ -214,9 +224,12 @@ function setKey<T extends object>(cfg: T, defaults: T, key: string, value: unkno
     if (typeof value !== 'string') throw new InputError(`${where}: ${key} must be a string, got ${shown(value)}`);
     const choices = CHOICES[k as keyof HookConfig];
     if (choices && !choices.includes(value)) throw new InputError(`${where}: ${key} must be one of ${choices.join(', ')}, got ${shown(value)}`);
-    if (value.length > (key === 'state_dir' || key === 'key_file' ? 4096 : MAX_STRING)) throw new InputError(`${where}: ${key} is longer than ${key === 'state_dir' || key === 'key_file' ? 4096 : MAX_STRING} characters`);
+    const longest = PATH_KEYS.includes(key) ? 4096 : MAX_STRING;
+    if (value.length > longest) throw new InputError(`${where}: ${key} is longer than ${longest} characters`);
     // eslint-disable-next-line no-control-regex
     if (/[\u0000-\u001f\u007f]/.test(value)) throw new InputError(`${where}: ${key} must not contain control characters, got ${shown(value)}`);
+    // Relative to what? A hook's working directory is the runtime's (the bundle, or anywhere).
+    if (key === 'secret_file' && value !== '' && !value.startsWith('/')) throw new InputError(`${where}: secret_file must be an absolute path, got ${shown(value)}`);
     v = value;
   }
   (cfg as unknown as Record<string, Raw>)[key] = v;
@@ -400,8 +413,12 @@ function checkAllowed(base: HookConfig, key: HostChoiceKey, value: string, name:
   );
 }
 
-/** A top-level key of config.toml (not a table): what a CNI network config may also set. */
-export const isSettingKey = (key: string): boolean => Object.hasOwn(DEFAULTS, key) && !TABLES.includes(key);
+/**
+ * A top-level key of config.toml (not a table): what a CNI network config may also set — except
+ * secret_file, config.toml's alone: the agent (refresh, optimistic DAD, the rootless broker) reads
+ * it from there, and one host's containers must not derive their addresses from two secrets.
+ */
+export const isSettingKey = (key: string): boolean => Object.hasOwn(DEFAULTS, key) && !TABLES.includes(key) && key !== 'secret_file';
 
 /**
  * Settings given as typed values (a CNI network config's keys) on top of `base`: the same names,

@@ -131,14 +131,19 @@ export function staticAddress(prefix: IPv6, prefixLength: number, iid: string): 
  * restarted container then keeps its MAC as well as its link-local and global addresses (which
  * depend on the same name and secret), so neighbours' caches stay right and the router's unicast
  * RA reaches it at once (systemd-networkd does the like for virtual links: MACAddressPolicy=persistent).
+ *
+ * `dadCounter` > 0: the name's next identity, when hosts sharing a secret (secret_file) run it at
+ * once — its MAC must differ with its addresses, or the link carries one MAC on two ports and
+ * DAD cannot tell them apart (pipeline/attach.ts claimIdentity).
  */
-export function stableMac(input: { name: string; secret: Buffer }): Buffer {
+export function stableMac(input: { name: string; secret: Buffer; dadCounter?: number }): Buffer {
   if (input.secret.length < MIN_SECRET_BYTES) throw new RangeError(`secret must be at least ${MIN_SECRET_BYTES} bytes, got ${input.secret.length}`);
-  const mac = createHmac('sha256', input.secret)
-    .update('oci-slaac-hook mac\0')
-    .update(lengthPrefixed(input.name))
-    .digest()
-    .subarray(0, 6);
+  const counter = input.dadCounter ?? 0;
+  if (!Number.isInteger(counter) || counter < 0 || counter > MAX_DAD_COUNTER) throw new RangeError(`DAD counter must be an integer 0..${MAX_DAD_COUNTER}, got ${counter}`);
+  const hmac = createHmac('sha256', input.secret).update('oci-slaac-hook mac\0').update(lengthPrefixed(input.name));
+  // Counter 0 hashes no counter byte: the MAC every name had before counters existed.
+  if (counter > 0) hmac.update(Buffer.from([counter]));
+  const mac = hmac.digest().subarray(0, 6);
   mac[0] = ((mac[0] ?? 0) & 0xfc) | 0x02;
   return Buffer.from(mac);
 }

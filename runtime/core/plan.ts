@@ -293,7 +293,7 @@ export function addressCandidate(keys: AddressKeys, prefix: IPv6, prefixLength: 
     keys.iid ? staticAddress(prefix, prefixLength, keys.iid) : stableAddress({ prefix, prefixLength, name: keys.name, networkId: keys.networkId, dadCounter, secret: keys.secret }).address;
 }
 
-/** The container's RFC 7217 link-local address (fe80::/64, DAD counter 0). */
-export function linkLocalAddress(keys: Pick<AddressKeys, 'name' | 'secret' | 'networkId'>): IPv6 {
-  return stableAddress({ prefix: LINK_LOCAL_PREFIX, prefixLength: 64, name: keys.name, networkId: keys.networkId, dadCounter: 0, secret: keys.secret }).address;
+/** The container's RFC 7217 link-local address (fe80::/64, DAD counter 0 unless another is given). */
+export function linkLocalAddress(keys: Pick<AddressKeys, 'name' | 'secret' | 'networkId'>, dadCounter = 0): IPv6 {
+  return stableAddress({ prefix: LINK_LOCAL_PREFIX, prefixLength: 64, name: keys.name, networkId: keys.networkId, dadCounter, secret: keys.secret }).address;
 }

@@ -32,13 +32,18 @@ export const COMPANION_ALIAS = 'oci-slaac-hook:host-link';
 
 export const companionName = (parent: string): string => `osh-${parent}`.slice(0, 15);
 
-/** The companion of `parent`, made (idempotently) if missing, up, with its link-local. Call under the parent's lock. */
-export function ensureCompanion(host: NetKernel, parent: Link, spec: SlaveSpec, secret: Buffer): Companion {
+/**
+ * The companion of `parent`, made (idempotently) if missing, up, with its link-local. Call under
+ * the parent's lock. `shared`: the secret is shared by hosts of this link (secret_file), whose
+ * parents may have one name — the seed then takes the parent's MAC too, which is the host's own
+ * on the link, so two hosts' companions never share a MAC or a link-local address.
+ */
+export function ensureCompanion(host: NetKernel, parent: Link, spec: SlaveSpec, secret: Buffer, shared = false): Companion {
   if (spec.kind === 'macvlan' && spec.mode !== 'bridge') {
     throw new InputError(`host_link needs macvlan_mode bridge (got ${spec.mode}): only bridge mode delivers between the host's companion and the containers`);
   }
   const name = companionName(parent.name);
-  const seed = `host-link:${parent.name}`;
+  const seed = shared && parent.mac ? `host-link:${parent.name}:${parent.mac.toString('hex')}` : `host-link:${parent.name}`;
   const linkLocal = linkLocalAddress({ name: seed, networkId: '', secret });
   let link = host.findLink(name);
   if (!link) {

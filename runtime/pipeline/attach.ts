@@ -32,7 +32,7 @@ import { lifetimesFromPrefix, remainingSeconds } from '../core/slaac';
 import type { StableName } from '../system/container-name';
 import { firstUsableLinkLocal } from '../system/interface';
 import type { Link, NetKernel } from '../system/kernel';
-import type { NdPort, NdVantage } from '../system/nd/port';
+import type { DiscoveredRouter, NdPort, NdVantage } from '../system/nd/port';
 import { installAddress, type AddressPlace } from '../ops/address';
 import { addRemoteMembers, installFirewall } from '../ops/firewall';
 import { dnsLabel, publish } from '../ops/dns-records';
@@ -133,6 +133,56 @@ function newRecord(req: AttachRequest, netnsId: string, spec: SlaveSpec, deps: P
   };
 }
 
+/** What claimIdentity found: the name's identity (DAD counter) on this link, and the RAs it solicited for that, if it had to. */
+interface Identity {
+  counter: number;
+  discovered?: Promise<DiscoveredRouter>;
+}
+
+/** The RetransTimer an RA gives (RFC 4861 §6.3.4: 0 = unspecified, the default). */
+const retransOf = (f: DiscoveredRouter): number => f.advertisement.retransTimer || DEFAULT_RETRANS_MS;
+
+/**
+ * secret_file (a secret shared by hosts of one link): this name may be running on another of them,
+ * where the same secret gave it the same MAC and link-local address. A second port with that MAC
+ * would blind DAD both ways — a macvlan drops multicast whose source MAC is its own slave's, so
+ * neither container hears the other's NS or NA (seen here: both then hold one address) — and
+ * would pull the other's unicast traffic to us. (An ipvlan slave has its parent's MAC, but the
+ * same link-local address would refuse it.) So before the link exists, the name's link-local
+ * is probed from the parent, whose MAC is ours alone; in use, the next identity — MAC, link-local
+ * and global addresses of the next RFC 7217 §6 DAD_Counter — is tried, up to IDGEN_RETRIES; a
+ * static iid cannot move, and is refused. The probes are paced by the link's RetransTimer: the
+ * agent's cached RA's, else one solicited from the parent now (and used by the attach after).
+ */
+async function claimIdentity(req: AttachRequest, parent: Link, deps: PipelineDeps, caching: Promise<DiscoveredRouter | undefined>): Promise<Identity> {
+  const cfg = req.config;
+  const nd = deps.nd({ netns: deps.host.netns, ifname: parent.name, ifindex: parent.index, mac: parent.mac }, cfg.dad_transmits);
+  const cached = await caching;
+  const discovered = cached ? undefined : nd.discover({ source: firstUsableLinkLocal(deps.host.listAddresses(parent.index)), retransmitSource: UNSPECIFIED, timeoutMs: cfg.ra_timeout_ms, retransmitMs: 1000 });
+  discovered?.catch(() => undefined); // the attach awaits it (and names its failure) later
+  const retransLater = discovered?.then(retransOf, () => DEFAULT_RETRANS_MS);
+  const keys = addressKeys(cfg, req.name.name, req.secret);
+  const retries = cfg.iid ? 0 : IDGEN_RETRIES;
+  // Asked as a neighbour, from the parent's link-local (dad-probe.ts asNeighbour): the other host's
+  // copy answers even in its first second, while its link-local is still Optimistic — where a DAD
+  // NS from `::` would make its DAD fail instead. A parent without a link-local: DAD's NS.
+  const source = firstUsableLinkLocal(deps.host.listAddresses(parent.index));
+  const asNeighbour = source && parent.mac ? { source, mac: parent.mac } : undefined;
+  const inUse: string[] = [];
+  for (let counter = 0; counter <= retries; counter++) {
+    const linkLocal = linkLocalAddress(keys, counter);
+    const r = await nd.probe(linkLocal, cached ? retransOf(cached) : DEFAULT_RETRANS_MS, retransLater, asNeighbour);
+    if (r.verdict === 'unique') {
+      if (counter > 0) deps.log.warn(`name "${req.name.name}" is in use on ${cfg.parent}'s link (another host sharing secret_file ${cfg.secret_file}: ${inUse.join('; ')}): taking DAD counter ${counter} for its MAC and addresses`);
+      return { counter, ...(discovered ? { discovered } : {}) };
+    }
+    inUse.push(`${formatIPv6(linkLocal)} ${r.evidence ?? 'duplicate'}`);
+  }
+  throw new InputError(
+    `name "${req.name.name}" is in use on ${cfg.parent}'s link by another host sharing secret_file ${cfg.secret_file} (${inUse.join('; ')}): ${cfg.iid ? `its static iid ${cfg.iid} cannot move to another address` : `no free identity among DAD counters 0..${retries}`}`,
+  );
+}
+
 const linkLocalInUse = (address: IPv6, r: DadResult): Error => new Error(`link-local address ${formatIPv6(address)} is in use on the link (${r.evidence ?? 'duplicate'})`);
 
 export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<ContainerRecord> {
@@ -169,8 +219,10 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     const links = container.listLinks();
     if (req.ifname !== undefined && links.some((l) => l.name === req.ifname)) throw new InputError(`interface ${req.ifname} already exists in network namespace ${req.netnsPath}`);
     const ifname = req.ifname ?? freeInterfaceName(links);
+    // A shared secret: which identity of this name is free on the link (claimIdentity), first.
+    const identity: Identity = cfg.secret_file ? await claimIdentity(req, parent, deps, caching) : { counter: 0 };
     // macvlan: a MAC stable per name, so a restarted container is the same neighbour as before.
-    const mac = spec.kind === 'macvlan' ? stableMac({ name: req.name.name, secret: req.secret }) : undefined;
+    const mac = spec.kind === 'macvlan' ? stableMac({ name: req.name.name, secret: req.secret, dadCounter: identity.counter }) : undefined;
     const link = deps.withLock(cfg.parent, () => {
       const peers = ctx.peers();
       refuseNameTaken(record, peers, deps);
@@ -197,7 +249,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     const nd: NdPort = deps.nd(ndVantage(onParent, host, parent, container, link), cfg.dad_transmits);
     const optimistic = cfg.dad === 'optimistic';
     const keys = addressKeys(cfg, req.name.name, req.secret);
-    const linkLocal = linkLocalAddress(keys);
+    const linkLocal = linkLocalAddress(keys, identity.counter);
     record.linkLocal = formatIPv6(linkLocal);
     // RFC 4429 §3.3: until our DAD of it ends, the link-local is Optimistic, and NAs for it carry no
     // Override. The kernel clears Override for an IFA_F_OPTIMISTIC address (ndisc_send_na) but keeps
@@ -227,7 +279,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     //    With an agent's fresh RAs of the parent (pipeline/ra-cache.ts), no RS at all.
     const tRa = performance.now();
     const cached = await caching;
-    const discovering = cached ? Promise.resolve(cached) : nd.discover({ source: onParent ? firstUsableLinkLocal(host.listAddresses(parent.index)) : linkLocal, retransmitSource: UNSPECIFIED, timeoutMs: cfg.ra_timeout_ms, retransmitMs: 1000 });
+    const discovering = cached ? Promise.resolve(cached) : identity.discovered ?? nd.discover({ source: onParent ? firstUsableLinkLocal(host.listAddresses(parent.index)) : linkLocal, retransmitSource: UNSPECIFIED, timeoutMs: cfg.ra_timeout_ms, retransmitMs: 1000 });
     failpoint('rs');
     // A link-local in use is found by the kernel's DAD too (it runs beside ours, 3.), which then
     // takes the address away: sends from it — and from `::`, the kernel finding no source — fail
@@ -271,7 +323,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
           installTable(ctx, reach, aged(plan.tableRoutes));
         }
         if (cfg.host_link) {
-          const companion = ensureCompanion(host, parent, spec, req.secret);
+          const companion = ensureCompanion(host, parent, spec, req.secret, cfg.secret_file !== '');
           hostLink = { index: companion.index, linkLocal: formatIPv6(companion.linkLocal) };
           record.hostLink = { name: companion.name, ...hostLink };
         }
@@ -288,23 +340,25 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
       installAddress(ctx, place, address, pi.prefixLength, { validLifetime: remainingSeconds(lt.validUntil, now), preferredLifetime: remainingSeconds(lt.preferredUntil, now) });
     };
     const claimFor = async (pi: PrefixInformation): Promise<AddressRecord> => {
-      const candidate = addressCandidate(keys, pi.prefix, pi.prefixLength);
+      // From the identity's DAD counter on (0 but with a shared secret and the name in use elsewhere).
+      const from = addressCandidate(keys, pi.prefix, pi.prefixLength);
+      const candidate = (n: number): IPv6 => from(n + identity.counter);
       const base = { prefix: formatPrefix(pi.prefix, pi.prefixLength), prefixLength: pi.prefixLength, validLifetime: toLifetime(pi.validLifetime), preferredLifetime: toLifetime(pi.preferredLifetime) };
       if (optimistic) {
         const address = candidate(0);
         install(pi, address);
-        return { ...base, address: formatIPv6(address), dadCounter: cfg.iid ? null : 0, dad: 'optimistic' };
+        return { ...base, address: formatIPv6(address), dadCounter: cfg.iid ? null : identity.counter, dad: 'optimistic' };
       }
       const claim = await claimAddress({
         candidate,
         probe: (a) => nd.probe(a, plan.retransMs),
         mode: 'strict',
-        retries: cfg.iid ? 0 : IDGEN_RETRIES,
+        retries: cfg.iid ? 0 : IDGEN_RETRIES - identity.counter,
         install: (address) => install(pi, address),
         withdraw: () => undefined, // strict: nothing is installed before DAD says unique
       });
       for (const a of claim.attempts.filter((x) => x.verdict === 'duplicate')) log.warn(`DAD: ${formatIPv6(a.address)} is in use (${a.evidence ?? 'duplicate'}); trying the next`);
-      return { ...base, address: formatIPv6(claim.address), dadCounter: cfg.iid ? null : claim.dadCounter, dad: 'verified' };
+      return { ...base, address: formatIPv6(claim.address), dadCounter: cfg.iid ? null : claim.dadCounter + identity.counter, dad: 'verified' };
     };
     const tDad = performance.now();
     // Every claim settles before a failure is acted on: undo must not run while another prefix's

@@ -1,6 +1,8 @@
 /**
  * The host's RFC 7217 §5 secret_key: 32 random bytes in `<state dir>/secret`, created once and
- * shared by every hook process. Synchronous: it is read on every hook invocation.
+ * shared by every hook process — or, with config.toml's `secret_file`, a secret the operator
+ * installed on several hosts of one link, so that a container name gets the same addresses and
+ * MAC on any of them (loadSecret). Synchronous: it is read on every hook invocation.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -17,6 +19,50 @@ export const HOST_SECRET_BYTES = 32;
 export function loadOrCreateHostSecret(dir: string = hostSecretDir()): Buffer {
   const path = join(dir, 'secret');
   return readSecret(path) ?? createSecret(dir, path);
+}
+
+/**
+ * The secret config.toml names: `secret_file` when set (shared; it must exist — we never make it —
+ * and pass checkSharedSecret), else the host's own (made at first use).
+ */
+export function loadSecret(cfg: { secret_file: string }, dir: string = hostSecretDir()): Buffer {
+  return cfg.secret_file ? readSharedSecret(cfg.secret_file) : loadOrCreateHostSecret(dir);
+}
+
+/** Which secret a config uses, as doctor and the logs say it. */
+export const secretPath = (cfg: { secret_file: string }, dir: string = hostSecretDir()): string => cfg.secret_file || join(dir, 'secret');
+
+/**
+ * A shared secret file (`secret_file`): an absolute path to a regular file of exactly 32 bytes,
+ * owned by root or by us, neither group nor other able to read or write it. Anything else is a
+ * one-line Error naming the file and what is wrong with it. Opened with O_NONBLOCK (a FIFO there
+ * must not hang the hook) and checked on the open descriptor (no race with a rename).
+ */
+export function readSharedSecret(path: string): Buffer {
+  const what = `secret_file ${path}`;
+  if (!path.startsWith('/')) throw new Error(`${what}: not an absolute path`);
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) throw new Error(`${what} does not exist (a shared secret is installed by the operator: head -c 32 /dev/urandom > FILE on one host, then install -m 0600 -o root on each)`);
+    if (isErrno(err, 'EACCES')) throw new Error(`${what} cannot be read by uid ${process.getuid?.() ?? '?'}: permission denied`);
+    throw new Error(`${what} cannot be opened: ${(err as Error).message}`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new Error(`${what} is not a regular file`);
+    const uid = process.getuid?.() ?? 0;
+    if (st.uid !== 0 && st.uid !== uid) throw new Error(`${what} is owned by uid ${st.uid}, expected root${uid !== 0 ? ` or uid ${uid}` : ''} (chown root)`);
+    if ((st.mode & 0o077) !== 0) throw new Error(`${what} has mode 0${(st.mode & 0o777).toString(8)}, refusing a secret open to group or others (chmod 0600)`);
+    if (st.size !== HOST_SECRET_BYTES) throw new Error(`${what} is ${st.size} bytes, expected exactly ${HOST_SECRET_BYTES} (head -c ${HOST_SECRET_BYTES} /dev/urandom)`);
+    const secret = Buffer.alloc(HOST_SECRET_BYTES);
+    const n = fs.readSync(fd, secret, 0, HOST_SECRET_BYTES, 0);
+    if (n !== HOST_SECRET_BYTES) throw new Error(`${what}: read ${n} bytes, expected ${HOST_SECRET_BYTES}`);
+    return secret;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Where the host secret lives: `OCI_SLAAC_HOOK_STATE_LIB`, else /var/lib/oci-slaac-hook. */

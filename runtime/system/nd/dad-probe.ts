@@ -20,6 +20,14 @@ export interface DadOptions {
    * RetransTimer after the last NS).
    */
   retransLater?: Promise<number>;
+  /**
+   * Ask as a neighbour instead (RFC 4861 §7.2.2 address resolution): the NS from this usable
+   * address of ours, with our link-layer address (SLLA), not from `::`. Whoever holds the target
+   * answers it — also while the target is Optimistic (RFC 4429 §3.3), when a DAD NS would only make
+   * the holder's own DAD fail (RFC 4862 §5.4.3) and bring no answer. For a target that is not ours
+   * to claim yet: is it in use on the link (pipeline/attach.ts claimIdentity)?
+   */
+  asNeighbour?: { source: IPv6; mac: Buffer };
 }
 
 /** How long a link that was just brought up may take to accept our first probe. */
@@ -56,7 +64,9 @@ export function detectDuplicate(sock: NdSocket, opts: DadOptions): Promise<DadRe
       if (nonces.length === transmits) return finish('unique');
       const nonce = randomBytes(6);
       try {
-        sock.send({ type: 'neighbor-solicitation', target, options: [{ type: 'nonce', nonce }] }, UNSPECIFIED, group);
+        const from = opts.asNeighbour;
+        if (from) sock.send({ type: 'neighbor-solicitation', target, options: [{ type: 'source-link-layer-address', address: from.mac }] }, from.source, group);
+        else sock.send({ type: 'neighbor-solicitation', target, options: [{ type: 'nonce', nonce }] }, UNSPECIFIED, group);
       } catch (err) {
         if (!isLinkNotReady(err) || performance.now() - start > LINK_READY_LIMIT_MS) return finish('duplicate', undefined, err as Error);
         timer = setTimeout(probe, LINK_NOT_READY_RETRY_MS); // the link just came up

@@ -43,7 +43,7 @@ export interface NdPort {
    * One DAD run for `address` (its first NS goes out before this returns), RetransTimer
    * `retransMs` — or `retransLater`'s, once it resolves while the run still waits (an RA's).
    */
-  probe(address: IPv6, retransMs: number, retransLater?: Promise<number>): Promise<DadResult>;
+  probe(address: IPv6, retransMs: number, retransLater?: Promise<number>, asNeighbour?: { source: IPv6; mac: Buffer }): Promise<DadResult>;
   /** Unsolicited NA with Override for each address; throws when the socket cannot be opened. */
   announce(addresses: IPv6[]): void;
 }
@@ -58,10 +58,10 @@ export function ndPort(vantage: NdVantage, dadTransmits: number): NdPort {
       const client = new NdClient({ transport: sock, source: opts.source, retransmitSource: opts.retransmitSource, retransmitMs: opts.retransmitMs, endsSolicitation });
       return gatherAdvertisements(client, opts.timeoutMs, unusableReason).finally(() => sock.close());
     },
-    probe(address, retransMs, retransLater) {
+    probe(address, retransMs, retransLater, asNeighbour) {
       // A socket per probe: concurrent probes each listen on their own.
       const sock = open([ICMP6_NS, ICMP6_NA]);
-      return detectDuplicate(sock, { target: address, transmits: dadTransmits, retransMs, retransLater }).finally(() => sock.close());
+      return detectDuplicate(sock, { target: address, transmits: dadTransmits, retransMs, retransLater, ...(asNeighbour ? { asNeighbour } : {}) }).finally(() => sock.close());
     },
     announce(addresses) {
       const mac = vantage.mac;
