@@ -112,7 +112,17 @@ export interface ContainerRecord {
    * What the container's addresses were derived and probed with — annotations may have set them —
    * for whoever derives its next candidate later (the background DAD reads only config.toml).
    */
-  derivation?: { networkId: string; iid: string; dadTransmits: number };
+  derivation?: {
+    networkId: string;
+    iid: string;
+    dadTransmits: number;
+    /**
+     * The name's identity on the link (pipeline/attach.ts claimIdentity): the RFC 7217 DAD counter
+     * its MAC, link-local and first address candidates came from — > 0 when a host sharing
+     * secret_file ran the name already. Renumbering starts there too. Absent: 0.
+     */
+    identity?: number;
+  };
   /** The stable name the address is keyed by. */
   name: string;
   nameSource: 'annotation' | 'pod' | 'podman' | 'id' | 'kubernetes' | 'nerdctl' | 'docker' | 'cni';

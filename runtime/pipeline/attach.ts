@@ -221,6 +221,7 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     const ifname = req.ifname ?? freeInterfaceName(links);
     // A shared secret: which identity of this name is free on the link (claimIdentity), first.
     const identity: Identity = cfg.secret_file ? await claimIdentity(req, parent, deps, caching) : { counter: 0 };
+    if (identity.counter > 0 && record.derivation) record.derivation.identity = identity.counter;
     // macvlan: a MAC stable per name, so a restarted container is the same neighbour as before.
     const mac = spec.kind === 'macvlan' ? stableMac({ name: req.name.name, secret: req.secret, dadCounter: identity.counter }) : undefined;
     const link = deps.withLock(cfg.parent, () => {

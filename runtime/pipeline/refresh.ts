@@ -16,7 +16,7 @@
 import { claimAddress } from '../core/dad';
 import { oneLine, settleAll } from '../core/errors';
 import { IDGEN_RETRIES } from '../core/iid';
-import { formatIPv6, parseIPv6 } from '../core/ipv6';
+import { formatIPv6, parseIPv6, type IPv6 } from '../core/ipv6';
 import { toLifetime } from '../core/lifetime';
 import { needsHostReach } from '../core/link-kinds';
 import { addressCandidate, DEFAULT_LIMITS, planFromAdvertisements, type HeardRa, type PlanLimits } from '../core/plan';
@@ -242,15 +242,20 @@ async function renumber(from: ContainerRecord, prefixes: NewPrefix[], deps: Pipe
     const place: AddressPlace = { index: link.index, reach: from.l3, hostLink: from.hostLink && { index: from.hostLink.index, linkLocal: from.hostLink.linkLocal } };
     const retransMs = from.retransMs || 1000;
 
+    // From the name's identity on the link on (attach's claimIdentity: > 0 when another host sharing
+    // its secret ran it already), so that a new prefix's address is that identity's too.
+    const base = d.iid ? 0 : Math.min(d.identity ?? 0, IDGEN_RETRIES);
+
     const claimOne = async (p: NewPrefix): Promise<AddressRecord | undefined> => {
-      const candidate = addressCandidate(keys, p.pi.prefix, p.pi.prefixLength);
+      const candidates = addressCandidate(keys, p.pi.prefix, p.pi.prefixLength);
+      const candidate = (n: number): IPv6 => candidates(n + base);
       let made: AddressRecord | undefined;
       try {
         const claim = await claimAddress({
           candidate,
           probe: (a) => nd.probe(a, retransMs),
           mode: 'strict',
-          retries: d.iid ? 0 : IDGEN_RETRIES,
+          retries: d.iid ? 0 : IDGEN_RETRIES - base,
           withdraw: () => undefined, // strict: nothing is installed before DAD says unique
           install: async (address, counter) => {
             const r = await step(
@@ -269,7 +274,7 @@ async function renumber(from: ContainerRecord, prefixes: NewPrefix[], deps: Pipe
                   address: formatIPv6(address),
                   prefix: p.prefix,
                   prefixLength: p.pi.prefixLength,
-                  dadCounter: d.iid ? null : counter,
+                  dadCounter: d.iid ? null : base + counter,
                   validLifetime: toLifetime(p.pi.validLifetime),
                   preferredLifetime: toLifetime(p.pi.preferredLifetime),
                   dad: 'verified',

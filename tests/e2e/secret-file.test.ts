@@ -143,14 +143,27 @@ t.teardown(async () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-t.test('doctor names the shared secret in use', async (t) => {
-  const r = await run('ip', ['netns', 'exec', A().netns, 'env', '-u', 'NODE_OPTIONS', process.execPath, HOOK_CLI, 'doctor', '--config', A().config, '--json'], {
-    baseEnv: { PATH: process.env.PATH ?? '', ...A().env },
+/** doctor's `secret` finding for host `h`. */
+async function doctorSecret(h: Host): Promise<{ check: string; verdict: string; detail: string; fix?: string } | undefined> {
+  const r = await run('ip', ['netns', 'exec', h.netns, 'env', '-u', 'NODE_OPTIONS', process.execPath, HOOK_CLI, 'doctor', '--config', h.config, '--json'], {
+    baseEnv: { PATH: process.env.PATH ?? '', ...h.env },
     timeoutMs: 60_000,
   });
-  const { findings } = JSON.parse(r.stdout) as { findings: { check: string; verdict: string; detail: string }[] };
-  const secret = findings.find((c) => c.check === 'secret');
+  const { findings } = JSON.parse(r.stdout) as { findings: { check: string; verdict: string; detail: string; fix?: string }[] };
+  return findings.find((c) => c.check === 'secret');
+}
+
+t.test('doctor names the secret in use: the shared file (checked), or the host\'s own', async (t) => {
+  const secret = await doctorSecret(A());
   t.match(secret, { verdict: 'ok', detail: new RegExp(`^shared secret_file ${shared}: 32 bytes, mode 0600, fingerprint sha256:[0-9a-f]{16}`) }, JSON.stringify(secret));
+  const onB = await doctorSecret(B());
+  t.equal(onB?.detail.match(/sha256:\w+/)?.[0], secret?.detail.match(/sha256:\w+/)?.[0], 'B: the same fingerprint');
+  const loose = path.join(work, 'loose-secret');
+  fs.writeFileSync(loose, SECRET, { mode: 0o640 });
+  const bad = await doctorSecret(hostSetup('a', 'sec-a', lab.hostIf, loose, 'host-a-doctor'));
+  t.match(bad, { verdict: 'fail', detail: `secret_file ${loose} has mode 0640, refusing a secret open to group or others (chmod 0600)`, fix: /install -m 0600 -o root/ }, JSON.stringify(bad));
+  const own = await doctorSecret(hostSetup('a', 'sec-a', lab.hostIf, '', 'host-a-doctor'));
+  t.match(own, { verdict: 'ok', detail: new RegExp(`^host's own ${path.join(work, 'host-a-doctor', 'lib', 'secret')}: 32 bytes`) }, JSON.stringify(own));
 });
 
 t.test('stopped on A, started on B: the same address and MAC, and the AAAA follows', async (t) => {
@@ -185,6 +198,7 @@ t.test('running on A, started on B: B takes the next identity, not the same addr
   t.not(b.addresses[0]?.address, first.address, `on B while A runs it: not ${first.address}`);
   t.equal(b.addresses[0]?.address, next.address, `on B: DAD counter 1's ${next.address} (attach ${onB.ms} ms)`);
   t.equal(b.addresses[0]?.dadCounter, 1, 'recorded with DAD counter 1');
+  t.equal(b.derivation?.identity, 1, 'and identity 1, where renumbering starts');
   t.equal(b.interface.mac, next.mac, `on B: another MAC (${next.mac}), never A's ${first.mac} on the same link`);
   t.equal(b.linkLocal, next.linkLocal, 'on B: another link-local');
   t.match(onB.stderr, new RegExp(`name "${NAME}" is in use on ${lab.hostbIf}'s link \\(another host sharing secret_file ${shared}: ${first.linkLocal} NA from ${first.linkLocal} at ${first.mac}\\): taking DAD counter 1`), 'B says why');

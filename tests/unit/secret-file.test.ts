@@ -14,6 +14,7 @@ import { formatIPv6, formatMac, parseIPv6, parseMac } from '../../runtime/core/i
 import { addressCandidate, linkLocalAddress } from '../../runtime/core/plan';
 import { loadSecret, readSharedSecret, secretPath } from '../../runtime/system/host-secret';
 import { addressKeys, attach, type AttachRequest } from '../../runtime/pipeline/attach';
+import { refreshContainer } from '../../runtime/pipeline/refresh';
 import type { PipelineDeps } from '../../runtime/pipeline/deps';
 import { pio, raWith } from './helpers';
 import { discovered, FakeNet, fakeNd, MemoryLogger, MemoryStore, recordingLock } from './fake-kernel';
@@ -174,6 +175,15 @@ t.test('shared secret, the name running elsewhere: the next identity — MAC, li
   t.not(record.interface.mac, taken.mac, 'never the other host\'s MAC');
   t.notOk(fx.nd.probes.includes(taken.global), 'the taken identity\'s global address is not even tried');
   t.match(fx.log.lines.join('\n'), new RegExp(`name "${NAME}" is in use on ${PARENT}'s link \\(another host sharing secret_file /etc/oci-slaac-hook/shared-secret: ${taken.linkLocal} NA from fe80::bad\\): taking DAD counter 1`));
+  t.equal(record.derivation?.identity, 1, 'the record keeps its identity');
+
+  // Renumbering (a new prefix in a later RA) takes that identity's address there too.
+  const keys = addressKeys(cfg, NAME, SECRET);
+  const renumbered = raWith([{ type: 'source-link-layer-address', address: parseMac('02:00:5e:00:53:01') }, pio('2001:db8:1::'), pio('2001:db8:2::')], { retransTimer: 250 });
+  const r = await refreshContainer('c1', { router: parseIPv6('fe80::1'), advertisement: renumbered, receivedAt: 5_000_000 }, fx.deps, { secret: SECRET });
+  const fresh = formatIPv6(addressCandidate(keys, parseIPv6('2001:db8:2::'), 64)(1));
+  t.match(fx.store.read('c1')?.addresses, [{ address: want.global, dadCounter: 1 }, { address: fresh, dadCounter: 1 }], `new prefix: DAD counter 1's ${fresh} (${r.changes.join('; ')})`);
+  t.notOk(fx.nd.probes.includes(formatIPv6(addressCandidate(keys, parseIPv6('2001:db8:2::'), 64)(0))), 'identity 0\'s address there not even tried');
 });
 
 t.test('shared secret: every identity taken, or a static iid whose name is taken — refused, nothing left', async (t) => {
