@@ -24,6 +24,7 @@
 // Everything made (lab, up to N netns, agent, iperf3 server, work dir /tmp/scl-*) is removed at the
 // end, on failure, and by fleetTeardown() (bench.ts's cleanup on SIGINT/SIGTERM/time limit).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -133,6 +134,8 @@ export interface FleetReport {
 // ------------------------------------------------------------------ processes and cleanup
 
 const abort = new AbortController();
+// Every running child listens on it: 50 concurrent hooks and more are expected.
+setMaxListeners(0, abort.signal);
 class FleetAborted extends Error {}
 /** Namespaces this bench made and has not deleted yet. */
 const netnsMade = new Set<string>();

@@ -105,10 +105,10 @@ function barsPanel(bars: readonly ChartBar[], x0: number, y0: number, w: number,
 
 function scalePanel(d: ChartData, x0: number, y0: number, w: number, h: number): string[] {
   const out: string[] = [];
-  out.push(text(x0, y0 - 14, 'Hook createRuntime at scale (agent running)', 'font-size="14" font-weight="600"'));
+  out.push(text(x0, y0 - 14, 'Hook createRuntime vs N (agent running)', 'font-size="14" font-weight="600"'));
   const pts = d.scale.filter((p) => finite(p.n) && p.n > 0).sort((a, b) => a.n - b.n);
   const plotX = x0 + 52;
-  const plotW = w - 52 - 20;
+  const plotW = w - 52 - 30;
   const plotH = h - 30;
   const vals = pts.flatMap((p) => [p.p50, p.p99]).filter(finite);
   if (finite(d.baselineMs)) vals.push(d.baselineMs);
@@ -144,10 +144,12 @@ function scalePanel(d: ChartData, x0: number, y0: number, w: number, h: number):
       return finite(v) ? [[sx(p.n), sy(v), v] as const] : [];
     });
     if (line.length > 1) out.push(`<polyline points="${line.map(([x, y]) => `${num(x)},${num(y)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`);
-    for (const [x, y, v] of line) {
+    line.forEach(([x, y, v], i) => {
       out.push(`<circle cx="${num(x)}" cy="${num(y)}" r="3.5" fill="${color}"/>`);
-      out.push(text(x + 6, y + (k ? -6 : 14), fmtMs(v), `font-size="11" fill="${color}"`));
-    }
+      // The last point's label to its left: it must not run off the canvas.
+      const last = i === line.length - 1 && line.length > 1;
+      out.push(text(last ? x - 6 : x + 6, y + (k ? -8 : 16), fmtMs(v), `font-size="11" fill="${color}"${last ? ' text-anchor="end"' : ''}`));
+    });
     const ly = y0 + 4 + k * 16;
     out.push(`<line x1="${num(plotX + 10)}" y1="${num(ly)}" x2="${num(plotX + 28)}" y2="${num(ly)}" stroke="${color}" stroke-width="2"/>`);
     out.push(text(plotX + 34, ly + 4, name, 'font-size="11" fill="#111827"'));

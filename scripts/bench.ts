@@ -25,7 +25,7 @@
 // at scale (a before/after comparison).
 // usage: node dist/bench.js [--iterations N] [--json] [--warmup N] [--cni-gateway] [--max-seconds S] [--agent-scale N] [--shim] [--policy]
 //        node dist/bench.js --scale [--scale-n 10,100,1000] [--concurrency 50] [--chart FILE] [--json] …
-//        node dist/bench.js --chart FILE --from RESULT.json
+//        node dist/bench.js --from RESULT.json [--chart FILE]
 // Exit: 0 every sample succeeded; 1 not built, not root, setup failed, time limit, or any sample
 // failed (listed under the table); 2 bad usage; 130/143 interrupted (after cleaning up).
 import { spawn } from 'node:child_process';
@@ -83,7 +83,7 @@ interface Options {
 const USAGE =
   'usage: node dist/bench.js [--iterations N] [--warmup N] [--json] [--cni-gateway] [--max-seconds S] [--agent-scale N] [--shim] [--policy]\n' +
   '       node dist/bench.js --scale [--scale-n N,N,…] [--concurrency C] [--address-iterations K] [--iperf-seconds S] [--iperf-rounds R] [--chart FILE] [--json]\n' +
-  '       node dist/bench.js --chart FILE --from RESULT.json';
+  '       node dist/bench.js --from RESULT.json [--chart FILE]';
 
 function parseOptions(): Options {
   try {
@@ -136,8 +136,9 @@ function parseOptions(): Options {
   --address-iterations K  with --scale: time-to-address rounds (default 5)
   --iperf-seconds S, --iperf-rounds R  with --scale: iperf3 sample length (default 3) and
                    rounds (default 3; 0 = no data plane)
-  --chart FILE     with --scale: write the SVG chart there; alone with --from RESULT.json (a
-                   saved --scale --json output): only write the chart
+  --chart FILE     with --scale: write the SVG chart there
+  --from FILE      instead of a run: a saved --scale --json output — its table, or with --chart
+                   FILE only its chart
 `);
       process.exit(0);
     }
@@ -154,7 +155,6 @@ function parseOptions(): Options {
     if (scaleN.some((n) => n > 5000)) throw new Error('--scale-n: at most 5000 containers');
     const concurrency = int(values.concurrency, 50, 0, '--concurrency');
     if (concurrency > 1000) throw new Error('--concurrency: at most 1000');
-    if (values.from !== undefined && values.chart === undefined) throw new Error('--from needs --chart FILE');
     if (values.chart !== undefined && !scale && values.from === undefined) throw new Error('--chart needs --scale (a run) or --from RESULT.json (a saved --scale --json output)');
     const biggest = Math.max(0, ...(scale ? scaleN : [0]));
     return {
@@ -851,7 +851,7 @@ function writeChart(file: string, r: FleetReport): void {
 }
 
 async function main(): Promise<void> {
-  if (opts.chart && opts.from && !opts.scale) {
+  if (opts.from && !opts.scale) {
     let r: FleetReport;
     try {
       r = JSON.parse(fs.readFileSync(opts.from, 'utf8')) as FleetReport;
@@ -860,7 +860,8 @@ async function main(): Promise<void> {
       process.stderr.write(`bench: --from ${opts.from}: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exit(1);
     }
-    writeChart(opts.chart, r);
+    if (opts.chart) writeChart(opts.chart, r);
+    else process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : `${printFleet(r)}\n`);
     return;
   }
   preflight();
