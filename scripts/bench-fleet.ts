@@ -136,7 +136,8 @@ export interface FleetReport {
 const abort = new AbortController();
 // Every running child listens on it: 50 concurrent hooks and more are expected.
 setMaxListeners(0, abort.signal);
-class FleetAborted extends Error {}
+/** Thrown by a command started after the teardown began (the run is stopping). */
+export class FleetAborted extends Error {}
 /** Namespaces this bench made and has not deleted yet. */
 const netnsMade = new Set<string>();
 /** Long-running children (the agent, the iperf3 server): killed at teardown. */

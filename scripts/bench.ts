@@ -38,7 +38,7 @@ import { LAB_SH, type Lab, labUp } from '../vm/lab/lab';
 import { agentScale, askAgent, deleteScaleNetns, printScale, type ScaleEnv } from './bench-scale';
 import { printShim, shimBench } from './bench-shim';
 import { policyBench, policyTeardown, printPolicy } from './bench-policy';
-import { fleetBench, fleetChart, fleetOk, fleetPreflight, fleetTeardown, printFleet, type FleetOptions, type FleetReport } from './bench-fleet';
+import { FleetAborted, fleetBench, fleetChart, fleetOk, fleetPreflight, fleetTeardown, printFleet, type FleetOptions, type FleetReport } from './bench-fleet';
 import { benchSvg } from './bench-svg';
 import { REPO_ROOT, type RunResult, run as runProgram } from '../vm/lab/run';
 
@@ -1060,7 +1060,7 @@ function printTable(res: Report): void {
 }
 
 main().catch(async (err: unknown) => {
-  if (!(err instanceof Aborted)) note(`error: ${err instanceof Error ? err.message : String(err)}`);
+  if (!(err instanceof Aborted) && !(err instanceof FleetAborted)) note(`error: ${err instanceof Error ? err.message : String(err)}`);
   await cleanup();
   process.exit(1);
 });
