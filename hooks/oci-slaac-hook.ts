@@ -11,10 +11,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError, TimeoutError, oneLine } from '../runtime/core/errors';
 import { checkCommand, dadCommand, dockerInstallCommand, raCommand, statusCommand, type CommandResult } from './commands';
-import { COMPLETE_DAD_COMMAND, completeDadInBackground, runHookStage } from './hook';
-import { readStdinState } from '../runtime/wire/oci/files';
+import { isStageCommand, runStageCommand } from './stage-main';
 import { Logger, escapeControls } from '../runtime/system/log';
-import { HOOK_STAGES, isContainerId, type HookStage } from '../runtime/wire/oci/spec';
+import { HOOK_STAGES } from '../runtime/wire/oci/spec';
 import { runAgent } from '../runtime/agent/agent';
 import { VERSION } from './version';
 import { doctor, doctorResult } from './doctor';
@@ -164,30 +163,10 @@ function withJson(json: boolean | undefined, r: CommandResult): CommandResult {
   return json ? { ...r, text: JSON.stringify(r.json, null, 2) } : r;
 }
 
-/** Run hook-side work with a logger; an error becomes one logged line and exit status 1. */
-async function logged(work: (log: Logger) => Promise<void>): Promise<void> {
-  const log = new Logger('');
-  try {
-    await work(log);
-    process.exitCode = 0;
-  } catch (err) {
-    log.error(oneLine(err));
-    process.exitCode = 1;
-  } finally {
-    log.close();
-  }
-}
-
 const [first, ...others] = process.argv.slice(2);
-if (first === COMPLETE_DAD_COMMAND) {
-  // `__complete-dad ID [--config PATH]` (hooks/hook.ts spawns it): the id is the first argument,
-  // taken as it is — an id may start with "-" (runc allows "-x"), so it is never parsed as an option.
-  void logged((log) => {
-    const [id = '', ...rest] = others;
-    if (!isContainerId(id)) throw new UsageError(`${COMPLETE_DAD_COMMAND}: the first argument must be a container id`);
-    const { values } = parse({ args: rest, options: { config: { type: 'string' } }, strict: true });
-    return completeDadInBackground(id, values.config, log);
-  });
+if (first !== undefined && isStageCommand(first)) {
+  // The hook stages and __complete-dad (hooks/stage-main.ts; hooks/entry.ts runs them without this file).
+  void runStageCommand(first, others);
 } else if (first === 'agent') {
   // The daemon, in the foreground: every event one line on stderr and in syslog; exits 0 on
   // SIGTERM/SIGINT, 1 (with one line) when it cannot start.
@@ -206,11 +185,6 @@ if (first === COMPLETE_DAD_COMMAND) {
       process.exit(err instanceof UsageError ? 2 : 1);
     },
   );
-} else if (first !== undefined && (HOOK_STAGES as readonly string[]).includes(first)) {
-  void logged((log) => {
-    const { values } = parse({ args: others, options: { config: { type: 'string' } }, strict: true });
-    return runHookStage(first as HookStage, readStdinState(), values.config, log);
-  });
 } else run(process.argv.slice(2)).then(
   (r) => {
     (r.exitCode === 2 ? process.stderr : process.stdout).write(`${r.text}\n`);

@@ -1,9 +1,17 @@
 /**
  * IPv6 addresses as 16-byte Buffers: parsing, RFC 5952 text, and the few derived addresses
- * neighbour discovery needs. Parsing and formatting are delegated to `ip-address`.
+ * neighbour discovery needs. The plain hexadecimal forms (RFC 4291 §2.2, 1 and 2: all this code
+ * writes, and nearly all it reads) are parsed here, and RFC 5952 text is written here; any other
+ * text (an embedded IPv4 address, or no address at all) is `ip-address`'s to judge. It is loaded
+ * only then: its start-up, 3–5 ms, was paid by every hook run (tests/unit/ipv6-text.test.ts checks
+ * both ways against it).
  */
-import { Address6 } from 'ip-address';
+import type * as IpAddress from 'ip-address';
 import { InputError } from './errors';
+
+const ipAddress = (): typeof IpAddress => require('ip-address') as typeof IpAddress;
+const HEX_FORM = /^[0-9A-Fa-f:]{2,39}$/;
+const GROUP = /^[0-9A-Fa-f]{1,4}$/;
 
 export type IPv6 = Buffer; // always 16 bytes
 
@@ -14,6 +22,9 @@ export const ALL_ROUTERS: IPv6 = parseIPv6('ff02::2');
 /** Parse an IPv6 address (no prefix length, an optional %zone is ignored); throws InputError. */
 export function parseIPv6(text: string, what = 'IPv6 address'): IPv6 {
   const bare = text.split('%')[0] ?? '';
+  const plain = parseHexForm(bare);
+  if (plain) return plain;
+  const { Address6 } = ipAddress();
   if (bare.includes('/') || !Address6.isValid(bare)) {
     throw new InputError(`invalid ${what}: ${JSON.stringify(text)}`);
   }
@@ -31,10 +42,41 @@ export function parsePrefix(text: string, what = 'IPv6 prefix'): { address: IPv6
   return { address: maskPrefix(parseIPv6(m[1] ?? '', what), length), length };
 }
 
-/** RFC 5952 canonical text. */
+/**
+ * The plain hexadecimal forms: eight groups of 1–4 hex digits, or fewer with one "::" standing for
+ * at least one zero group (RFC 4291 §2.2). Anything else: undefined (not necessarily invalid).
+ */
+export function parseHexForm(text: string): IPv6 | undefined {
+  if (!HEX_FORM.test(text)) return undefined;
+  const gap = text.indexOf('::');
+  if (gap !== text.lastIndexOf('::')) return undefined;
+  const before = gap < 0 ? text.split(':') : text.slice(0, gap) === '' ? [] : text.slice(0, gap).split(':');
+  const after = gap < 0 || text.slice(gap + 2) === '' ? [] : text.slice(gap + 2).split(':');
+  if (gap < 0 ? before.length !== 8 : before.length + after.length > 7) return undefined;
+  const out = Buffer.alloc(16);
+  const groups = [...before.map((g, i) => ({ g, i })), ...after.map((g, i) => ({ g, i: 8 - after.length + i }))];
+  for (const { g, i } of groups) {
+    if (!GROUP.test(g)) return undefined;
+    out.writeUInt16BE(parseInt(g, 16), i * 2);
+  }
+  return out;
+}
+
+/** RFC 5952 canonical text: lower case, no leading zeros, the first longest run of two or more zero groups as "::". */
 export function formatIPv6(addr: Uint8Array): string {
   if (addr.length !== 16) throw new RangeError(`IPv6 address must be 16 bytes, got ${addr.length}`);
-  return Address6.fromByteArray(Array.from(addr)).correctForm();
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((addr[i] ?? 0) << 8) | (addr[i + 1] ?? 0));
+  let run = -1;
+  let runLength = 1; // §4.2.2: a single zero group is not shortened
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > runLength) [run, runLength] = [i, j - i]; // §4.2.3: the first of equally long runs
+    i = Math.max(j, i + 1);
+  }
+  const hex = (gs: number[]): string => gs.map((g) => g.toString(16)).join(':');
+  return run < 0 ? hex(groups) : `${hex(groups.slice(0, run))}::${hex(groups.slice(run + runLength))}`;
 }
 
 export function formatPrefix(addr: Uint8Array, length: number): string {

@@ -9,7 +9,8 @@
  * An `AgentClient` remembers that the agent did not answer: the hook's later requests in the same
  * run (register, complete-dad) then cost nothing.
  */
-import * as net from 'node:net';
+import * as fs from 'node:fs';
+import type * as Net from 'node:net';
 import { agentSocketPath, MAX_ANSWER_BYTES, MAX_REQUEST_BYTES, type AgentAnswer, type AgentRequest, type CachedRa } from '../wire/agent-protocol';
 import { ALL_NODES, isLinkLocal, parseIPv6 } from '../core/ipv6';
 import type { HeardRa } from '../core/plan';
@@ -62,12 +63,12 @@ export function callAgent(socketPath: string, request: AgentRequest, opts: Agent
     let done = false;
     const chunks: Buffer[] = [];
     let size = 0;
-    let sock: net.Socket;
+    let sock: Net.Socket | undefined;
     const finish = (outcome: AgentOutcome): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      sock.destroy();
+      sock?.destroy();
       resolve(outcome);
     };
     const timer = setTimeout(() => finish({ ok: false, why: `no answer within ${timeoutMs} ms` }), timeoutMs);
@@ -79,16 +80,20 @@ export function callAgent(socketPath: string, request: AgentRequest, opts: Agent
       const answer = parseAnswer(body);
       finish(typeof answer === 'string' ? { ok: false, why: answer } : { ok: true, answer });
     };
+    // No socket file, no agent: said without loading node:net (a hook on a host with no agent).
+    if (!fs.existsSync(socketPath)) return finish({ ok: false, why: 'no agent (ENOENT)' });
+    const net = require('node:net') as typeof Net;
+    let s: Net.Socket;
     try {
-      sock = net.createConnection({ path: socketPath });
+      s = net.createConnection({ path: socketPath });
     } catch (err) {
-      sock = new net.Socket();
       finish({ ok: false, why: `cannot connect (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
       return;
     }
+    sock = s;
     // No half-close after the request: a server without allowHalfOpen would end before it answers.
-    sock.on('connect', () => sock.write(line));
-    sock.on('data', (chunk: Buffer) => {
+    s.on('connect', () => s.write(line));
+    s.on('data', (chunk: Buffer) => {
       if (done) return;
       const nl = chunk.indexOf(0x0a);
       const take = nl >= 0 ? chunk.subarray(0, nl + 1) : chunk;
@@ -97,10 +102,10 @@ export function callAgent(socketPath: string, request: AgentRequest, opts: Agent
       chunks.push(take);
       if (nl >= 0) complete();
     });
-    sock.on('end', () => {
+    s.on('end', () => {
       if (!done) complete();
     });
-    sock.on('error', (err: NodeJS.ErrnoException) => {
+    s.on('error', (err: NodeJS.ErrnoException) => {
       const code = err.code ?? 'error';
       finish({ ok: false, why: code === 'ENOENT' || code === 'ECONNREFUSED' ? `no agent (${code})` : `agent socket: ${code}` });
     });

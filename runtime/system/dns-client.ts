@@ -36,14 +36,17 @@
  * at the same name would make ours look missing.
  */
 import * as crypto from 'node:crypto';
-import * as dgram from 'node:dgram';
-import * as net from 'node:net';
-import { performance } from 'node:perf_hooks';
+import type * as Dgram from 'node:dgram';
+import type * as Net from 'node:net';
 import { InputError, oneLine } from '../core/errors';
 import { formatIPv6, parseIPv6 } from '../core/ipv6';
 import type { TsigKey } from '../wire/dns/keyfile';
 import { type SignedMessage, canonicalAlgorithm, nowSeconds, signMessage, verifyResponse } from '../wire/dns/tsig';
 import { CLASS, type Message, OPCODE, type ResourceRecord, TYPE, decodeMessage, encodeMessage, isSubdomain, normalizeName, rcodeName } from '../wire/dns/wire';
+
+// Loaded on first use, not at start-up: a hook stage that publishes no DNS record never needs them.
+const dgram = (): typeof Dgram => require('node:dgram') as typeof Dgram;
+const net = (): typeof Net => require('node:net') as typeof Net;
 
 export interface DnsServer {
   address: string;
@@ -144,22 +147,22 @@ export function parseServer(text: string): DnsServer {
   const bracket = /^\[([^\]]+)\](?::(.*))?$/.exec(t);
   if (bracket) {
     const addr = bracket[1] ?? '';
-    if (!net.isIPv6(addr)) bad();
+    if (!net().isIPv6(addr)) bad();
     return { address: normalizeV6(addr), port: bracket[2] === undefined ? DEFAULT_PORT : parsePort(bracket[2], text) };
   }
-  if (net.isIPv6(t)) return { address: normalizeV6(t), port: DEFAULT_PORT };
+  if (net().isIPv6(t)) return { address: normalizeV6(t), port: DEFAULT_PORT };
   const v4 = /^([^:]+)(?::(.*))?$/.exec(t);
-  if (v4 && net.isIPv4(v4[1] ?? '')) return { address: v4[1] ?? '', port: v4[2] === undefined ? DEFAULT_PORT : parsePort(v4[2], text) };
+  if (v4 && net().isIPv4(v4[1] ?? '')) return { address: v4[1] ?? '', port: v4[2] === undefined ? DEFAULT_PORT : parsePort(v4[2], text) };
   return bad();
 }
 
 /** "[2001:db8:1::53]:53" or "192.0.2.53:53". */
 export function formatServer(s: DnsServer): string {
-  return net.isIPv6(s.address) ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`;
+  return net().isIPv6(s.address) ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`;
 }
 
 function sameHost(a: string, b: string): boolean {
-  if (net.isIPv6(a) && net.isIPv6(b)) return parseIPv6(a).equals(parseIPv6(b));
+  if (net().isIPv6(a) && net().isIPv6(b)) return parseIPv6(a).equals(parseIPv6(b));
   return a === b;
 }
 
@@ -269,7 +272,7 @@ interface Outcome {
 
 function udpExchange(server: DnsServer, wire: Buffer, x: Exchange, timeoutMs: number, maxAttempts: number, onSent: () => void): Promise<Outcome> {
   return new Promise((resolve) => {
-    const sock = dgram.createSocket({ type: net.isIPv6(server.address) ? 'udp6' : 'udp4' });
+    const sock = dgram().createSocket({ type: net().isIPv6(server.address) ? 'udp6' : 'udp4' });
     let attempts = 0;
     let sent = false;
     let timer: NodeJS.Timeout | undefined;
@@ -342,7 +345,7 @@ function tcpAttempt(server: DnsServer, wire: Buffer, timeoutMs: number, onSent: 
     // Connected and the request written: the server may read it, whatever happens next.
     let sent = false;
     let received = Buffer.alloc(0);
-    const sock = net.connect({ host: server.address, port: server.port });
+    const sock = net().connect({ host: server.address, port: server.port });
     const finish = (r: TcpEnd): void => {
       if (settled) return;
       settled = true;
@@ -395,7 +398,7 @@ async function tcpExchange(server: DnsServer, wire: Buffer, x: Exchange, timeout
 function checkRequest(server: DnsServer, timeoutMs: number, retries: number, key: TsigKey | undefined): void {
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new InputError(`invalid DNS timeout ${timeoutMs} ms`);
   if (!Number.isInteger(retries) || retries < 0) throw new InputError(`invalid DNS retries ${retries}`);
-  if (!net.isIP(server.address) || !Number.isInteger(server.port) || server.port < 1 || server.port > 65535) {
+  if (!net().isIP(server.address) || !Number.isInteger(server.port) || server.port < 1 || server.port > 65535) {
     throw new InputError(`invalid DNS server ${JSON.stringify(server)}`);
   }
   if (key && canonicalAlgorithm(key.algorithm) === undefined) throw new InputError(`TSIG key ${key.name}: unsupported algorithm ${key.algorithm}`);

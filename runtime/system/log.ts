@@ -3,6 +3,7 @@
  * prefixed with the container id — crun drops a hook's stderr unless asked, so syslog is where
  * an operator finds out why a container did not start. No syslog socket, no syslog line.
  */
+import * as fs from 'node:fs';
 import { native } from './native';
 
 const AF_UNIX = 1;
@@ -16,6 +17,22 @@ function sockaddrUn(file: string): Buffer {
   sa.writeUInt16LE(AF_UNIX, 0);
   sa.write(file, 2);
   return sa;
+}
+
+/**
+ * Text to stderr, written directly: process.stderr builds a stream for a hook's few lines (and loads
+ * node:net when stderr is a pipe, as runtimes give it). What a write cannot take (a full
+ * non-blocking pipe, an error) goes through process.stderr, as every line did before.
+ */
+function toStderr(text: string): void {
+  const bytes = Buffer.from(text);
+  let written = 0;
+  try {
+    written = fs.writeSync(2, bytes);
+  } catch {
+    written = 0;
+  }
+  if (written < bytes.length) process.stderr.write(bytes.subarray(written));
 }
 
 /**
@@ -51,7 +68,7 @@ export class Logger {
   /** One line, always: the one place every log line goes through (escapeControls). */
   log(level: Level, message: string): void {
     const line = escapeControls(this.tag ? `${this.tag}: ${message}` : message);
-    process.stderr.write(`oci-slaac-hook: ${line}\n`);
+    toStderr(`oci-slaac-hook: ${line}\n`);
     this.syslog(level, line);
   }
 

@@ -7,7 +7,7 @@
  * not a link to another one). Errors name the file and what was wrong, never its content.
  */
 import * as fs from 'node:fs';
-import { isatty } from 'node:tty';
+import type * as Tty from 'node:tty';
 import { InputError } from '../../core/errors';
 
 export const MAX_CONFIG_JSON_BYTES = 1024 * 1024;
@@ -90,10 +90,24 @@ export function readRegularFile(file: string, opts: ReadOptions): string | undef
   }
 }
 
+/**
+ * isatty(3), asked only of a character device: a pipe or a file (a runtime's stdin) is no terminal,
+ * and node:tty (which loads node:net) then stays unloaded.
+ */
+function isTerminal(fd: number): boolean {
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(fd);
+  } catch {
+    return false; // as isatty says of a closed fd; the read then names the problem
+  }
+  return st.isCharacterDevice() && (require('node:tty') as typeof Tty).isatty(fd);
+}
+
 /** The OCI state on stdin (a pipe or a file), at most 1 MiB: /dev/zero as stdin is refused, not read forever. */
 export function readStdinState(fd = 0): string {
   // isatty(fd), not process.stdin: that getter builds a stream (and a libuv handle) we never use.
-  if (isatty(fd)) throw new InputError('no OCI state on stdin (stdin is a terminal)');
+  if (isTerminal(fd)) throw new InputError('no OCI state on stdin (stdin is a terminal)');
   try {
     return utf8(readBounded(fd, MAX_STATE_BYTES, 'OCI state on stdin'), 'OCI state on stdin');
   } catch (err) {
