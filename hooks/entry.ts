@@ -1,10 +1,15 @@
 /**
- * The entry of the oci-slaac-hook bundle: a hook stage (and `__complete-dad`) loads only the stage
- * code (hooks/stage-main.ts); every other command the whole executable (hooks/oci-slaac-hook.ts).
- * `require`, not `import`: esbuild then initialises the command modules only when this branch runs.
+ * The entry of the hook stages' bundle, dist/oci-slaac-hook.stage.js (scripts/bundle.js), which
+ * hooks/launch.js runs for `createRuntime|prestart|poststop` and `__complete-dad`: the stage code
+ * alone (hooks/stage-main.ts) — not the operator commands, the agent, doctor or install, which a
+ * hook starting for every container would load for nothing. Anything else is refused here (the
+ * executable's own bundle, oci-slaac-hook.main.js, runs every command, the stages too).
  */
 import { isStageCommand, runStageCommand } from './stage-main';
 
 const [first, ...others] = process.argv.slice(2);
 if (first !== undefined && isStageCommand(first)) void runStageCommand(first, others);
-else require('./oci-slaac-hook');
+else {
+  process.stderr.write(`oci-slaac-hook: the stage bundle runs hook stages only, not ${JSON.stringify(first ?? '')}\n`);
+  process.exitCode = 2;
+}

@@ -9,8 +9,14 @@ const path = require('node:path');
 const vm = require('node:vm');
 const Module = require('node:module');
 
-// dist/<name>.js runs <name>.main.js (oci-slaac-hook, oci-slaac-runtime, oci-slaac-cni).
-const file = path.join(__dirname, `${path.basename(__filename, '.js')}.main.js`);
+// dist/<name>.js runs <name>.main.js (oci-slaac-hook, oci-slaac-runtime, oci-slaac-cni); a hook
+// stage runs <name>.stage.js when there is one (oci-slaac-hook's: the stage code alone, its
+// functions compiled ahead in its cache). The stages: HOOK_STAGES and COMPLETE_DAD_COMMAND
+// (tests/e2e/startup.test.ts checks this list against them).
+const STAGES = ['createRuntime', 'prestart', 'poststop', '__complete-dad'];
+const name = path.basename(__filename, '.js');
+const stage = path.join(__dirname, `${name}.stage.js`);
+const file = STAGES.includes(process.argv[2]) && fs.existsSync(stage) ? stage : path.join(__dirname, `${name}.main.js`);
 let cachedData;
 try {
   cachedData = fs.readFileSync(`${file}.cache`);
