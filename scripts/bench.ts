@@ -14,6 +14,8 @@
 // Bundled to dist/bench.js by scripts/bundle.js; `npm run bench` bundles and runs it.
 // With --agent-scale N, only the agent at scale instead (scripts/bench-scale.ts): N containers on
 // one parent, one RA, time until all are refreshed and the agent's peak RSS.
+// With --startup, only the hook's own start-up, no lab (scripts/bench-startup.ts): a stage with
+// nothing to do against node -e 0, phase by phase, and the built-in modules it loads.
 // With --policy, only the inbound firewall's data-path cost instead (scripts/bench-policy.ts):
 // throughput and connection rate router → container, restricted against open.
 // With --scale, containers at scale instead (scripts/bench-fleet.ts, lab `scl`): time to a usable
@@ -38,6 +40,7 @@ import { LAB_SH, type Lab, labUp } from '../vm/lab/lab';
 import { agentScale, askAgent, deleteScaleNetns, printScale, type ScaleEnv } from './bench-scale';
 import { printShim, shimBench } from './bench-shim';
 import { policyBench, policyTeardown, printPolicy } from './bench-policy';
+import { printStartup, startupBench } from './bench-startup';
 import { FleetAborted, fleetBench, fleetChart, fleetOk, fleetPreflight, fleetTeardown, printFleet, type FleetOptions, type FleetReport } from './bench-fleet';
 import { benchSvg } from './bench-svg';
 import { REPO_ROOT, type RunResult, run as runProgram } from '../vm/lab/run';
@@ -67,6 +70,8 @@ interface Options {
   shim: boolean;
   /** --policy: the inbound firewall's data-path bench (scripts/bench-policy.ts) instead. */
   policy: boolean;
+  /** --startup: the hook's own start-up, no lab (scripts/bench-startup.ts) instead. */
+  startup: boolean;
   agentRas: number;
   /** --scale: containers at scale (scripts/bench-fleet.ts) instead. */
   scale: boolean;
@@ -81,7 +86,7 @@ interface Options {
 }
 
 const USAGE =
-  'usage: node dist/bench.js [--iterations N] [--warmup N] [--json] [--cni-gateway] [--max-seconds S] [--agent-scale N] [--shim] [--policy]\n' +
+  'usage: node dist/bench.js [--iterations N] [--warmup N] [--json] [--cni-gateway] [--max-seconds S] [--agent-scale N] [--shim] [--policy] [--startup]\n' +
   '       node dist/bench.js --scale [--scale-n N,N,…] [--concurrency C] [--address-iterations K] [--iperf-seconds S] [--iperf-rounds R] [--chart FILE] [--json]\n' +
   '       node dist/bench.js --from RESULT.json [--chart FILE]';
 
@@ -98,6 +103,7 @@ function parseOptions(): Options {
         'agent-ras': { type: 'string' },
         shim: { type: 'boolean' },
         policy: { type: 'boolean' },
+        startup: { type: 'boolean' },
         scale: { type: 'boolean' },
         'scale-n': { type: 'string' },
         concurrency: { type: 'string' },
@@ -125,6 +131,9 @@ function parseOptions(): Options {
                    measured in the kernel and read back (default 3)
   --shim           instead: the runtime wrapper — docker run with it against runc (a private
                    dockerd), and a pass-through command (state) through it against runc directly
+  --startup        instead: the hook's own start-up, no lab (scripts/bench-startup.ts): a stage
+                   with nothing to do and --version against node -e 0, where the time goes, and
+                   the built-in modules each loads
   --policy         instead: the inbound firewall — TCP throughput and connection rate router →
                    container :8080, restricted (a realistic ruleset) against open, as ratios
   --scale          instead: containers at scale in lab scl (2001:db8:cd::/64): time to a usable
@@ -147,7 +156,7 @@ function parseOptions(): Options {
       if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`${what} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
       return Number(v);
     };
-    const iterations = int(values.iterations, values.policy ? 5 : 10, 1, '--iterations');
+    const iterations = int(values.iterations, values.policy ? 5 : values.startup ? 30 : 10, 1, '--iterations');
     const agentScale = int(values['agent-scale'], 0, 1, '--agent-scale');
     const agentRas = int(values['agent-ras'], 3, 1, '--agent-ras');
     const scale = Boolean(values.scale);
@@ -167,6 +176,7 @@ function parseOptions(): Options {
       agentRas,
       shim: Boolean(values.shim),
       policy: Boolean(values.policy),
+      startup: Boolean(values.startup),
       scale,
       scaleN,
       concurrency,
@@ -824,6 +834,13 @@ async function mainPolicy(): Promise<void> {
   process.exitCode = r.restricted.enforced && !left.length ? 0 : 1;
 }
 
+/** The hook's own start-up (--startup): scripts/bench-startup.ts, no lab. */
+async function mainStartup(): Promise<void> {
+  const r = await startupBench({ iterations: opts.iterations, note });
+  if (opts.json) process.stdout.write(`${JSON.stringify({ node: process.version, kernel: os.release(), cpus: os.cpus().length, ...r }, null, 2)}\n`);
+  else process.stdout.write(`${printStartup(r)}\n`);
+}
+
 /** Containers at scale (--scale): scripts/bench-fleet.ts in lab scl; --chart writes the SVG. */
 async function mainFleet(): Promise<void> {
   const fo: FleetOptions = { ns: opts.scaleN, concurrency: opts.concurrency, addressIterations: opts.addressIterations, iperfSeconds: opts.iperfSeconds, iperfRounds: opts.iperfRounds, note };
@@ -871,6 +888,7 @@ async function main(): Promise<void> {
   if (opts.agentScale) return mainScale();
   if (opts.shim) return mainShim();
   if (opts.policy) return mainPolicy();
+  if (opts.startup) return mainStartup();
   if (opts.scale) return mainFleet();
   const watchdog = setTimeout(() => {
     note(`time limit of ${opts.maxSeconds} s reached: stopping and cleaning up`);
@@ -971,6 +989,7 @@ function report(out: Samples, lab: BenchLab): Report {
     hookOptimisticOverNode: r('hookOptimistic', 'node'),
     hookStrictOverNode: r('hookStrict', 'node'),
     hookCachedOverNode: r('hookCached', 'nodeInAgentNetns'),
+    hookPoststopOverNode: r('hookPoststop', 'node'),
     pairedHookCachedOverNode: pairedRatio(out.hook.cached, out.nodeBy.cached),
     usableStrictOverCni: r('hookStrict', 'cniUsable'),
     usableOptimisticOverCni: r('hookOptimistic', 'cniUsable'),
@@ -1043,6 +1062,7 @@ function printTable(res: Report): void {
   lines.push(`  hook optimistic / node -e 0                      ${x(res.ratios.hookOptimisticOverNode)}`);
   lines.push(`  hook strict     / node -e 0                      ${x(res.ratios.hookStrictOverNode)}`);
   lines.push(`  hook warm cache / node -e 0 (both in its netns)  ${x(res.ratios.hookCachedOverNode)}`);
+  lines.push(`  hook poststop   / node -e 0                      ${x(res.ratios.hookPoststopOverNode)}`);
   lines.push(`  (paired, median of per-run ratios: optimistic ${x(res.ratios.pairedHookOptimisticOverNode)}, strict ${x(res.ratios.pairedHookStrictOverNode)}, warm cache ${x(res.ratios.pairedHookCachedOverNode)})`);
   lines.push(`  time to usable: hook strict     / CNI+kernel DAD ${x(res.ratios.usableStrictOverCni)}`);
   lines.push(`  time to usable: hook optimistic / CNI+kernel DAD ${x(res.ratios.usableOptimisticOverCni)}`);
