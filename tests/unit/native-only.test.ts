@@ -2,6 +2,9 @@
 // process it ever starts is itself (hooks/background.ts: optimistic DAD after the hook returns);
 // the runtime wrapper (hooks/shim.ts) becomes the real runtime by execve — the addon's one
 // mechanism for it (runtime/native/addon.c, typed in runtime/system/native.ts) — and nothing else.
+// The one exception is an operator's command, not a container's path: `install` asks systemd,
+// where it runs, to enable and start the agent's unit, and `systemctl` is systemd's own interface
+// for that (hooks/install.ts spawns systemctl and nothing else).
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -25,6 +28,9 @@ for (const file of files) {
   } else if (file === path.join('hooks', 'shim.ts')) {
     t.same(text.match(/\bexecve?\b\([^,]+/g), ['execve(runtime'], `${file}: execs only the configured runtime`);
     t.notMatch(text, /child_process|\bfork\(|\bsystem\(|\bpopen\(/, `${file}: spawns nothing`);
+  } else if (file === path.join('hooks', 'install.ts')) {
+    t.same(text.match(/spawnSync\([^,]+/g), ["spawnSync('systemctl'"], `${file}: spawns only systemctl`);
+    t.notMatch(text, /\bexecve?\b\(|\bfork\(|\bsystem\(|\bpopen\(/, `${file}: execs nothing`);
   } else if (file === path.join('runtime', 'native', 'addon.c') || file === path.join('runtime', 'system', 'native.ts')) {
     t.same(text.match(/\bexecve?\b\([^,)]*/g)?.filter((m) => !/^execve\((path|env|path: string)$/.test(m)) ?? [], [], `${file}: execve only as the addon's mechanism`);
     t.notMatch(text, /child_process|\bfork\(|\bsystem\(|\bpopen\(/, `${file}: spawns nothing`);
