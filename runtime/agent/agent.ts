@@ -544,6 +544,7 @@ export class Agent {
         read: (i) => store.read(i),
         remove: (i) => store.remove(i),
         list: () => store.list(),
+        related: (q) => store.related(q),
         write: (record, o) => {
           store.write(record, o);
           process.kill(process.pid, 'SIGKILL');

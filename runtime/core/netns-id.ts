@@ -22,3 +22,16 @@ export function sameLiveNetns(a: string, b: string): boolean {
   const [db, ib] = b.split(':');
   return da === db && ia === ib;
 }
+
+/** A netns id's "dev:inode": the part every id of one namespace shares, whether or not it has a cookie. */
+export const netnsInode = (id: string): string => id.split(':').slice(0, 2).join(':');
+
+/** What admission asks of the other records: those of one name, and those of one netns. */
+export interface RelatedQuery {
+  name: string;
+  netnsId: string;
+}
+
+/** True when `r` is one `q` asks for: the same name, or (by dev:inode) the same netns. */
+export const isRelated = (r: { name: string; netns: { id: string } }, q: RelatedQuery): boolean =>
+  r.name === q.name || netnsInode(r.netns.id) === netnsInode(q.netnsId);

@@ -113,7 +113,9 @@ export async function admit(req: AdmitRequest, deps: PipelineDeps): Promise<Admi
       await undoStale(own, !isAttached(own) && here ? 'a previous attach of this container did not finish' : `this container's record for network namespace ${own.netns.path} (${own.netns.id}) is stale`, deps);
     }
 
-    const others = deps.store.list().filter((r) => r.id !== req.id && !r.member);
+    // Only the records of this netns and of this name matter here (the index answers: no read of
+    // every record at every start).
+    const others = deps.store.related({ name: req.name, netnsId: target.netns.id }).filter((r) => r.id !== req.id && !r.member);
     for (const r of others.filter((o) => sameNetnsId(o.netns.id, target.netns.id))) {
       if (isAttached(r) && holdsLink(r, target)) {
         if (req.alongside) continue;

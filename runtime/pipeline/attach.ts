@@ -225,9 +225,9 @@ export async function attach(req: AttachRequest, deps: PipelineDeps): Promise<Co
     // macvlan: a MAC stable per name, so a restarted container is the same neighbour as before.
     const mac = spec.kind === 'macvlan' ? stableMac({ name: req.name.name, secret: req.secret, dadCounter: identity.counter }) : undefined;
     const link = deps.withLock(cfg.parent, () => {
-      const peers = ctx.peers();
-      refuseNameTaken(record, peers, deps);
-      refuseIpvlanModeChange(cfg, parent, peers);
+      // One name's records decide the race; ipvlan's mode check needs every record of the parent.
+      refuseNameTaken(record, deps.store.related({ name: record.name, netnsId: record.netns.id }).filter((r) => r.id !== record.id), deps);
+      if (cfg.mode === 'ipvlan') refuseIpvlanModeChange(cfg, parent, ctx.peers());
       return makeLink(ctx, { parent, ifname, spec, mac });
     });
     record.interface = { name: ifname, index: link.index, mac: link.mac ? formatMac(link.mac) : '', kind: spec.kind, mode: spec.mode };

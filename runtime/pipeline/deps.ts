@@ -3,6 +3,7 @@
  * a vantage point, the state store, the per-parent lock, the clock and the log — the real ones
  * from `systemDeps`, fakes in tests (tests/unit/pipeline.test.ts).
  */
+import type { RelatedQuery } from '../core/netns-id';
 import type { HeardRa } from '../core/plan';
 import type { ContainerRecord, ProcessRef } from '../core/record';
 import { AgentClient } from '../system/agent-client';
@@ -22,6 +23,11 @@ export interface RecordStore extends RecordSink {
   read(id: string): ContainerRecord | undefined;
   remove(id: string): boolean;
   list(): ContainerRecord[];
+  /**
+   * The records of one name or one netns (core/netns-id.ts isRelated), oldest first: what a start
+   * must know of the others, without reading every record (StateStore answers from an index).
+   */
+  related(query: RelatedQuery): ContainerRecord[];
 }
 
 export interface PipelineDeps {

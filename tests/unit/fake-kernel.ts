@@ -17,6 +17,7 @@ import type { RouterAdvertisement } from '../../runtime/core/nd-types';
 import type { DadResult } from '../../runtime/core/dad';
 import { TimeoutError } from '../../runtime/core/errors';
 import type { ContainerRecord } from '../../runtime/core/record';
+import { isRelated, type RelatedQuery } from '../../runtime/core/netns-id';
 import type { AddressEntry, AddressSpec, FirewallSpec, FirewallState, Link, LinkChange, NetKernel, NetnsRef, RouteEntry, RouteSpec, SourceRule } from '../../runtime/system/kernel';
 import { Logger } from '../../runtime/system/log';
 import type { DiscoveredRouter, DiscoverOptions, NdPort, NdVantage } from '../../runtime/system/nd/port';
@@ -617,6 +618,9 @@ export class MemoryStore implements RecordStore {
   }
   list(): ContainerRecord[] {
     return [...this.records.values()].map((t) => JSON.parse(t) as ContainerRecord);
+  }
+  related(query: RelatedQuery): ContainerRecord[] {
+    return this.list().filter((r) => isRelated(r, query));
   }
 }
 
