@@ -281,6 +281,12 @@ export async function installCommand(opts: InstallOptions, inst: Installation = 
 
     for (const f of own) {
       const state = sameFile(f.path, f.text, f.mode);
+      // Already there, byte for byte, and not from an install of ours (the .deb's hooks.d files,
+      // say): someone else's, which uninstall must leave.
+      if (state === 'same' && !manifest.files.some((m) => m.path === f.path)) {
+        changes.push({ action: 'kept', detail: `${f.path} (${f.what}): already there, not ours (uninstall leaves it)` });
+        continue;
+      }
       if (state !== 'same') {
         makeDirs(path.dirname(f.path), manifest.dirs);
         replaceFile(f.path, f.text, { own: { mode: f.mode } });

@@ -139,6 +139,24 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<RunResul
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : false;
 
+t.test("install over files already there, byte for byte (a .deb's hooks.d): kept, not claimed; uninstall leaves them", async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ins-kept-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const args = ['--prefix', path.join(dir, 'usr'), '--hooks-dir', path.join(dir, 'hooks.d'), '--config-dir', path.join(dir, 'etc'), '--systemd-dir', path.join(dir, 'systemd')];
+  // What an install writes, made by a first one whose record is then forgotten (as a package's files are not in it).
+  t.equal((await cli(['install', ...quiet(dir), ...args])).code, 0);
+  fs.rmSync(path.join(dir, 'lib'), { recursive: true });
+  const hooks = fs.readdirSync(path.join(dir, 'hooks.d')).map((f) => path.join(dir, 'hooks.d', f));
+  t.equal(hooks.length, 2, 'the two hooks.d files');
+  const before = hooks.map((f) => fs.readFileSync(f, 'utf8'));
+  const r = await cli(['install', ...quiet(dir), ...args]);
+  t.equal(r.code, 0, r.stderr);
+  for (const f of hooks) t.match(r.stdout, new RegExp(`kept\\s+${f.replace(/[.]/g, '\\.')}.*not ours`), `${path.basename(f)}: kept, not ours`);
+  const un = await cli(['uninstall', '--state-lib', path.join(dir, 'lib')]);
+  t.equal(un.code, 0, un.stderr);
+  t.same(hooks.map((f) => fs.readFileSync(f, 'utf8')), before, 'uninstall left them as they were');
+});
+
 t.test('install/uninstall in lab ins: the parent found, a podman container with no extra flags gets its address, nothing left after', { skip }, async (t) => {
   t.setTimeout(300_000);
   if (!(await runtimeAvailable('podman'))) return t.fail('podman (with runc and conmon) is not installed');
