@@ -12,13 +12,13 @@
  *
  * The index: a start asks only for the records of its name and its netns (related()), and reading
  * every record for that made each start O(N) — at 1000 containers two full reads a start, most of
- * the hook's time. So every record also has an empty file per key, `.i-<16 hex of sha-256(key)>-
- * <state file name>` (hidden, like the temp files): related() lists the directory (names only) and
+ * the hook's time. So every record also has an empty file per key in `index/`, named
+ * `<16 hex of sha-256(key)>-<state file name>`: related() lists that directory (names only) and
  * reads just the records its keys point at, then checks each against the query, so an entry left
  * behind can never give a wrong answer. An entry is made before its record is renamed into place
- * (a record is never visible without its entries) and removed after the record. `.i-v1` says the
- * index covers every record; a state dir without it (records from before the index) is indexed by
- * the first related() that finds it missing.
+ * (a record is never visible without its entries) and removed after the record. `index/.complete`
+ * says the index covers every record; a state dir without it (records from before the index) is
+ * indexed by the first related() that finds it missing.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -31,14 +31,13 @@ import { readRegularFile } from '../wire/oci/files';
 /** A record holds at most a few hundred effects: 4 MiB is far beyond any we write. */
 const MAX_RECORD_BYTES = 4 * 1024 * 1024;
 const ORDINARY = /^[\w+][\w+.-]{0,199}$/;
-/** Index entries: the prefix, then 16 hex, then "-" (20 characters), then the state file's name. */
-const ENTRY = '.i-';
-const ENTRY_PREFIX_LENGTH = ENTRY.length + 16 + 1;
-/** The marker of a state dir whose every record is indexed. */
-const INDEXED = '.i-v1';
+/** The index's directory in the state dir, its entries `<16 hex>-<state file name>`, and its marker. */
+const INDEX_DIR = 'index';
+const KEY_LENGTH = 16 + 1;
+const COMPLETE = '.complete';
 
 /** A key's part of an entry's name: the hash keeps any name (any length, any bytes) in 16 characters. */
-const keyPrefix = (kind: 'name' | 'netns', key: string): string => `${ENTRY}${createHash('sha256').update(`${kind}\0${key}`).digest('hex').slice(0, 16)}-`;
+const keyPrefix = (kind: 'name' | 'netns', key: string): string => `${createHash('sha256').update(`${kind}\0${key}`).digest('hex').slice(0, 16)}-`;
 
 /** The entry prefixes a record is found by. */
 const recordKeys = (r: { name: string; netns: { id: string } }): string[] => [keyPrefix('name', r.name), keyPrefix('netns', netnsInode(r.netns.id))];
@@ -54,6 +53,7 @@ export class StateStore {
   private made = false;
   /** Index entries this store made or found (one open(2) per entry per process, not per write). */
   private readonly entries = new Set<string>();
+  private indexMade = false;
 
   constructor(readonly dir: string) {}
 
@@ -121,9 +121,9 @@ export class StateStore {
       removed = false;
     }
     const file = stateFileName(id);
-    for (const n of this.names()) {
-      if (n.startsWith(ENTRY) && n.length > ENTRY_PREFIX_LENGTH && n.slice(ENTRY_PREFIX_LENGTH) === file) {
-        fs.rmSync(path.join(this.dir, n), { force: true });
+    for (const n of this.names(INDEX_DIR)) {
+      if (n.length > KEY_LENGTH && n.slice(KEY_LENGTH) === file) {
+        fs.rmSync(path.join(this.dir, INDEX_DIR, n), { force: true });
         this.entries.delete(n);
       }
     }
@@ -132,11 +132,10 @@ export class StateStore {
 
   /** The records of `query`'s name or netns, oldest first, from the index (module comment). */
   related(query: RelatedQuery): ContainerRecord[] {
-    const names = this.names();
-    if (names.length === 0) return [];
-    if (!names.includes(INDEXED)) return this.indexAll().filter((r) => isRelated(r, query));
+    const names = this.names(INDEX_DIR);
+    if (!names.includes(COMPLETE)) return this.indexAll().filter((r) => isRelated(r, query));
     const prefixes = [keyPrefix('name', query.name), keyPrefix('netns', netnsInode(query.netnsId))];
-    const files = new Set(names.filter((n) => prefixes.some((p) => n.startsWith(p))).map((n) => n.slice(ENTRY_PREFIX_LENGTH)));
+    const files = new Set(names.filter((n) => prefixes.some((p) => n.startsWith(p))).map((n) => n.slice(KEY_LENGTH)));
     return [...files]
       .flatMap((f) => {
         const r = this.readFile(path.join(this.dir, f));
@@ -145,10 +144,10 @@ export class StateStore {
       .sort((a, b) => a.since.localeCompare(b.since));
   }
 
-  /** The directory's names (none when it does not exist). */
-  private names(): string[] {
+  /** The names in the state dir, or in a directory of it (none when it does not exist). */
+  private names(sub?: string): string[] {
     try {
-      return fs.readdirSync(this.dir);
+      return fs.readdirSync(sub ? path.join(this.dir, sub) : this.dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
@@ -161,16 +160,24 @@ export class StateStore {
     for (const prefix of recordKeys(record)) {
       const entry = `${prefix}${file}`;
       if (this.entries.has(entry)) continue;
-      fs.closeSync(fs.openSync(path.join(this.dir, entry), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600));
+      this.touch(entry);
       this.entries.add(entry);
     }
   }
 
-  /** A state dir from before the index: every record indexed, then the marker. Returns the records. */
+  /** An empty file in the index (the directory made on first use). */
+  private touch(name: string): void {
+    if (!this.indexMade) fs.mkdirSync(path.join(this.dir, INDEX_DIR), { recursive: true, mode: 0o755 });
+    this.indexMade = true;
+    fs.closeSync(fs.openSync(path.join(this.dir, INDEX_DIR, name), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600));
+  }
+
+  /** A state dir from before the index (or new): every record indexed, then the marker. Returns the records. */
   private indexAll(): ContainerRecord[] {
+    if (!fs.existsSync(this.dir)) return [];
     const records = this.list();
     for (const r of records) this.index(r);
-    fs.closeSync(fs.openSync(path.join(this.dir, INDEXED), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600));
+    this.touch(COMPLETE);
     return records;
   }
 

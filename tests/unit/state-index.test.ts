@@ -1,5 +1,5 @@
 // The state store's index (runtime/system/state-store.ts): a start reads only the records of its
-// name and its netns, found by the empty `.i-…` entries beside them, instead of every record.
+// name and its netns, found by the empty entries in the state dir's index/, instead of every record.
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,7 +11,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'osh-index-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const ids = (rs: { id: string }[]): string[] => rs.map((r) => r.id);
-const entries = (dir: string): string[] => fs.readdirSync(dir).filter((n) => /^\.i-[0-9a-f]{16}-/.test(n));
+const entries = (dir: string): string[] => fs.readdirSync(path.join(dir, 'index')).filter((n) => /^[0-9a-f]{16}-/.test(n));
 const at = (i: number): string => `2026-01-01T00:00:${String(i).padStart(2, '0')}.000Z`;
 
 t.test('related(): the records of one name or one netns (by dev:inode), oldest first', async (t) => {
@@ -61,7 +61,8 @@ t.test('a state dir from before the index is indexed by the first related()', as
   }
   const store = new StateStore(dir);
   t.same(ids(store.related({ name: 'web', netnsId: '0:1:1' })), ['o1', 'o3'], 'found without entries');
-  t.ok(fs.existsSync(path.join(dir, '.i-v1')), 'the marker: every record is indexed now');
+  t.ok(fs.existsSync(path.join(dir, 'index', '.complete')), 'the marker: every record is indexed now');
+  t.same(fs.readdirSync(dir).filter((n) => !n.endsWith('.json')), ['index'], 'nothing beside the records but index/ (readers of *.json see records only)');
   t.equal(entries(dir).length, 6, 'entries made for each');
   fs.rmSync(path.join(dir, 'o2.json'));
   t.same(ids(new StateStore(dir).related({ name: 'web', netnsId: '0:1:1' })), ['o1', 'o3'], 'later starts use the entries');
