@@ -137,7 +137,8 @@ t.test('one stable name: leftovers of a killed hook undone, a second live holder
   t.equal(third.stderr.trim().split('\n').length, 1, `one line: ${third.stderr.trim()}`);
   t.match(third.stderr, /name "hrd-shared" is in use by container lk2/, 'naming the first');
   t.same(await ourLinks('hrd-lk3'), [], 'nothing made in its netns');
-  t.same(stateFiles(stateDir).sort(), ['lk2.json'], 'no state for the refused container');
+  t.same(stateFiles(stateDir).filter((f) => !f.startsWith('index/')).sort(), ['lk2.json'], 'no state for the refused container');
+  t.notOk(stateFiles(stateDir).some((f) => f.endsWith('-lk3.json')), 'no index entry for it either');
 
   const stop = await hook('poststop', lk2.state('stopped'));
   t.equal(stop.code, 0, stop.stderr);

@@ -145,8 +145,14 @@ export async function hostResidue(hostNetns: string | undefined, table: number):
   return { rules: rules.filter((l) => !/^0:\s+from all lookup local$/.test(l.trim()) && !/^32766:\s+from all lookup main$/.test(l.trim())), proxies, routes, table: tableRoutes };
 }
 
-/** The state directory's files other than the per-parent lock files (locks/…): records and temp files. */
+/**
+ * The state directory's files other than the per-parent lock files (locks/…): records and temp
+ * files, and the index's entries (index/…, state-store.ts) but not its marker — so "nothing left"
+ * also means no entry left behind.
+ */
 export function stateFiles(stateDir: string): string[] {
   if (!fs.existsSync(stateDir)) return [];
-  return fs.readdirSync(stateDir).filter((f) => f !== 'locks');
+  const index = path.join(stateDir, 'index');
+  const entries = fs.existsSync(index) ? fs.readdirSync(index).filter((f) => f !== '.complete').map((f) => `index/${f}`) : [];
+  return [...fs.readdirSync(stateDir).filter((f) => f !== 'locks' && f !== 'index'), ...entries];
 }
