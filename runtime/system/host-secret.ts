@@ -18,7 +18,7 @@ export const HOST_SECRET_BYTES = 32;
  */
 export function loadOrCreateHostSecret(dir: string = hostSecretDir()): Buffer {
   const path = join(dir, 'secret');
-  return readSecret(path) ?? createSecret(dir, path);
+  return readSecretFile(path, 'host') ?? createSecret(dir, path);
 }
 
 /**
@@ -35,17 +35,36 @@ export const secretPath = (cfg: { secret_file: string }, dir: string = hostSecre
 /**
  * A shared secret file (`secret_file`): an absolute path to a regular file of exactly 32 bytes,
  * owned by root or by us, neither group nor other able to read or write it. Anything else is a
- * one-line Error naming the file and what is wrong with it. Opened with O_NONBLOCK (a FIFO there
- * must not hang the hook) and checked on the open descriptor (no race with a rename).
+ * one-line Error naming the file and what is wrong with it (readSecretFile).
  */
 export function readSharedSecret(path: string): Buffer {
-  const what = `secret_file ${path}`;
-  if (!path.startsWith('/')) throw new Error(`${what}: not an absolute path`);
+  if (!path.startsWith('/')) throw new Error(`secret_file ${path}: not an absolute path`);
+  const secret = readSecretFile(path, 'shared');
+  if (!secret) throw new Error(`secret_file ${path} does not exist (a shared secret is installed by the operator: head -c 32 /dev/urandom > FILE on one host, then install -m 0600 -o root on each)`);
+  return secret;
+}
+
+/** Where the host secret lives: `OCI_SLAAC_HOOK_STATE_LIB`, else /var/lib/oci-slaac-hook. */
+export const hostSecretDir = (): string => process.env.OCI_SLAAC_HOOK_STATE_LIB ?? '/var/lib/oci-slaac-hook';
+
+/** The host secret if it exists (undefined if not; never created here); throws as loadOrCreateHostSecret does on a bad one. */
+export const readHostSecret = (dir: string = hostSecretDir()): Buffer | undefined => readSecretFile(join(dir, 'secret'), 'host');
+
+/**
+ * open + fstat + read, for the host's own secret and a shared one alike: undefined if the file does
+ * not exist. Opened with O_NONBLOCK (a FIFO there must not hang the hook) and checked on the open
+ * descriptor (no race with a rename). A shared file must also be root's (or ours): the operator
+ * put it there, where anyone else's could choose every address on the link.
+ */
+function readSecretFile(path: string, kind: 'host' | 'shared'): Buffer | undefined {
+  const shared = kind === 'shared';
+  const what = shared ? `secret_file ${path}` : `host secret ${path}`;
   let fd: number;
   try {
     fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) throw new Error(`${what} does not exist (a shared secret is installed by the operator: head -c 32 /dev/urandom > FILE on one host, then install -m 0600 -o root on each)`);
+    if (isErrno(err, 'ENOENT')) return undefined;
+    if (!shared) throw err;
     if (isErrno(err, 'EACCES')) throw new Error(`${what} cannot be read by uid ${process.getuid?.() ?? '?'}: permission denied`);
     throw new Error(`${what} cannot be opened: ${(err as Error).message}`);
   }
@@ -53,42 +72,15 @@ export function readSharedSecret(path: string): Buffer {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw new Error(`${what} is not a regular file`);
     const uid = process.getuid?.() ?? 0;
-    if (st.uid !== 0 && st.uid !== uid) throw new Error(`${what} is owned by uid ${st.uid}, expected root${uid !== 0 ? ` or uid ${uid}` : ''} (chown root)`);
-    if ((st.mode & 0o077) !== 0) throw new Error(`${what} has mode 0${(st.mode & 0o777).toString(8)}, refusing a secret open to group or others (chmod 0600)`);
-    if (st.size !== HOST_SECRET_BYTES) throw new Error(`${what} is ${st.size} bytes, expected exactly ${HOST_SECRET_BYTES} (head -c ${HOST_SECRET_BYTES} /dev/urandom)`);
-    const secret = Buffer.alloc(HOST_SECRET_BYTES);
-    const n = fs.readSync(fd, secret, 0, HOST_SECRET_BYTES, 0);
-    if (n !== HOST_SECRET_BYTES) throw new Error(`${what}: read ${n} bytes, expected ${HOST_SECRET_BYTES}`);
-    return secret;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/** Where the host secret lives: `OCI_SLAAC_HOOK_STATE_LIB`, else /var/lib/oci-slaac-hook. */
-export const hostSecretDir = (): string => process.env.OCI_SLAAC_HOOK_STATE_LIB ?? '/var/lib/oci-slaac-hook';
-
-/** The host secret if it exists (undefined if not; never created here); throws as loadOrCreateHostSecret does on a bad one. */
-export const readHostSecret = (dir: string = hostSecretDir()): Buffer | undefined => readSecret(join(dir, 'secret'));
-
-/** open + fstat + read: undefined if the file does not exist. */
-function readSecret(path: string): Buffer | undefined {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new Error(`host secret ${path} is not a regular file`);
+    if (shared && st.uid !== 0 && st.uid !== uid) throw new Error(`${what} is owned by uid ${st.uid}, expected root${uid !== 0 ? ` or uid ${uid}` : ''} (chown root)`);
     if ((st.mode & 0o077) !== 0) {
-      throw new Error(`host secret ${path} has mode 0${(st.mode & 0o777).toString(8)}, refusing a secret open to group or others (expected 0600)`);
+      throw new Error(`${what} has mode 0${(st.mode & 0o777).toString(8)}, refusing a secret open to group or others (${shared ? 'chmod 0600' : 'expected 0600'})`);
     }
     const secret = Buffer.alloc(HOST_SECRET_BYTES);
     const n = st.size === HOST_SECRET_BYTES ? fs.readSync(fd, secret, 0, HOST_SECRET_BYTES, 0) : st.size;
-    if (n !== HOST_SECRET_BYTES) throw new Error(`host secret ${path} is corrupt: ${n} bytes, expected ${HOST_SECRET_BYTES}`);
+    if (n !== HOST_SECRET_BYTES) {
+      throw new Error(shared ? `${what} is ${n} bytes, expected exactly ${HOST_SECRET_BYTES} (head -c ${HOST_SECRET_BYTES} /dev/urandom)` : `${what} is corrupt: ${n} bytes, expected ${HOST_SECRET_BYTES}`);
+    }
     return secret;
   } finally {
     fs.closeSync(fd);
@@ -119,7 +111,7 @@ function createSecret(dir: string, path: string): Buffer {
   } finally {
     fs.unlinkSync(temp);
   }
-  const secret = readSecret(path);
+  const secret = readSecretFile(path, 'host');
   if (!secret) throw new Error(`host secret ${path} disappeared while being created`);
   return secret;
 }
