@@ -15,14 +15,26 @@ const Module = require('node:module');
 // (tests/e2e/startup.test.ts checks this list against them).
 const STAGES = ['createRuntime', 'prestart', 'poststop', '__complete-dad'];
 const name = path.basename(__filename, '.js');
-const stage = path.join(__dirname, `${name}.stage.js`);
-const file = STAGES.includes(process.argv[2]) && fs.existsSync(stage) ? stage : path.join(__dirname, `${name}.main.js`);
-let cachedData;
-try {
-  cachedData = fs.readFileSync(`${file}.cache`);
-} catch {
-  cachedData = undefined;
+
+/** Run `file` (a bundle) compiled with its code cache; its module.exports. */
+function run(file) {
+  let cachedData;
+  try {
+    cachedData = fs.readFileSync(`${file}.cache`);
+  } catch {
+    cachedData = undefined;
+  }
+  const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
+  const module_ = { exports: {}, filename: file };
+  script.runInThisContext().call(module_.exports, module_.exports, require, module_, file, __dirname);
+  return module_.exports;
 }
-const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
-const module_ = { exports: {}, filename: file };
-script.runInThisContext().call(module_.exports, module_.exports, require, module_, file, __dirname);
+
+const isStage = STAGES.includes(process.argv[2]);
+// A hook stage goes to the agent first when one runs with this config (<name>.delegate.js, the
+// thin client: hooks/delegate.ts); when it is not handled there, the stage bundle runs it.
+const delegate = path.join(__dirname, `${name}.delegate.js`);
+if (!(isStage && process.argv[2] !== '__complete-dad' && fs.existsSync(delegate) && run(delegate).handled === true)) {
+  const stage = path.join(__dirname, `${name}.stage.js`);
+  run(isStage && fs.existsSync(stage) ? stage : path.join(__dirname, `${name}.main.js`));
+}

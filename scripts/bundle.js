@@ -80,6 +80,11 @@ for (const name of ['oci-slaac-hook', 'oci-slaac-runtime', 'oci-slaac-cni']) {
 const stage = path.join(root, 'dist', 'oci-slaac-hook.stage.js');
 bundle(path.join(root, 'hooks', 'entry.ts'), stage);
 codeCache(stage, true);
+// The hook's thin client (hooks/delegate.ts), which launch.js runs first for a stage: when the
+// agent runs with the hook's config, it does the whole stage and the stage bundle is never read.
+const delegate = path.join(root, 'dist', 'oci-slaac-hook.delegate.js');
+bundle(path.join(root, 'hooks', 'delegate.ts'), delegate);
+codeCache(delegate, true);
 
 // The demo and the benchmark (lab scripts, not product): bundled too, so they run with plain node.
 for (const name of ['demo', 'bench']) {

@@ -43,6 +43,9 @@ import { ParentListener } from './listener';
 import { NetnsCache } from './netns-cache';
 import { agentSocketPath, type AgentAnswer, type AgentRequest } from '../wire/agent-protocol';
 import { Broker } from './broker';
+import { DelegateServer } from './delegate';
+import { absoluteConfigPath } from '../core/config-path';
+import { decodeCachedRa } from '../system/agent-client';
 import { ControlServer } from './server';
 
 const ICMPV6_ROUTER_ADVERTISEMENT = 134;
@@ -92,6 +95,20 @@ export interface AgentOptions {
   loadConfig?: (path?: string) => HookConfig;
   /** Keep each container's netns handle open between refreshes (default: with the system's deps, not with makeDeps). */
   holdNetns?: boolean;
+  /** Run root hooks' whole stages (agent/delegate.ts): the agent process does (runAgent), tests that make an Agent need not. */
+  delegate?: boolean;
+  /** The delegate socket's directory (tests; default DELEGATE_DIR). */
+  delegateDir?: string;
+}
+
+/** A file as stat sees it, to notice that it changed ("none": not there). */
+function fileSignature(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  } catch {
+    return 'none';
+  }
 }
 
 interface Watched {
@@ -144,6 +161,10 @@ export class Agent {
   private server: ControlServer | undefined;
   /** The rootless broker ([rootless] enable): rootless.sock. */
   broker: Broker | undefined;
+  /** Root hooks' stages, run here (opts.delegate). */
+  delegate: DelegateServer | undefined;
+  /** config.toml as it was when read (fileSignature): a delegated stage needs the file unchanged. */
+  private configSignature = 'none';
   private brokerDeps!: PipelineDeps;
   private readonly clock: Clock;
   private readonly engine: RefreshEngine;
@@ -187,6 +208,7 @@ export class Agent {
 
   /** Load the config, take the socket (refusing if another agent answers), collect leftovers, watch. */
   async start(): Promise<void> {
+    this.configSignature = fileSignature(this.configFile);
     this.cfg = (this.opts.loadConfig ?? loadConfigFile)(this.opts.configPath);
     fs.mkdirSync(this.cfg.state_dir, { recursive: true, mode: 0o755 });
     this.deps = (this.opts.makeDeps ?? systemDeps)(this.cfg.state_dir, this.log);
@@ -226,12 +248,51 @@ export class Agent {
     this.membership.nudge();
     if (this.netnsCache) this.watchStateDir();
     this.reconcileBroker();
+    if (this.opts.delegate) this.startDelegate();
     this.log.info(`agent: started: ${this.containers.size} container(s); watching ${[...this.listeners.keys()].join(', ') || 'no parent'}`);
+  }
+
+  /** The config file's absolute path (as a hook names it: core/config-path.ts). */
+  get configFile(): string {
+    return absoluteConfigPath(this.opts.configPath);
+  }
+
+  /**
+   * Root hooks hand their stages over (agent/delegate.ts) on a socket named by the config file. One
+   * that cannot be taken (another agent with the same config serves it) leaves hooks doing their
+   * own stages: a line in the log, not a refusal to start.
+   */
+  private startDelegate(): void {
+    const delegate = new DelegateServer({
+      configPath: this.configFile,
+      config: () => this.cfg,
+      configCurrent: () => fileSignature(this.configFile) === this.configSignature,
+      // Fresh netns handles, as the broker's; the RA cache straight from the listeners.
+      deps: (log) => ({ ...this.brokerDeps, log, cachedRas: (parent) => Promise.resolve(this.cachedRas(parent)) }),
+      adopt: (record) => this.adopt(record),
+      detached: (id) => this.forget(id, 'poststop'),
+      log: this.log,
+      ...(this.opts.delegateDir ? { dir: this.opts.delegateDir } : {}),
+    });
+    try {
+      delegate.start();
+      this.delegate = delegate;
+      this.log.info(`agent: running root hooks' stages on ${delegate.socketPath}`);
+    } catch (err) {
+      this.log.warn(`agent: hooks run their own stages: ${(err as Error).message}`);
+    }
+  }
+
+  /** `parent`'s fresh cached RAs, decoded (what the control socket's "ra" answers). */
+  private cachedRas(parent: string): HeardRa[] {
+    const l = this.listeners.get(parent);
+    return l ? l.fresh(this.clock.now(), this.cfg.ra_cache_max_age_ms).flatMap((c) => decodeCachedRa(c) ?? []) : [];
   }
 
   /** SIGHUP: config.toml read again; what changed is logged; parents added/removed. */
   reload(): void {
     let next: HookConfig;
+    const signature = fileSignature(this.configFile);
     try {
       next = (this.opts.loadConfig ?? loadConfigFile)(this.opts.configPath);
     } catch (err) {
@@ -244,6 +305,7 @@ export class Agent {
       next = { ...next, state_dir: this.cfg.state_dir };
     }
     this.cfg = next;
+    this.configSignature = signature;
     this.log.info(`agent: config reloaded: ${changed.length ? `changed ${changed.map((k) => (TABLES.includes(k) ? k : `${k}=${JSON.stringify(next[k])}`)).join(', ')}` : 'no change'}`);
     this.reconcileListeners();
     this.armGc();
@@ -299,6 +361,8 @@ export class Agent {
     await this.membership?.idle();
     this.broker?.stop();
     this.broker = undefined;
+    this.delegate?.stop();
+    this.delegate = undefined;
     await this.server?.close();
     await Promise.race([this.idle(), new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
     this.stateWatch?.close();
@@ -320,7 +384,7 @@ export class Agent {
     switch (req.op) {
       case 'ping': {
         const broker = this.broker ? { ...this.broker.counters, ...this.broker.serverCounters, connections: this.broker.connections } : undefined;
-        const counters = { ...this.counters, listeners: Object.fromEntries([...this.listeners].map(([p, l]) => [p, { ...l.counters, routers: l.routers.size }])), ...(broker ? { broker } : {}) };
+        const counters = { ...this.counters, listeners: Object.fromEntries([...this.listeners].map(([p, l]) => [p, { ...l.counters, routers: l.routers.size }])), ...(broker ? { broker } : {}), ...(this.delegate ? { delegate: { ...this.delegate.counters } } : {}) };
         const answer = { ok: true as const, containers: this.containers.size, parents: [...this.listeners.keys()], counters };
         return answer;
       }
@@ -723,7 +787,7 @@ export async function runAgent(configPath: string | undefined, log: Logger): Pro
     process.exit(1);
   };
   process.on('uncaughtException', fatal).on('unhandledRejection', fatal);
-  const agent = new Agent({ configPath, log });
+  const agent = new Agent({ configPath, log, delegate: true });
   await agent.start();
   return new Promise<number>((resolve) => {
     const onStop = (sig: NodeJS.Signals): void => {

@@ -6,7 +6,7 @@
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { InputError } from './errors';
 
-export const DEFAULT_CONFIG_PATH = '/etc/oci-slaac-hook/config.toml';
+export { DEFAULT_CONFIG_PATH } from './config-path';
 
 export const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 

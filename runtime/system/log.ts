@@ -54,6 +54,8 @@ export function escapeControls(text: string): string {
 
 export class Logger {
   private syslogFd: number | undefined | null = undefined; // null: tried, unavailable
+  /** Every line as written (escaped, with its container prefix): the agent relays a hook's stage lines to it (agent/delegate.ts). */
+  onLine: ((line: string) => void) | undefined;
 
   constructor(
     private tag: string,
@@ -70,6 +72,7 @@ export class Logger {
     const line = escapeControls(this.tag ? `${this.tag}: ${message}` : message);
     toStderr(`oci-slaac-hook: ${line}\n`);
     this.syslog(level, line);
+    this.onLine?.(line);
   }
 
   info(message: string): void {

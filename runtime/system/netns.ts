@@ -139,12 +139,14 @@ export interface NamedNetns {
  * and prestart hooks in the runtime's namespaces). "dev:inode", compared while both are alive.
  * One that cannot be read (no /proc/1 access) is left out.
  */
-export function hostNamespaces(): NamedNetns[] {
+export function hostNamespaces(hook: { pid: number; ppid: number | undefined } = { pid: process.pid, ppid: process.ppid }): NamedNetns[] {
   const named: [string, string][] = [
-    ["the hook's own", '/proc/self/ns/net'],
+    [hook.pid === process.pid ? "the hook's own" : `the hook's (pid ${hook.pid})`, `/proc/${hook.pid}/ns/net`],
     ["init's (pid 1)", '/proc/1/ns/net'],
-    [`the runtime's (pid ${process.ppid})`, `/proc/${process.ppid}/ns/net`],
   ];
+  if (hook.ppid !== undefined) named.push([`the runtime's (pid ${hook.ppid})`, `/proc/${hook.ppid}/ns/net`]);
+  // The agent running a hook's stage (agent/delegate.ts): its own as well.
+  if (hook.pid !== process.pid) named.push(["the agent's own", '/proc/self/ns/net']);
   return named.flatMap(([what, file]) => {
     try {
       const st = fs.statSync(file);

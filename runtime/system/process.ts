@@ -5,8 +5,8 @@
 import * as fs from 'node:fs';
 import type { ProcessRef } from '../core/record';
 
-/** starttime (clock ticks after boot), field 22 of /proc/PID/stat; undefined when there is no such process. */
-function startTime(pid: number): string | undefined {
+/** The fields of /proc/PID/stat after COMM (field 3, the state, first); undefined when there is no such process. */
+function statFields(pid: number): string[] | undefined {
   let stat: string;
   try {
     stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
@@ -14,8 +14,16 @@ function startTime(pid: number): string | undefined {
     return undefined;
   }
   // "PID (COMM) STATE PPID …": COMM may hold spaces and parentheses; the fields follow its last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19]; // field 22 is the 20th after COMM (field 3 is fields[0])
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** starttime (clock ticks after boot), field 22 of /proc/PID/stat. */
+const startTime = (pid: number): string | undefined => statFields(pid)?.[19]; // the 20th after COMM
+
+/** The parent of process `pid` (field 4 of /proc/PID/stat); undefined when there is no such process. */
+export function parentPid(pid: number): number | undefined {
+  const ppid = Number(statFields(pid)?.[1]);
+  return Number.isInteger(ppid) && ppid > 0 ? ppid : undefined;
 }
 
 /** The process `pid` as it is now; undefined when there is none. */

@@ -10,7 +10,7 @@
  * close-on-exec (MSG_CMSG_CLOEXEC) and always closed once the handler has settled.
  */
 import * as fs from 'node:fs';
-import { AF_UNIX, native, SOCK_SEQPACKET, SO_PEERCRED, SO_SNDTIMEO, SOL_SOCKET, timeval, type ReceivedMessage, type WatchHandle } from './native';
+import { AF_UNIX, native, SOCK_SEQPACKET, SO_PEERCRED, SO_RCVTIMEO, SO_SNDTIMEO, SOL_SOCKET, timeval, type ReceivedMessage, type WatchHandle } from './native';
 import { isErrno } from '../core/errors';
 
 export { SOCK_SEQPACKET };
@@ -335,4 +335,51 @@ export function seqpacketRequest(file: string, data: Buffer, fds: number[], opts
       else done(undefined, got.data);
     });
   });
+}
+
+/** Why a blocking request failed, and whether the request had gone out by then. */
+export class SeqpacketRequestError extends Error {
+  constructor(
+    message: string,
+    readonly sent: boolean,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * seqpacketRequest, blocking: for a process that has nothing else to do while it waits (the hook's
+ * thin client, hooks/delegate.ts), without an event loop turn or a watcher. SO_SNDTIMEO and
+ * SO_RCVTIMEO bound the connect and the wait for the answer by `timeoutMs` each. Throws a
+ * SeqpacketRequestError: `sent` false when nothing reached the server (ENOENT, ECONNREFUSED:
+ * nobody there; EAGAIN: its backlog full), true when it has the request (no answer in time, or the
+ * connection closed without one).
+ */
+export function seqpacketRequestSync(file: string, data: Buffer, opts: { timeoutMs: number; maxAnswerBytes: number }): Buffer {
+  const addon = native();
+  const fd = addon.socketat(-1, AF_UNIX, SOCK_SEQPACKET, 0);
+  try {
+    try {
+      addon.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, timeval(opts.timeoutMs));
+      addon.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeval(opts.timeoutMs));
+      addon.connect(fd, unixAddress(file));
+      addon.sendmsg(fd, data, null, null, 0);
+    } catch (err) {
+      throw new SeqpacketRequestError((err as Error).message, false, (err as NodeJS.ErrnoException).code);
+    }
+    let got: ReceivedMessage | null;
+    try {
+      got = addon.recvmsg(fd, opts.maxAnswerBytes + 1, addon.constants.MSG_CMSG_CLOEXEC);
+    } catch (err) {
+      throw new SeqpacketRequestError((err as Error).message, true, (err as NodeJS.ErrnoException).code);
+    }
+    if (got === null) throw new SeqpacketRequestError(`no answer within ${opts.timeoutMs} ms`, true, 'EAGAIN');
+    for (const extra of rightsOf(got.control)) closeQuietly(extra); // an answer carries none
+    if (got.length === 0) throw new SeqpacketRequestError('the connection closed without an answer', true);
+    if (got.length > opts.maxAnswerBytes) throw new SeqpacketRequestError(`answer longer than ${opts.maxAnswerBytes} bytes`, true);
+    return got.data;
+  } finally {
+    addon.close(fd);
+  }
 }

@@ -105,7 +105,25 @@ function isTerminal(fd: number): boolean {
 }
 
 /** The OCI state on stdin (a pipe or a file), at most 1 MiB: /dev/zero as stdin is refused, not read forever. */
+/**
+ * Stdin already read by the thin client (hooks/delegate.ts), for the stage bundle it falls back to:
+ * another bundle in the same process, so the two meet on a global of their own. An Error is what
+ * reading it threw, thrown again by the stage.
+ */
+const STDIN_HANDOVER = Symbol.for('oci-slaac-hook.stdin');
+type Handover = { [STDIN_HANDOVER]?: string | Error };
+
+export function handOverStdin(read: string | Error): void {
+  (globalThis as Handover)[STDIN_HANDOVER] = read;
+}
+
 export function readStdinState(fd = 0): string {
+  const handed = (globalThis as Handover)[STDIN_HANDOVER];
+  if (fd === 0 && handed !== undefined) {
+    delete (globalThis as Handover)[STDIN_HANDOVER];
+    if (handed instanceof Error) throw handed;
+    return handed;
+  }
   // isatty(fd), not process.stdin: that getter builds a stream (and a libuv handle) we never use.
   if (isTerminal(fd)) throw new InputError('no OCI state on stdin (stdin is a terminal)');
   try {
