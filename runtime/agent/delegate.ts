@@ -121,7 +121,11 @@ export class DelegateServer {
 
       log.forContainer(state.id);
       checkStageStatus(stage, state);
-      await runStage(stage, state, this.host.config(), deps, { configPath: this.host.configPath, attached: async (record) => this.host.adopt(record) });
+      let attached: ContainerRecord | undefined;
+      await runStage(stage, state, this.host.config(), deps, { configPath: this.host.configPath, attached: async (record) => void (attached = record) });
+      // Looked after from the next turn on, once the answer is out: the hook is not kept waiting
+      // for the agent's own bookkeeping (registry, listeners, the DAD job).
+      if (attached) setImmediate((record: ContainerRecord) => this.host.adopt(record), attached);
       if (stage === 'poststop') this.host.detached(state.id);
       this.counters.stages++;
       return { ok: true, lines };

@@ -85,10 +85,14 @@ function parseObject(bytes: Buffer, max: number): Record<string, unknown> | stri
   return isObject(v) ? v : 'not a JSON object';
 }
 
+const REQUEST_KEYS = ['v', 'stage', 'config', 'env', 'state'];
+
 /** A request as the agent receives it, or why it is not one. */
 export function parseDelegateRequest(bytes: Buffer): DelegateRequest | string {
   const o = parseObject(bytes, MAX_DELEGATE_REQUEST_BYTES);
   if (typeof o === 'string') return `request ${o}`;
+  const unknown = Object.keys(o).find((k) => !REQUEST_KEYS.includes(k));
+  if (unknown !== undefined) return `request has an unknown key ${JSON.stringify(unknown.slice(0, 40))}`;
   if (o.v !== DELEGATE_VERSION) return `request version ${JSON.stringify(o.v)?.slice(0, 20)} is not ${DELEGATE_VERSION}`;
   if (typeof o.stage !== 'string' || !(HOOK_STAGES as readonly string[]).includes(o.stage)) return 'request "stage" is not a hook stage';
   if (typeof o.config !== 'string' || !path.isAbsolute(o.config) || o.config.length > 4096 || o.config.includes('\0')) return 'request "config" is not an absolute path';
