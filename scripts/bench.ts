@@ -412,6 +412,8 @@ interface Samples {
   hook: Record<Mode, HookSample[]>;
   optVerified: Sample[];
   poststop: Sample[];
+  /** Poststop with the agent running (its series: the hook a thin client). */
+  poststopAgent: Sample[];
   cni: CniSeries;
   cniGw: CniSeries;
 }
@@ -606,8 +608,12 @@ async function hookStep(mode: Mode, iter: number, out: Samples, agentNetns?: str
       const deadline = Date.now() + 5000;
       while (Date.now() < deadline && !readRecord(id, agentStateDir())?.addresses.every((a) => a.dad === 'verified')) await sleep(20);
     }
+    // Poststop as runtimes call it: the container's netns is gone by then (podman: "stopped", no
+    // pid, netns already gone — ../shared/FIELD-NOTES.md; runc: the netns died with the container),
+    // and its link with it. Deleting a link that is still there costs the kernel 13–20 ms (RCU).
+    await netnsDel(netns);
     const stop = await run(...viaNetns(inNetns, process.execPath, [CLI, 'poststop', '--config', cfg]), { input: ociState(id, 'stopped', bundle), env: hookEnv, timeoutMs: 30000 });
-    if (!inNetns) out.poststop.push(stop.code === 0 ? { ok: true, ms: ms(stop.startNs, stop.exitNs) } : { ok: false, reason: `poststop exited ${stop.code}: ${oneLine(stop.stderr)}` });
+    (inNetns ? out.poststopAgent : out.poststop).push(stop.code === 0 ? { ok: true, ms: ms(stop.startNs, stop.exitNs) } : { ok: false, reason: `poststop exited ${stop.code}: ${oneLine(stop.stderr)}` });
   } finally {
     await netnsDel(netns);
   }
@@ -910,6 +916,7 @@ async function main(): Promise<void> {
     hook: { strict: [], optimistic: [], cached: [] },
     optVerified: [],
     poststop: [],
+    poststopAgent: [],
     cni: { add: [], usable: [], del: [] },
     cniGw: { add: [], usable: [], del: [] },
   });
@@ -968,6 +975,8 @@ function report(out: Samples, lab: BenchLab): Report {
     hookCached: stats(out.hook.cached),
     nodeInAgentNetns: stats(out.nodeBy.cached),
     hookCachedRa: fieldStats(out.hook.cached, 'raMs'),
+    hookCachedInAgent: fieldStats(out.hook.cached, 'inHookMs'),
+    hookPoststopAgent: stats(out.poststopAgent),
     hookOptimisticInProcess: fieldStats(opt, 'inHookMs'),
     hookStrictInProcess: fieldStats(strict, 'inHookMs'),
     hookOptimisticRa: fieldStats(opt, 'raMs'),
@@ -990,6 +999,7 @@ function report(out: Samples, lab: BenchLab): Report {
     hookStrictOverNode: r('hookStrict', 'node'),
     hookCachedOverNode: r('hookCached', 'nodeInAgentNetns'),
     hookPoststopOverNode: r('hookPoststop', 'node'),
+    hookPoststopAgentOverNode: r('hookPoststopAgent', 'nodeInAgentNetns'),
     pairedHookCachedOverNode: pairedRatio(out.hook.cached, out.nodeBy.cached),
     usableStrictOverCni: r('hookStrict', 'cniUsable'),
     usableOptimisticOverCni: r('hookOptimistic', 'cniUsable'),
@@ -1041,9 +1051,11 @@ function printTable(res: Report): void {
     ['  of which RA wait', 'hookStrictRa'],
     ['  of which DAD', 'hookStrictDad'],
     ['node -e 0 under ip netns exec (agent host)', 'nodeInAgentNetns'],
-    ['hook createRuntime, warm RA cache (agent)', 'hookCached'],
-    ['  of which RA (the agent\'s answer)', 'hookCachedRa'],
-    ['hook poststop', 'hookPoststop'],
+    ['hook createRuntime, agent (thin client)', 'hookCached'],
+    ['  attach in the agent (state timings)', 'hookCachedInAgent'],
+    ['  of which RA (the agent\'s cache)', 'hookCachedRa'],
+    ['hook poststop, agent (thin client)', 'hookPoststopAgent'],
+    ['hook poststop (netns gone, as in runtimes)', 'hookPoststop'],
     ['CNI macvlan+static ADD (returns)', 'cniAdd'],
     ['CNI ADD → kernel DAD done, bindable', 'cniUsable'],
     ['CNI DEL', 'cniDel'],
@@ -1051,11 +1063,11 @@ function printTable(res: Report): void {
   if (res.series.cniGwAdd) {
     rows.push(['CNI ADD with gateway (plugin settles)', 'cniGwAdd'], ['  … returned and bindable', 'cniGwUsable']);
   }
-  lines.push(`${'ms'.padEnd(40)}${'median'.padStart(9)}${'p90'.padStart(9)}${'min'.padStart(9)}${'max'.padStart(9)}${'ok/n'.padStart(9)}`);
+  lines.push(`${'ms'.padEnd(44)}${'median'.padStart(9)}${'p90'.padStart(9)}${'min'.padStart(9)}${'max'.padStart(9)}${'ok/n'.padStart(9)}`);
   for (const [label, key] of rows) {
     const s = res.series[key];
     if (!s) continue;
-    lines.push(`${label.padEnd(40)}${f(s.median).padStart(9)}${f(s.p90).padStart(9)}${f(s.min).padStart(9)}${f(s.max).padStart(9)}${`${s.ok}/${s.n}`.padStart(9)}`);
+    lines.push(`${label.padEnd(44)}${f(s.median).padStart(9)}${f(s.p90).padStart(9)}${f(s.min).padStart(9)}${f(s.max).padStart(9)}${`${s.ok}/${s.n}`.padStart(9)}`);
   }
   lines.push('');
   lines.push('ratios (median / median, same run):');
@@ -1063,6 +1075,7 @@ function printTable(res: Report): void {
   lines.push(`  hook strict     / node -e 0                      ${x(res.ratios.hookStrictOverNode)}`);
   lines.push(`  hook warm cache / node -e 0 (both in its netns)  ${x(res.ratios.hookCachedOverNode)}`);
   lines.push(`  hook poststop   / node -e 0                      ${x(res.ratios.hookPoststopOverNode)}`);
+  lines.push(`  hook poststop with the agent / node -e 0 (netns) ${x(res.ratios.hookPoststopAgentOverNode)}`);
   lines.push(`  (paired, median of per-run ratios: optimistic ${x(res.ratios.pairedHookOptimisticOverNode)}, strict ${x(res.ratios.pairedHookStrictOverNode)}, warm cache ${x(res.ratios.pairedHookCachedOverNode)})`);
   lines.push(`  time to usable: hook strict     / CNI+kernel DAD ${x(res.ratios.usableStrictOverCni)}`);
   lines.push(`  time to usable: hook optimistic / CNI+kernel DAD ${x(res.ratios.usableOptimisticOverCni)}`);
