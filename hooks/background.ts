@@ -4,14 +4,15 @@
  *
  * Its argv is `__complete-dad ID [--config PATH]`: the receiving side (oci-slaac-hook.ts) takes
  * the id as the first argument verbatim, so an id starting with "-" is never read as an option.
+ *
+ * Started with the addon's posix_spawn (a session of its own, stdio on /dev/null): Node's
+ * child_process cost a hook 4–5 ms for this one start (loading the module, then fork).
  */
-import type * as ChildProcess from 'node:child_process';
+import { native } from '../runtime/system/native';
 
 export function spawnSelf(args: string[]): void {
   const script = process.argv[1];
   if (!script) throw new Error('cannot find our own script to run in the background');
-  // Loaded here, not at start-up: a hook whose agent completes DAD, and poststop, never spawn.
-  const { spawn } = require('node:child_process') as typeof ChildProcess;
-  const child = spawn(process.execPath, [script, ...args], { detached: true, stdio: 'ignore', env: process.env });
-  child.unref();
+  const envp = Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+  native().spawn_detached(process.execPath, [process.execPath, script, ...args], envp);
 }

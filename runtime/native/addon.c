@@ -21,6 +21,7 @@
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -708,6 +709,50 @@ static napi_value js_execve(napi_env env, napi_callback_info info) {
   return throw_errno(env, "execve", e);
 }
 
+/*
+ * spawn_detached(path, argv, envp) -> pid: posix_spawn(3) of a process in a session of its own
+ * (POSIX_SPAWN_SETSID), stdin/stdout/stderr on /dev/null, every signal at its default and none
+ * blocked. glibc spawns with clone(CLONE_VM|CLONE_VFORK): no copy of this process's address space,
+ * a fraction of Node's child_process (which loads its module and forks). The child is not waited
+ * for: the caller is a short-lived hook, and init reaps it. Mechanism only: what runs is the caller's.
+ */
+static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char path[4096];
+  size_t plen;
+  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok)
+    return throw_type(env, "spawn_detached(path, argv, envp): a path and two arrays of strings expected");
+  char **args = string_array(env, argv[1], 65536), **envs = string_array(env, argv[2], 65536);
+  if (!args || !envs) {
+    free_array(args);
+    free_array(envs);
+    return throw_type(env, "spawn_detached(path, argv, envp): argv and envp must be arrays of strings");
+  }
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_t actions;
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawn_file_actions_init(&actions);
+  for (int fd = 0; fd <= 2; fd++) posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
+  pid_t pid;
+  int e = posix_spawn(&pid, path, &actions, &attr, args, envs);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  free_array(args);
+  free_array(envs);
+  if (e != 0) return throw_errno(env, "posix_spawn", e);
+  napi_value out;
+  CHECK(napi_create_int32(env, pid, &out));
+  return out;
+}
+
 /* socketpair(domain, type) -> [fd, fd] (close-on-exec); for tests that stand in for a link. */
 static napi_value js_socketpair(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -743,6 +788,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "socketat", js_socketat);
   export_fn(env, exports, "openat", js_openat);
   export_fn(env, exports, "close", js_close);
+  export_fn(env, exports, "spawn_detached", js_spawn_detached);
   export_fn(env, exports, "flock", js_flock);
   export_fn(env, exports, "setsockopt", js_setsockopt);
   export_fn(env, exports, "getsockopt", js_getsockopt);

@@ -52,6 +52,8 @@ export interface NativeAddon {
   /** socketpair(domain, type) -> [fd, fd], close-on-exec. */
   socketpair(domain: number, type: number): [number, number];
   listen(fd: number, backlog: number): void;
+  /** posix_spawn(3) in a session of its own, stdio on /dev/null, signals at their defaults; the child's pid (never waited for). */
+  spawn_detached(path: string, argv: string[], envp: string[]): number;
   /** execve(2), the fds in `inherit` without FD_CLOEXEC, signals Node ignores reset to default and the mask emptied first; returns only by throwing. */
   execve(path: string, argv: string[], envp: string[], inherit: number[]): never;
   /** accept4(fd, SOCK_NONBLOCK | SOCK_CLOEXEC): the new fd, or null when none waits. */
