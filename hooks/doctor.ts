@@ -16,6 +16,8 @@ import { needsHostReach, type SlaveSpec } from '../runtime/core/link-kinds';
 import { unusableReason } from '../runtime/core/plan';
 import { selectPrefixes } from '../runtime/core/slaac';
 import { AgentClient } from '../runtime/system/agent-client';
+import { absoluteConfigPath } from '../runtime/core/config-path';
+import { delegateSocketPath } from '../runtime/wire/delegate-protocol';
 import { loadConfigFile } from '../runtime/system/config-file';
 import { parseServer, sendUpdate } from '../runtime/system/dns-client';
 import { readHostSecret, hostSecretDir, readSharedSecret } from '../runtime/system/host-secret';
@@ -52,6 +54,15 @@ export const DEFAULT_PATHS: DoctorPaths = {
   containerdConfig: '/etc/containerd/config.toml',
   cniBinDirs: ['/opt/cni/bin', '/usr/lib/cni'],
 };
+
+/** Does an agent take root hooks' stages for this config file (its delegate socket is there)? */
+function delegateServed(configPath: string | undefined): boolean {
+  try {
+    return fs.lstatSync(delegateSocketPath(absoluteConfigPath(configPath))).isSocket();
+  } catch {
+    return false;
+  }
+}
 
 /** How long the router check listens when the agent has nothing cached. */
 const RA_TIMEOUT_MS = 3000;
@@ -177,7 +188,7 @@ export async function doctor(configPath: string | undefined, paths: DoctorPaths 
   const ping = await agent.ask({ op: 'ping' });
   out.push(
     ping
-      ? ok('agent', `answers on ${agent.socketPath} (${ping.containers ?? 0} containers, parents ${(ping.parents ?? []).join(', ') || 'none'})`)
+      ? ok('agent', `answers on ${agent.socketPath} (${ping.containers ?? 0} containers, parents ${(ping.parents ?? []).join(', ') || 'none'}); ${delegateServed(configPath) ? "root hooks hand it their stages" : 'hooks run their stages themselves (no delegate socket for this config file)'}`)
       : fail('agent', `no agent answers on ${agent.socketPath}: addresses are not renewed and routers not followed after a container starts`, 'systemctl enable --now oci-slaac-hook-agent (or run `oci-slaac-hook agent`)'),
   );
 

@@ -10,6 +10,8 @@
  *  - a request for another config file than the agent's (the socket's name is a hash of the path),
  *    or from a hook whose environment differs from the agent's where it changes a stage
  *    (STAGE_ENV_KEYS: the host secret's directory, a failpoint);
+ *  - a hook in another pid namespace or with another root directory (a pid or a path in the state
+ *    would name something else here);
  *  - a config file changed since the agent read it (it runs with the file's contents as they were:
  *    `systemctl reload` reads it again) — the hook reads the file as it is now, as it always did;
  *  - a request larger than a message takes.
@@ -21,7 +23,7 @@ import type { HookConfig } from '../core/config';
 import type { ContainerRecord } from '../core/record';
 import { Logger } from '../system/log';
 import { hostNamespaces } from '../system/netns';
-import { parentPid } from '../system/process';
+import { otherView, parentPid } from '../system/process';
 import { SeqpacketServer, type SeqpacketMessage, type SocketPeer } from '../system/seqpacket';
 import type { PipelineDeps } from '../pipeline/deps';
 import { checkStageStatus, runStage } from '../pipeline/stages';
@@ -104,6 +106,9 @@ export class DelegateServer {
     }
     if (request.config !== this.host.configPath) return fallback(`the agent runs with ${this.host.configPath}, not ${request.config}`);
     if (!sameStageEnvironment(request.env, stageEnvironment(process.env))) return fallback(`the hook's environment differs from the agent's (${Object.keys({ ...request.env, ...stageEnvironment(process.env) }).join(', ')})`);
+    // The state's pid and the bundle's path are the hook's: they must be the agent's too.
+    const view = otherView(peer.pid);
+    if (view) return fallback(`the hook does not see what the agent sees (${view})`);
     if (!this.host.configCurrent()) return fallback(`${this.host.configPath} changed since the agent read it (systemctl reload oci-slaac-hook-agent)`);
     return this.stage(request.stage, request.state, peer);
   }

@@ -37,3 +37,24 @@ export function processRef(pid: number): ProcessRef | undefined {
 export function processAlive(ref: ProcessRef): boolean {
   return startTime(ref.pid) === ref.start;
 }
+
+const sameFile = (a: string, b: string): boolean => {
+  const x = fs.statSync(a);
+  const y = fs.statSync(b);
+  return x.dev === y.dev && x.ino === y.ino;
+};
+
+/**
+ * Why process `pid` does not see paths and pids as this one does, or undefined when it does: the
+ * same pid namespace (a pid it names is ours) and the same root directory (a path it names is
+ * ours). Mount namespaces may differ (`ip netns exec` makes one for /sys alone).
+ */
+export function otherView(pid: number): string | undefined {
+  try {
+    if (!sameFile(`/proc/${pid}/ns/pid`, '/proc/self/ns/pid')) return `process ${pid} is in another pid namespace`;
+    if (!sameFile(`/proc/${pid}/root`, '/')) return `process ${pid} has another root directory`;
+  } catch (err) {
+    return `cannot see process ${pid}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  }
+  return undefined;
+}

@@ -5,8 +5,8 @@
 // - createRuntime and poststop through the agent: the address, the record, the agent looking after
 //   it, the stage's log lines on the hook's stderr, the agent's counters; poststop leaves nothing;
 // - the hook does the stage itself when the agent will not (another config file, an environment
-//   that changes a stage, a config file changed since the agent read it; after SIGHUP it is the
-//   agent's again) or cannot (SIGKILLed: a stale socket);
+//   that changes a stage, a pid namespace of its own, a config file changed since the agent read
+//   it; after SIGHUP it is the agent's again) or cannot (SIGKILLed: a stale socket);
 // - hostile or wrong input through the agent: one line, exit 1, nothing left — state that is not
 //   JSON, a stage at the wrong status, a "container" whose netns is the hook's own;
 // - the socket: mode 0600, root's.
@@ -83,8 +83,9 @@ function counters(): Promise<{ containers: number; routers: number; delegate: { 
   });
 }
 
-const hook = (stage: string, state: string, opts: { config?: string; env?: Record<string, string> } = {}) =>
-  runHook(stage, state, { config: opts.config ?? configFile, hostNetns: HOST_NETNS, env: { ...ENV, ...opts.env }, timeoutMs: 30_000 });
+type HookOpts = { config?: string; env?: Record<string, string>; wrap?: string[] };
+const hook = (stage: string, state: string, opts: HookOpts = {}) =>
+  runHook(stage, state, { config: opts.config ?? configFile, hostNetns: HOST_NETNS, env: { ...ENV, ...opts.env }, timeoutMs: 30_000, ...(opts.wrap ? { wrap: opts.wrap } : {}) });
 const readState = (id: string): ContainerRecord | undefined => {
   try {
     return JSON.parse(fs.readFileSync(path.join(stateDir, `${id}.json`), 'utf8')) as ContainerRecord;
@@ -106,7 +107,7 @@ async function container(): Promise<FakeContainer> {
 }
 
 /** createRuntime, the address in the container's netns, poststop: nothing left. */
-async function roundTrip(t: Test, c: FakeContainer, opts: { config?: string; env?: Record<string, string> } = {}): Promise<string> {
+async function roundTrip(t: Test, c: FakeContainer, opts: HookOpts = {}): Promise<string> {
   const up = await hook('createRuntime', c.state('creating'), opts);
   t.equal(up.code, 0, `createRuntime: ${up.stderr.trim()}`);
   const address = readState(c.id)?.addresses[0]?.address ?? '';
@@ -172,12 +173,17 @@ t.test('the hook runs the stage itself when the agent will not or cannot', async
   const envd = await counters();
   t.equal(envd.delegate.fallbacks, before.delegate.fallbacks + 2, 'another environment: fallback, twice');
   t.equal(envd.delegate.stages, before.delegate.stages, 'no stage run by the agent');
+  // A hook in a pid namespace of its own: the state's pid would name another process in the agent.
+  await roundTrip(t, await container(), { wrap: ['unshare', '--pid', '--fork', '--mount-proc'] });
+  const pidns = await counters();
+  t.equal(pidns.delegate.fallbacks, envd.delegate.fallbacks + 2, 'another pid namespace: fallback');
+  t.match(agent?.log() ?? '', /the hook does not see what the agent sees \(process \d+ is in another pid namespace\)/, 'the agent says why');
   // The config file rewritten after the agent read it: the hook reads it as it is now.
   await sleep(20);
   fs.writeFileSync(configFile, configText());
   await roundTrip(t, await container());
   const changed = await counters();
-  t.equal(changed.delegate.fallbacks, envd.delegate.fallbacks + 2, 'config changed: fallback');
+  t.equal(changed.delegate.fallbacks, pidns.delegate.fallbacks + 2, 'config changed: fallback');
   t.match(agent?.log() ?? '', /changed since the agent read it/, 'the agent says why');
   // SIGHUP: the agent reads it again, and runs stages again.
   agent?.child.kill('SIGHUP');

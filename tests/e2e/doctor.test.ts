@@ -10,6 +10,8 @@ import * as path from 'node:path';
 import { run } from '../../vm/lab/run';
 import { labUp, type Lab } from '../../vm/lab/lab';
 import { HOOK_CLI } from '../../vm/lab/fake-container';
+import { absoluteConfigPath } from '../../runtime/core/config-path';
+import { delegateSocketPath } from '../../runtime/wire/delegate-protocol';
 import { stopRadvd } from './ra-router';
 
 t.setTimeout(120_000);
@@ -78,8 +80,11 @@ t.test('doctor in the lab: every check ok; then agent down, wrong key, router st
   const good = writeConfig('good', lab.dnsKeyFile ?? '', lab.hostIf);
   agent = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, HOOK_CLI, 'agent', '--config', good], { env: ENV, stdio: ['ignore', 'ignore', 'ignore'] });
   for (let i = 0; i < 50 && !fs.existsSync(path.join(stateDir, 'agent.sock')); i++) await new Promise((r) => setTimeout(r, 100));
+  const delegate = delegateSocketPath(absoluteConfigPath(good));
+  for (let i = 0; i < 50 && !fs.existsSync(delegate); i++) await new Promise((r) => setTimeout(r, 100));
 
   const all = await doctor(t, good);
+  t.match(find(all.findings, 'agent')?.detail, /root hooks hand it their stages/, 'the agent takes root hooks\' stages');
   t.comment(all.text);
   t.equal(all.code, 0, 'exit 0');
   for (const check of ['config', 'kernel macvlan', 'parent', 'router', 'secret', 'state dir', 'agent', 'dns', 'free address']) {
