@@ -1,7 +1,7 @@
 #!/bin/sh
 # Copy the built hook (run `npm run build` first) from this checkout, then set the host up with
 # `oci-slaac-hook install` (README, "Install the hook"):
-#   $PREFIX/lib/oci-slaac-hook/{dist/oci-slaac-{hook,runtime,cni}{,.main}.js{,.cache},build/Release/osh_native.node}
+#   $PREFIX/lib/oci-slaac-hook/{dist/oci-slaac-{hook,runtime,cni}{,.main}.js{,.cache},dist/oci-slaac-hook.{stage,delegate}.js{,.cache},build/Release/osh_native.node}
 #   $PREFIX/bin/oci-slaac-hook                       (the operator command)
 #   $PREFIX/share/man/man{8,5}/                       (oci-slaac-hook(8), oci-slaac-runtime(8), oci-slaac-hook.toml(5))
 # This script copies those files and nothing else; then the installed command's `install` writes
@@ -23,6 +23,8 @@ LIB="$PREFIX/lib/oci-slaac-hook"
 install -d "$LIB/dist" "$LIB/build/Release" "$PREFIX/bin"
 install -m 0755 dist/oci-slaac-hook.js "$LIB/dist/oci-slaac-hook.js"
 install -m 0644 dist/oci-slaac-hook.main.js dist/oci-slaac-hook.main.js.cache "$LIB/dist/"
+# The hook stages' own bundle and the thin client (launch.js runs them for a stage when they are there).
+for f in dist/oci-slaac-hook.stage.js dist/oci-slaac-hook.stage.js.cache dist/oci-slaac-hook.delegate.js dist/oci-slaac-hook.delegate.js.cache; do [ ! -f "$f" ] || install -m 0644 "$f" "$LIB/dist/"; done
 install -m 0755 build/Release/osh_native.node "$LIB/build/Release/osh_native.node"
 install -m 0755 dist/oci-slaac-runtime.js "$LIB/dist/oci-slaac-runtime.js"
 install -m 0644 dist/oci-slaac-runtime.main.js dist/oci-slaac-runtime.main.js.cache "$LIB/dist/"

@@ -10,8 +10,9 @@ const vm = require('node:vm');
 const Module = require('node:module');
 
 // dist/<name>.js runs <name>.main.js (oci-slaac-hook, oci-slaac-runtime, oci-slaac-cni); a hook
-// stage runs <name>.stage.js when there is one (oci-slaac-hook's: the stage code alone, its
-// functions compiled ahead in its cache). The stages: HOOK_STAGES and COMPLETE_DAD_COMMAND
+// stage runs <name>.delegate.js first, when there is one (the thin client: an agent with this
+// config runs the whole stage), then, unless that handled it, <name>.stage.js when there is one
+// (oci-slaac-hook's: the stage code alone, its functions compiled ahead in its cache). The stages: HOOK_STAGES and COMPLETE_DAD_COMMAND
 // (tests/e2e/startup.test.ts checks this list against them).
 const STAGES = ['createRuntime', 'prestart', 'poststop', '__complete-dad'];
 const name = path.basename(__filename, '.js');

@@ -49,8 +49,8 @@ for name in oci-slaac-hook oci-slaac-runtime oci-slaac-cni; do
 	chmod 0755 "$R$LIB/dist/$name.js"
 	install -m 0644 "dist/$name.main.js" "$R$LIB/dist/"
 	[ ! -f "dist/$name.main.js.cache" ] || install -m 0644 "dist/$name.main.js.cache" "$R$LIB/dist/"
-	# The hook stages' own bundle (launch.js runs it for a stage when it is there).
-	for f in "dist/$name.stage.js" "dist/$name.stage.js.cache"; do [ ! -f "$f" ] || install -m 0644 "$f" "$R$LIB/dist/"; done
+	# The hook stages' own bundle and the thin client (launch.js runs them for a stage when they are there).
+	for f in "dist/$name.stage.js" "dist/$name.stage.js.cache" "dist/$name.delegate.js" "dist/$name.delegate.js.cache"; do [ ! -f "$f" ] || install -m 0644 "$f" "$R$LIB/dist/"; done
 	ln -s "../lib/$PKG/dist/$name.js" "$R/usr/bin/$name"
 done
 install -m 0644 build/Release/osh_native.node "$R$LIB/build/Release/osh_native.node"

@@ -97,8 +97,6 @@ export interface AgentOptions {
   holdNetns?: boolean;
   /** Run root hooks' whole stages (agent/delegate.ts): the agent process does (runAgent), tests that make an Agent need not. */
   delegate?: boolean;
-  /** The delegate socket's directory (tests; default DELEGATE_DIR). */
-  delegateDir?: string;
 }
 
 /** A file as stat sees it, to notice that it changed ("none": not there). */
@@ -272,7 +270,6 @@ export class Agent {
       adopt: (record) => this.adopt(record),
       detached: (id) => this.forget(id, 'poststop'),
       log: this.log,
-      ...(this.opts.delegateDir ? { dir: this.opts.delegateDir } : {}),
     });
     try {
       delegate.start();

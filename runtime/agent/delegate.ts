@@ -50,8 +50,6 @@ export interface DelegateHost {
   /** A container detached here (poststop): no longer looked after. */
   detached(id: string): void;
   log: Logger;
-  /** Where the socket goes (tests); default DELEGATE_DIR. */
-  dir?: string;
 }
 
 export class DelegateServer {
@@ -61,7 +59,7 @@ export class DelegateServer {
   constructor(private readonly host: DelegateHost) {}
 
   get socketPath(): string {
-    return delegateSocketPath(this.host.configPath, this.host.dir);
+    return delegateSocketPath(this.host.configPath);
   }
 
   /** Listen (mode 0600); throws when another agent serves this config. */

@@ -342,7 +342,6 @@ export class SeqpacketRequestError extends Error {
   constructor(
     message: string,
     readonly sent: boolean,
-    readonly code?: string,
   ) {
     super(message);
   }
@@ -366,15 +365,15 @@ export function seqpacketRequestSync(file: string, data: Buffer, opts: { timeout
       addon.connect(fd, unixAddress(file));
       addon.sendmsg(fd, data, null, null, 0);
     } catch (err) {
-      throw new SeqpacketRequestError((err as Error).message, false, (err as NodeJS.ErrnoException).code);
+      throw new SeqpacketRequestError((err as Error).message, false);
     }
     let got: ReceivedMessage | null;
     try {
       got = addon.recvmsg(fd, opts.maxAnswerBytes + 1, addon.constants.MSG_CMSG_CLOEXEC);
     } catch (err) {
-      throw new SeqpacketRequestError((err as Error).message, true, (err as NodeJS.ErrnoException).code);
+      throw new SeqpacketRequestError((err as Error).message, true);
     }
-    if (got === null) throw new SeqpacketRequestError(`no answer within ${opts.timeoutMs} ms`, true, 'EAGAIN');
+    if (got === null) throw new SeqpacketRequestError(`no answer within ${opts.timeoutMs} ms`, true);
     for (const extra of rightsOf(got.control)) closeQuietly(extra); // an answer carries none
     if (got.length === 0) throw new SeqpacketRequestError('the connection closed without an answer', true);
     if (got.length > opts.maxAnswerBytes) throw new SeqpacketRequestError(`answer longer than ${opts.maxAnswerBytes} bytes`, true);

@@ -37,6 +37,9 @@ t.test('install.sh', async (t) => {
     t.equal(hook.hook.args[1], path.join(env.PREFIX, 'lib', 'oci-slaac-hook', 'dist', 'oci-slaac-hook.js'));
     t.equal(hook.hook.args[2], stage);
   }
+  for (const f of ['oci-slaac-hook.stage.js', 'oci-slaac-hook.stage.js.cache', 'oci-slaac-hook.delegate.js', 'oci-slaac-hook.delegate.js.cache']) {
+    t.ok(fs.existsSync(path.join(env.PREFIX, 'lib', 'oci-slaac-hook', 'dist', f)), `${f} installed (a stage's bundle and the thin client)`);
+  }
   t.match(fs.readFileSync(path.join(env.CONFIG_DIR, 'config.toml'), 'utf8'), /# parent = "eth0"/);
   for (const page of ['man8/oci-slaac-hook.8', 'man8/oci-slaac-runtime.8', 'man5/oci-slaac-hook.toml.5']) {
     t.match(fs.readFileSync(path.join(env.PREFIX, 'share', 'man', page), 'utf8'), /^\.TH /, `man page ${page}`);
