@@ -31,11 +31,22 @@ function run(file) {
   return module_.exports;
 }
 
+// Where agents take root hooks' stages (DELEGATE_DIR, runtime/wire/delegate-protocol.ts): a
+// socket there, and a hook stage goes to the agent first (<name>.delegate.js, the thin client:
+// hooks/delegate.ts, which finds the socket of its own config); when it is not handled there, or
+// no agent serves any config on this host, the stage bundle runs it.
+const DELEGATE_DIR = '/run/oci-slaac-hook/delegate';
+function agentsServe() {
+  try {
+    return fs.readdirSync(DELEGATE_DIR).length > 0;
+  } catch {
+    return false;
+  }
+}
+
 const isStage = STAGES.includes(process.argv[2]);
-// A hook stage goes to the agent first when one runs with this config (<name>.delegate.js, the
-// thin client: hooks/delegate.ts); when it is not handled there, the stage bundle runs it.
 const delegate = path.join(__dirname, `${name}.delegate.js`);
-if (!(isStage && process.argv[2] !== '__complete-dad' && fs.existsSync(delegate) && run(delegate).handled === true)) {
+if (!(isStage && process.argv[2] !== '__complete-dad' && agentsServe() && fs.existsSync(delegate) && run(delegate).handled === true)) {
   const stage = path.join(__dirname, `${name}.stage.js`);
   run(isStage && fs.existsSync(stage) ? stage : path.join(__dirname, `${name}.main.js`));
 }

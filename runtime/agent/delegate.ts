@@ -64,7 +64,11 @@ export class DelegateServer {
 
   /** Listen (mode 0600); throws when another agent serves this config. */
   start(): void {
-    fs.mkdirSync(path.dirname(this.socketPath), { recursive: true, mode: 0o700 });
+    // Its parent is the default state_dir, which others must be able to enter (rootless.sock): 0755
+    // as the agent makes a state dir; the delegate dir itself is root's alone.
+    const dir = path.dirname(this.socketPath);
+    fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o755 });
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const server = new SeqpacketServer({
       path: this.socketPath,
       mode: 0o600,

@@ -669,6 +669,16 @@ static void free_array(char **a) {
   free(a);
 }
 
+/* A command's argv and envp (arrays of strings) as C arrays; false, with nothing left allocated, when either is not one. */
+static bool command_arrays(napi_env env, napi_value jargv, napi_value jenvp, char ***args, char ***envs) {
+  *args = string_array(env, jargv, 65536);
+  *envs = string_array(env, jenvp, 65536);
+  if (*args && *envs) return true;
+  free_array(*args);
+  free_array(*envs);
+  return false;
+}
+
 static napi_value js_execve(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -686,12 +696,8 @@ static napi_value js_execve(napi_env env, napi_callback_info info) {
     int flags = fcntl(fd, F_GETFD);
     if (flags >= 0 && (flags & FD_CLOEXEC)) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
   }
-  char **args = string_array(env, argv[1], 65536), **envs = string_array(env, argv[2], 65536);
-  if (!args || !envs) {
-    free_array(args);
-    free_array(envs);
-    return throw_type(env, "execve(path, argv, envp): argv and envp must be arrays of strings");
-  }
+  char **args, **envs;
+  if (!command_arrays(env, argv[1], argv[2], &args, &envs)) return throw_type(env, "execve(path, argv, envp): argv and envp must be arrays of strings");
   struct sigaction dfl = { 0 };
   dfl.sa_handler = SIG_DFL;
   for (int s = 1; s < NSIG; s++) {
@@ -724,12 +730,8 @@ static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
   size_t plen;
   if (argc < 3 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok)
     return throw_type(env, "spawn_detached(path, argv, envp): a path and two arrays of strings expected");
-  char **args = string_array(env, argv[1], 65536), **envs = string_array(env, argv[2], 65536);
-  if (!args || !envs) {
-    free_array(args);
-    free_array(envs);
-    return throw_type(env, "spawn_detached(path, argv, envp): argv and envp must be arrays of strings");
-  }
+  char **args, **envs;
+  if (!command_arrays(env, argv[1], argv[2], &args, &envs)) return throw_type(env, "spawn_detached(path, argv, envp): argv and envp must be arrays of strings");
   posix_spawnattr_t attr;
   posix_spawn_file_actions_t actions;
   sigset_t none, all;

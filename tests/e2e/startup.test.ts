@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { HOOK_CLI } from '../../vm/lab/fake-container';
 import { HOOK_STAGES } from '../../runtime/wire/oci/spec';
 import { COMPLETE_DAD_COMMAND } from '../../hooks/hook';
+import { DELEGATE_DIR } from '../../runtime/wire/delegate-protocol';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'osh-startup-'));
 t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -86,4 +87,13 @@ t.test('a stage runs the stage bundle: no operator commands, agent, doctor or in
   const launcher = fs.readFileSync(path.join(dist, 'oci-slaac-hook.js'), 'utf8');
   const listed = /const STAGES = (\[[^\]]*\]);/.exec(launcher)?.[1];
   t.same(listed ? (JSON.parse(listed.replace(/'/g, '"')) as string[]).sort() : undefined, [...HOOK_STAGES, COMPLETE_DAD_COMMAND].sort(), "launch.js's STAGES");
+  // It runs the thin client only when agents serve stages on this host: where they do.
+  t.equal(/const DELEGATE_DIR = '([^']*)';/.exec(launcher)?.[1], DELEGATE_DIR, "launch.js's DELEGATE_DIR");
+  // The thin client's bundle: small, none of the stage's code, and its cache accepted.
+  const delegate = path.join(dist, 'oci-slaac-hook.delegate.js');
+  const thin = fs.readFileSync(delegate, 'utf8');
+  t.ok(thin.length < 32 * 1024, `the thin client is small (${thin.length} bytes)`);
+  for (const marker of ['smol-toml', 'RFC 7217', 'createHmac', 'installAddress']) t.notOk(thin.includes(marker), `no ${marker} in it`);
+  const thinCheck = spawnSync('env', ['-u', 'NODE_OPTIONS', process.execPath, '-e', `const fs = require('node:fs'), vm = require('node:vm'); process.exit(new vm.Script(fs.readFileSync(0, 'utf8'), { filename: ${JSON.stringify(delegate)}, cachedData: fs.readFileSync(${JSON.stringify(`${delegate}.cache`)}) }).cachedDataRejected ? 1 : 0)`], { input: Module.wrap(thin), timeout: 20_000 });
+  t.equal(thinCheck.status, 0, "the thin client's code cache is accepted by a plain node");
 });
