@@ -65,3 +65,25 @@ t.test('sendmsg/recvmsg over loopback with IPv6 ancillary data, and the watcher'
   t.same(pktinfo?.data.subarray(0, 16), loopback, 'pktinfo destination');
   t.same(m.name.subarray(8, 24), loopback, 'sender address');
 });
+
+t.test('spawn_detached: a session of its own, stdio on /dev/null, the env given, never waited for', async (t) => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osh-spawn-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const out = path.join(dir, 'out');
+  // $$: the shell's pid; ps's sid and the targets of fds 0-2; the one variable given.
+  const script = `printf '%s %s %s %s %s\\n' "$$" "$(cut -d' ' -f6 /proc/$$/stat)" "$(readlink /proc/$$/fd/0)" "$(readlink /proc/$$/fd/2)" "$OSH_X" > ${out}.tmp && mv ${out}.tmp ${out}`;
+  const pid = addon.spawn_detached('/bin/sh', ['sh', '-c', script], ['OSH_X=given', 'PATH=/usr/bin:/bin']);
+  t.ok(pid > 0, `pid ${pid}`);
+  for (let i = 0; i < 100 && !fs.existsSync(out); i++) await new Promise((r) => setTimeout(r, 20));
+  const [shell, sid, fd0, fd2, x] = fs.readFileSync(out, 'utf8').trim().split(' ');
+  t.equal(shell, String(pid), 'the pid returned is the child');
+  t.equal(sid, String(pid), 'its own session (setsid)');
+  t.equal(fd0, '/dev/null', 'stdin /dev/null');
+  t.equal(fd2, '/dev/null', 'stderr /dev/null');
+  t.equal(x, 'given', 'the env given, only');
+  t.throws(() => addon.spawn_detached('/nonexistent/x', ['x'], []), { code: 'ENOENT', syscall: 'posix_spawn' });
+  t.throws(() => (addon.spawn_detached as unknown as (...a: unknown[]) => number)('/bin/sh', 'sh', []), TypeError);
+});
