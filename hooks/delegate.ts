@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs';
 import { absoluteConfigPath } from '../runtime/core/config-path';
-import { escapeControls } from '../runtime/system/log';
+import { escapeControls, Logger } from '../runtime/system/log';
 import { SeqpacketRequestError, seqpacketRequestSync } from '../runtime/system/seqpacket';
 import { delegateSocketPath, encodeDelegate, MAX_DELEGATE_ANSWER_BYTES, MAX_DELEGATE_REQUEST_BYTES, parseDelegateAnswer, stageEnvironment } from '../runtime/wire/delegate-protocol';
 import { handOverStdin, readStdinState } from '../runtime/wire/oci/files';
@@ -32,7 +32,17 @@ function plainConfigArg(args: string[]): { config: string | undefined } | undefi
   return undefined;
 }
 
-const say = (line: string): void => void fs.writeSync(2, `oci-slaac-hook: ${line}\n`);
+/** A line the agent logged already (its syslog too): to stderr only. */
+const say = (line: string): void => void fs.writeSync(2, `oci-slaac-hook: ${escapeControls(line)}\n`);
+
+/** The hook's own failure: stderr and syslog, as the stage would log it (crun drops a hook's stderr). */
+function failed(line: string): true {
+  const log = new Logger('');
+  log.error(line);
+  log.close();
+  process.exitCode = 1;
+  return true;
+}
 
 function delegate(): boolean {
   const [stage, ...args] = process.argv.slice(2);
@@ -62,18 +72,12 @@ function delegate(): boolean {
   } catch (err) {
     // Nothing reached an agent (a socket a killed agent left, a full backlog): as without one.
     if (!(err instanceof SeqpacketRequestError) || !err.sent) return false;
-    say(escapeControls(`${stage}: the agent (${socket}) did not answer: ${(err as Error).message}`));
-    process.exitCode = 1;
-    return true;
+    return failed(`${stage}: the agent (${socket}) did not answer: ${err.message}`);
   }
   const answer = parseDelegateAnswer(bytes);
-  if (typeof answer === 'string') {
-    say(escapeControls(`${stage}: the agent's ${answer}`));
-    process.exitCode = 1;
-    return true;
-  }
+  if (typeof answer === 'string') return failed(`${stage}: the agent's ${answer}`);
   if ('fallback' in answer) return false;
-  for (const line of answer.lines) say(escapeControls(line));
+  for (const line of answer.lines) say(line);
   process.exitCode = answer.ok ? 0 : 1;
   return true;
 }

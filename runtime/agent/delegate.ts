@@ -28,7 +28,7 @@ import { SeqpacketServer, type SeqpacketMessage, type SocketPeer } from '../syst
 import type { PipelineDeps } from '../pipeline/deps';
 import { checkStageStatus, runStage } from '../pipeline/stages';
 import { delegateSocketPath, encodeDelegate, MAX_DELEGATE_LINE, MAX_DELEGATE_LINES, MAX_DELEGATE_REQUEST_BYTES, parseDelegateRequest, sameStageEnvironment, stageEnvironment, type DelegateAnswer } from '../wire/delegate-protocol';
-import { parseState } from '../wire/oci/spec';
+import { parseState, type HookStage } from '../wire/oci/spec';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -116,7 +116,7 @@ export class DelegateServer {
   }
 
   /** The stage as the hook would run it, its lines collected for the answer. */
-  private async stage(stage: Parameters<typeof runStage>[0], stdin: string, peer: SocketPeer): Promise<DelegateAnswer> {
+  private async stage(stage: HookStage, stdin: string, peer: SocketPeer): Promise<DelegateAnswer> {
     const lines: string[] = [];
     const log = new Logger('');
     log.onLine = (line) => {
@@ -125,7 +125,6 @@ export class DelegateServer {
     const deps = { ...this.host.deps(log), hostNamespaces: () => hostNamespaces({ pid: peer.pid, ppid: parentPid(peer.pid) }) };
     try {
       const state = parseState(stdin);
-
       log.forContainer(state.id);
       checkStageStatus(stage, state);
       let attached: ContainerRecord | undefined;

@@ -7,6 +7,8 @@
 // - the hook does the stage itself when the agent will not (another config file, an environment
 //   that changes a stage, a pid namespace of its own, a config file changed since the agent read
 //   it; after SIGHUP it is the agent's again) or cannot (SIGKILLed: a stale socket);
+// - once the request is sent, no fallback: a stand-in that closes without an answer, or answers
+//   with what is not one, fails the container in one line, nothing attached;
 // - hostile or wrong input through the agent: one line, exit 1, nothing left — state that is not
 //   JSON, a stage at the wrong status, a "container" whose netns is the hook's own;
 // - the socket: mode 0600, root's.
@@ -20,6 +22,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { absoluteConfigPath } from '../../runtime/core/config-path';
 import type { ContainerRecord } from '../../runtime/core/record';
+import { SeqpacketServer } from '../../runtime/system/seqpacket';
 import { delegateSocketPath } from '../../runtime/wire/delegate-protocol';
 import type { AgentAnswer } from '../../runtime/wire/agent-protocol';
 import { fakeContainer, HOOK_CLI, runHook, stateFiles, type FakeContainer } from '../../vm/lab/fake-container';
@@ -220,4 +223,44 @@ t.test('hostile or wrong input through the agent: one line, exit 1, nothing left
   t.same(records(), [], 'nothing left');
   const hostLinks = await run('ip', ['-n', HOST_NETNS, '-o', 'link', 'show']);
   t.notMatch(hostLinks.stdout, /osh|macvlan/, 'no link made in the host netns');
+});
+
+t.test('once the request is sent there is no fallback: an agent that fails the hook fails the container', async (t) => {
+  // A stand-in on the delegate socket of a config of its own: it takes the request, then closes
+  // without an answer (an agent that died mid-stage), or answers with what is not an answer.
+  const config = path.join(work, 'standin.toml');
+  fs.writeFileSync(config, configText());
+  const cases: [string, () => Promise<Buffer>, RegExp][] = [
+    ['closed without an answer', () => Promise.reject(new Error('died mid-stage')), /^oci-slaac-hook: createRuntime: the agent \(\S+\) did not answer: the connection closed without an answer\n$/],
+    ['not an answer', () => Promise.resolve(Buffer.from('{"ok": "yes"}')), /^oci-slaac-hook: createRuntime: the agent's answer has no "ok"\n$/],
+  ];
+  for (const [what, answer, re] of cases) {
+    let asked = 0;
+    const server = new SeqpacketServer({
+      path: delegateSocketPath(absoluteConfigPath(config)),
+      mode: 0o600,
+      maxMessageBytes: 256 * 1024,
+      maxFds: 0,
+      maxPerUid: 4,
+      maxConnections: 4,
+      timeoutMs: 2000,
+      handle: () => {
+        asked++;
+        return answer();
+      },
+      note: () => undefined,
+    });
+    server.listen();
+    try {
+      const c = await container();
+      const r = await hook('createRuntime', c.state('creating'), { config });
+      t.equal(asked, 1, `${what}: the stand-in got the request`);
+      t.equal(r.code, 1, `${what}: exit 1, no fallback`);
+      t.match(r.stderr, re, `${what}: one line`);
+      t.equal(readState(c.id), undefined, `${what}: the hook did not attach it itself`);
+      t.same((await c.links()).filter((l) => !/ lo:/.test(l)), [], `${what}: no link`);
+    } finally {
+      server.close();
+    }
+  }
 });
