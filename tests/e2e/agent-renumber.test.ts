@@ -17,6 +17,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { absoluteConfigPath } from '../../runtime/core/config-path';
+import { delegateSocketPath } from '../../runtime/wire/delegate-protocol';
 import { formatIPv6, parseIPv6 } from '../../runtime/core/ipv6';
 import { addressCandidate } from '../../runtime/core/plan';
 import type { ContainerRecord } from '../../runtime/core/record';
@@ -99,6 +101,8 @@ t.before(async () => {
 });
 t.teardown(async () => {
   if (agent && agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
+  // A SIGKILLed agent leaves its delegate socket (the next agent of this config would replace it).
+  fs.rmSync(delegateSocketPath(absoluteConfigPath(configFile)), { force: true });
   await container?.remove();
   await lab?.down();
   fs.rmSync(work, { recursive: true, force: true });

@@ -18,6 +18,8 @@ import { dig } from '../../vm/lab/dns';
 import { fakeContainer, HOOK_CLI, hostResidue, runHook, stateFiles } from '../../vm/lab/fake-container';
 import type { ContainerRecord } from '../../runtime/core/record';
 import type { AgentAnswer } from '../../runtime/wire/agent-protocol';
+import { absoluteConfigPath } from '../../runtime/core/config-path';
+import { delegateSocketPath } from '../../runtime/wire/delegate-protocol';
 
 const PREFIX = '2001:db8:f1::/64';
 const HOST_NETNS = 'agd-host';
@@ -138,6 +140,8 @@ t.teardown(async () => {
     agent.child.kill('SIGKILL');
     await agent.exited;
   }
+  // A SIGKILLed agent leaves its delegate socket (the next agent of this config would replace it).
+  fs.rmSync(delegateSocketPath(absoluteConfigPath(configFile)), { force: true });
   await run('ip', ['-n', HOST_NETNS, 'link', 'del', 'agd-dum0']);
   await lab?.down();
   fs.rmSync(work, { recursive: true, force: true });
